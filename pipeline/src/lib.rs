@@ -1,0 +1,8 @@
+//! The pipeline crate: the visit model, the sans-IO windowing core and the pipeline builder.
+//!
+//! Records with event timestamps, watermark advances and processing-time ticks go in; panes come out.
+//! Nothing in this crate reads a clock, draws a random number or touches a file or socket except the
+//! explicit I/O shells in [`io`]; the simulator, the testkit and the Kafka runtime all drive the same core.
+
+pub mod event;
+pub mod time;

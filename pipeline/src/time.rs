@@ -1,0 +1,422 @@
+//! Event time, durations and the watermark, as plain values.
+//!
+//! Everything in the core measures time in whole milliseconds since the Unix epoch, UTC, the way Beam's
+//! `Instant` does. This module owns those value types, the parsing of the `event_datetime` text form
+//! (`2024-04-28T23:12:50.484`, no zone, read as UTC), the human duration form used on command lines
+//! (`500ms`, `20s`, `1m`) and the output forms of window bounds. Nothing here reads a clock.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime};
+
+/// An instant in event time: milliseconds since 1970-01-01T00:00:00Z.
+///
+/// `Timestamp::MIN` and `Timestamp::MAX` stand for −∞ and +∞ (Beam's `TIMESTAMP_MIN_VALUE` and
+/// `TIMESTAMP_MAX_VALUE`); arithmetic saturates at both so that "end − 1 ms + allowed lateness" can never
+/// wrap around.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// −∞: earlier than every element.
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// +∞: later than every element. A watermark here has flushed every window.
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+    /// The Unix epoch.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// The instant `millis` milliseconds after the epoch (negative is before it).
+    pub const fn from_millis(millis: i64) -> Timestamp {
+        Timestamp(millis)
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// True for −∞ and +∞.
+    pub const fn is_infinite(self) -> bool {
+        self.0 == i64::MIN || self.0 == i64::MAX
+    }
+
+    /// `self + d`, saturating at ±∞.
+    pub const fn plus(self, d: Duration) -> Timestamp {
+        if self.is_infinite() {
+            return self;
+        }
+        Timestamp(self.0.saturating_add(d.0))
+    }
+
+    /// `self − d`, saturating at ±∞.
+    pub const fn minus(self, d: Duration) -> Timestamp {
+        if self.is_infinite() {
+            return self;
+        }
+        Timestamp(self.0.saturating_sub(d.0))
+    }
+
+    /// Parses an `event_datetime`: `YYYY-MM-DDTHH:MM:SS` with an optional fraction of 1 to 9 digits, read
+    /// as UTC and truncated to the millisecond. A space may stand for the `T` and a trailing `Z` is
+    /// accepted; any other zone or shape is an error.
+    ///
+    /// ```
+    /// use pipeline::time::Timestamp;
+    /// let t = Timestamp::parse_datetime("2024-04-28T23:12:50.484").unwrap();
+    /// assert_eq!(t.millis(), 1_714_345_970_484);
+    /// assert_eq!(t.to_string(), "2024-04-28T23:12:50.484");
+    /// ```
+    pub fn parse_datetime(text: &str) -> Result<Timestamp, DateTimeError> {
+        parse_fixed_datetime(text.as_bytes()).ok_or_else(|| DateTimeError {
+            text: text.chars().take(64).collect(),
+        })
+    }
+
+    /// The instant as `YYYY-MM-DDTHH:MM:SS`, UTC, no zone suffix: the seed's
+    /// `isoformat(timespec="seconds")` of a window bound.
+    pub fn format_seconds(self) -> String {
+        self.format_with("%Y-%m-%dT%H:%M:%S")
+    }
+
+    /// The instant as `YYYY-MM-DD HH:MM:SS`: Beam SQL's `CAST(timestamp AS VARCHAR)`.
+    pub fn format_sql(self) -> String {
+        self.format_with("%Y-%m-%d %H:%M:%S")
+    }
+
+    /// The instant as `YYYY-MM-DDTHH:MM:SS.mmm`, the `event_datetime` form.
+    pub fn format_millis(self) -> String {
+        self.format_with("%Y-%m-%dT%H:%M:%S%.3f")
+    }
+
+    fn format_with(self, pattern: &str) -> String {
+        match self {
+            Timestamp::MIN => "-inf".to_owned(),
+            Timestamp::MAX => "+inf".to_owned(),
+            t => match DateTime::from_timestamp_millis(t.0) {
+                Some(dt) => dt.naive_utc().format(pattern).to_string(),
+                None => format!("{}ms", t.0),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.format_millis())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = DateTimeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse_datetime(s)
+    }
+}
+
+/// A datetime that is not of the `event_datetime` form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad datetime {text:?}: expected YYYY-MM-DDTHH:MM:SS[.fff], UTC, no zone")]
+pub struct DateTimeError {
+    text: String,
+}
+
+/// Parses the fixed `event_datetime` layout by hand: it runs once per record on the hot path, where
+/// chrono's format-string parser costs more than the rest of the record. `chrono` stays the fallback for
+/// the rarer shapes (a trailing `Z`) and the reference that the tests compare against.
+fn parse_fixed_datetime(b: &[u8]) -> Option<Timestamp> {
+    if b.len() < 19 {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in &b[range] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut millis = 0i64;
+    if let Some((&b'.', frac)) = rest.split_first() {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        for (i, &c) in frac[..n].iter().take(3).enumerate() {
+            millis += i64::from(c - b'0') * [100, 10, 1][i];
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        [] => {}
+        [b'Z'] => {}
+        _ => return fallback_chrono(b),
+    }
+    let days = days_from_civil(year, month, day);
+    Some(Timestamp(
+        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis,
+    ))
+}
+
+fn fallback_chrono(b: &[u8]) -> Option<Timestamp> {
+    let text = std::str::from_utf8(b).ok()?;
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|dt| Timestamp(dt.and_utc().timestamp_millis()))
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A span of time in milliseconds: window sizes, periods, allowed lateness, out-of-orderness bounds.
+///
+/// Parses from and prints as `500ms`, `20s`, `1m`, `2h` (and `0`); bare numbers are refused so that
+/// `--window 20` cannot silently mean 20 ms.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(i64);
+
+impl Duration {
+    /// No time at all.
+    pub const ZERO: Duration = Duration(0);
+
+    /// `ms` milliseconds.
+    pub const fn millis(ms: i64) -> Duration {
+        Duration(ms)
+    }
+
+    /// `s` seconds.
+    pub const fn seconds(s: i64) -> Duration {
+        Duration(s * 1000)
+    }
+
+    /// `m` minutes.
+    pub const fn minutes(m: i64) -> Duration {
+        Duration(m * 60_000)
+    }
+
+    /// The length in milliseconds.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0;
+        if ms != 0 && ms % 3_600_000 == 0 {
+            write!(f, "{}h", ms / 3_600_000)
+        } else if ms != 0 && ms % 60_000 == 0 {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+/// A duration that is not of the `500ms` / `20s` / `1m` / `2h` form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad duration {0:?}: expected a whole number with a unit, like 500ms, 20s, 1m or 2h")]
+pub struct DurationError(String);
+
+impl FromStr for Duration {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || DurationError(s.to_owned());
+        let t = s.trim();
+        if t == "0" {
+            return Ok(Duration::ZERO);
+        }
+        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        let (num, unit) = t.split_at(split);
+        let n: i64 = num.parse().map_err(|_| err())?;
+        let factor = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(err()),
+        };
+        n.checked_mul(factor).map(Duration).ok_or_else(err)
+    }
+}
+
+/// The event-time watermark: "no element with an earlier timestamp is expected any more".
+///
+/// It starts at −∞, only moves forward, and +∞ means the input is complete. It is a separate type from
+/// [`Timestamp`] so that every place the watermark moves is easy to find.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Watermark(Timestamp);
+
+impl Watermark {
+    /// Nothing is known yet: every element is on time.
+    pub const MIN: Watermark = Watermark(Timestamp::MIN);
+    /// The input is complete: every window has fired and been dropped.
+    pub const MAX: Watermark = Watermark(Timestamp::MAX);
+
+    /// The watermark at `t`.
+    pub const fn at(t: Timestamp) -> Watermark {
+        Watermark(t)
+    }
+
+    /// The instant the watermark stands at.
+    pub const fn timestamp(self) -> Timestamp {
+        self.0
+    }
+}
+
+impl fmt::Debug for Watermark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Watermark({})", self.0)
+    }
+}
+
+impl fmt::Display for Watermark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_the_seed_datetime_as_utc() {
+        let t = Timestamp::parse_datetime("2024-04-28T23:12:50.484").unwrap();
+        // The seed's event_ts for this line, 1714309970484, is the same wall time read in UTC+10.
+        assert_eq!(t.millis(), 1_714_309_970_484 + 10 * 3_600_000);
+        assert_eq!(t.format_seconds(), "2024-04-28T23:12:50");
+        assert_eq!(t.format_sql(), "2024-04-28 23:12:50");
+    }
+
+    #[test]
+    fn fraction_is_optional_and_truncated_to_the_millisecond() {
+        let whole = Timestamp::parse_datetime("2024-04-28T23:12:50").unwrap();
+        assert_eq!(
+            Timestamp::parse_datetime("2024-04-28T23:12:50.4").unwrap(),
+            whole.plus(Duration::millis(400))
+        );
+        assert_eq!(
+            Timestamp::parse_datetime("2024-04-28T23:12:50.123999").unwrap(),
+            whole.plus(Duration::millis(123))
+        );
+        assert_eq!(
+            Timestamp::parse_datetime("2024-04-28 23:12:50Z").unwrap(),
+            whole
+        );
+    }
+
+    #[test]
+    fn rejects_bad_datetimes() {
+        for bad in [
+            "",
+            "2024-04-28",
+            "2024-13-01T00:00:00",
+            "2024-02-30T00:00:00",
+            "2023-02-29T00:00:00",
+            "2024-04-28T24:00:00",
+            "2024-04-28T23:60:00",
+            "2024-04-28T23:12:50.",
+            "2024-04-28T23:12:50+02:00",
+            "28/04/2024 23:12:50",
+            "2024-04-28T23:12:5x",
+        ] {
+            assert!(
+                Timestamp::parse_datetime(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(Timestamp::parse_datetime("2024-02-29T00:00:00").is_ok());
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!("500ms".parse::<Duration>().unwrap(), Duration::millis(500));
+        assert_eq!("20s".parse::<Duration>().unwrap(), Duration::seconds(20));
+        assert_eq!("1m".parse::<Duration>().unwrap(), Duration::minutes(1));
+        assert_eq!("2h".parse::<Duration>().unwrap(), Duration::minutes(120));
+        assert_eq!("0".parse::<Duration>().unwrap(), Duration::ZERO);
+        for bad in ["20", "s", "1.5s", "-1s", "20 s", "1d"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Duration::seconds(20).to_string(), "20s");
+        assert_eq!(Duration::millis(1500).to_string(), "1500ms");
+        assert_eq!(Duration::minutes(1).to_string(), "1m");
+    }
+
+    #[test]
+    fn arithmetic_saturates_at_infinity() {
+        assert_eq!(Timestamp::MAX.plus(Duration::seconds(1)), Timestamp::MAX);
+        assert_eq!(Timestamp::MIN.minus(Duration::seconds(1)), Timestamp::MIN);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX - 1).plus(Duration::seconds(1)),
+            Timestamp::MAX
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn fast_parser_agrees_with_chrono(ms in -30_000_000_000_000i64..250_000_000_000_000i64) {
+            let dt = DateTime::from_timestamp_millis(ms).unwrap().naive_utc();
+            let text = dt.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
+            prop_assume!(text.len() == 23);
+            prop_assert_eq!(Timestamp::parse_datetime(&text).unwrap().millis(), ms);
+            prop_assert_eq!(Timestamp::from_millis(ms).format_millis(), text);
+        }
+    }
+}
