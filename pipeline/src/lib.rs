@@ -4,5 +4,10 @@
 //! Nothing in this crate reads a clock, draws a random number or touches a file or socket except the
 //! explicit I/O shells in [`io`]; the simulator, the testkit and the Kafka runtime all drive the same core.
 
+pub mod aggregator;
+pub mod combine;
 pub mod event;
+pub mod pane;
+pub mod strategy;
 pub mod time;
+pub mod window;

@@ -1,0 +1,93 @@
+//! The windowing strategy: window function, allowed lateness, trigger and accumulation mode.
+//!
+//! This is Beam's `WindowingStrategy`, the complete description of when panes fire and what they hold.
+//! The rules it stands for are written in the README ("Semantics") and pinned by the core's tests.
+
+use std::sync::Arc;
+
+use crate::time::{Duration, Timestamp, Watermark};
+use crate::window::{FixedWindows, Window, WindowFn};
+
+/// What a pane holds after the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccumulationMode {
+    /// Each pane holds only the inputs since the previous pane (Beam's default).
+    #[default]
+    Discarding,
+    /// Each pane holds every input of the window so far.
+    Accumulating,
+}
+
+/// When panes fire.
+///
+/// Only Beam's default trigger exists yet. The enum is `non_exhaustive` because early and late firings
+/// (`AfterWatermark.pastEndOfWindow().withEarlyFirings(..).withLateFirings(..)`) are to come; the core
+/// asks the trigger at each decision point (element, watermark, processing time) so they fit in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// `Repeatedly.forever(AfterWatermark.pastEndOfWindow())`: one on-time pane when the watermark
+    /// reaches the end of the window (only for windows that received data), then one late pane per key
+    /// and window for each input bundle that brings late elements within allowed lateness.
+    #[default]
+    Default,
+}
+
+/// Everything the core needs to know to window, fire and expire.
+#[derive(Debug, Clone)]
+pub struct WindowingStrategy {
+    /// Which windows an element belongs to.
+    pub window_fn: Arc<dyn WindowFn>,
+    /// How far behind the watermark a window still accepts elements.
+    pub allowed_lateness: Duration,
+    /// When panes fire.
+    pub trigger: Trigger,
+    /// What later panes hold.
+    pub accumulation: AccumulationMode,
+}
+
+impl WindowingStrategy {
+    /// A strategy with the given window function, no allowed lateness, the default trigger and
+    /// discarding panes: Beam's defaults.
+    pub fn new(window_fn: impl WindowFn + 'static) -> WindowingStrategy {
+        WindowingStrategy {
+            window_fn: Arc::new(window_fn),
+            allowed_lateness: Duration::ZERO,
+            trigger: Trigger::Default,
+            accumulation: AccumulationMode::Discarding,
+        }
+    }
+
+    /// Fixed windows of `size`, Beam's defaults otherwise.
+    pub fn fixed(size: Duration) -> WindowingStrategy {
+        WindowingStrategy::new(FixedWindows::of(size))
+    }
+
+    /// Sets the allowed lateness.
+    pub fn with_allowed_lateness(mut self, lateness: Duration) -> WindowingStrategy {
+        assert!(
+            lateness >= Duration::ZERO,
+            "allowed lateness cannot be negative, got {lateness}"
+        );
+        self.allowed_lateness = lateness;
+        self
+    }
+
+    /// Sets the accumulation mode.
+    pub fn with_accumulation(mut self, mode: AccumulationMode) -> WindowingStrategy {
+        self.accumulation = mode;
+        self
+    }
+
+    /// `end − 1 ms + allowed lateness`: the garbage-collection time of `window`. Once the watermark is
+    /// past it (strictly), the window is expired: its state is dropped and new elements are dropped.
+    pub fn gc_time(&self, window: &Window) -> Timestamp {
+        window.max_timestamp().plus(self.allowed_lateness)
+    }
+
+    /// Beam's droppable rule (Java SDK): an element is dropped for `window` when
+    /// `end − 1 ms + allowed_lateness < watermark`.
+    pub fn is_expired(&self, window: &Window, watermark: Watermark) -> bool {
+        self.gc_time(window) < watermark.timestamp()
+    }
+}
