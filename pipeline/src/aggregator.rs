@@ -165,9 +165,7 @@ where
     /// ends ([`finish_bundle`](Self::finish_bundle)); on-time elements wait for the watermark.
     pub fn process(&mut self, key: K, timestamp: Timestamp, input: C::Input) -> Fate {
         self.assigned.clear();
-        self.strategy
-            .window_fn
-            .assign_windows(timestamp, &mut self.assigned);
+        self.strategy.window_fn.assign_windows(timestamp, &mut self.assigned);
         let watermark = self.watermark;
         let before = self.assigned.len();
         let strategy = &self.strategy;
@@ -207,8 +205,7 @@ where
                 }
             };
             let state = &mut states[position];
-            self.combine
-                .add_input(&mut state.accumulator, input.clone());
+            self.combine.add_input(&mut state.accumulator, input.clone());
             state.inputs_since_last_pane += 1;
             // The default trigger fires as soon as it sees an element behind the watermark.
             if watermark.timestamp() > window.max_timestamp() && !state.late_fire_pending {
@@ -227,10 +224,7 @@ where
         let mut late = std::mem::take(&mut self.late_windows);
         late.sort_unstable();
         for (window, key) in late.drain(..) {
-            let states = self
-                .windows_by_key
-                .get_mut(&key)
-                .expect("a late window has state");
+            let states = self.windows_by_key.get_mut(&key).expect("a late window has state");
             let state = states
                 .iter_mut()
                 .find(|s| s.window == window)
@@ -284,10 +278,7 @@ where
 
     fn on_timer(&mut self, key: K, window: Window, out: &mut Vec<Pane<K, C::Output>>) {
         let watermark = self.watermark;
-        let states = self
-            .windows_by_key
-            .get_mut(&key)
-            .expect("a timer's window has state");
+        let states = self.windows_by_key.get_mut(&key).expect("a timer's window has state");
         let position = states
             .iter()
             .position(|s| s.window == window)
@@ -299,18 +290,10 @@ where
             TimerKind::EndOfWindow => Some(PaneTiming::OnTime),
             // Late elements fire at the end of their bundle, so a garbage-collection pane is only
             // needed if something arrived since (not possible with the default trigger).
-            TimerKind::GarbageCollection => {
-                (state.inputs_since_last_pane > 0).then_some(PaneTiming::Late)
-            }
+            TimerKind::GarbageCollection => (state.inputs_since_last_pane > 0).then_some(PaneTiming::Late),
         };
         if let Some(timing) = fired {
-            let (info, value) = fire(
-                &self.combine,
-                self.strategy.accumulation,
-                state,
-                timing,
-                expired,
-            );
+            let (info, value) = fire(&self.combine, self.strategy.accumulation, state, timing, expired);
             self.stats.panes += 1;
             out.push(Pane {
                 key: key.clone(),
@@ -327,8 +310,7 @@ where
             }
         } else {
             state.timer = TimerKind::GarbageCollection;
-            self.timers
-                .insert((self.strategy.gc_time(&window), window, key));
+            self.timers.insert((self.strategy.gc_time(&window), window, key));
         }
     }
 }

@@ -178,12 +178,7 @@ pub struct FnCombine<I, A, O, C, Ad, M, X> {
 /// pages.add_input(&mut acc, "b.html".into());
 /// assert_eq!(pages.extract_output(&acc), ["a.html", "b.html"]);
 /// ```
-pub fn combine_fn<I, A, O, C, Ad, M, X>(
-    create: C,
-    add: Ad,
-    merge: M,
-    extract: X,
-) -> FnCombine<I, A, O, C, Ad, M, X>
+pub fn combine_fn<I, A, O, C, Ad, M, X>(create: C, add: Ad, merge: M, extract: X) -> FnCombine<I, A, O, C, Ad, M, X>
 where
     C: Fn() -> A,
     Ad: Fn(&mut A, I),
@@ -242,10 +237,7 @@ mod tests {
         assert_eq!(fold(&Count, [(), (), ()]), 3);
         assert_eq!(fold(&Sum::<i64>::default(), [3, -1, 10]), 12);
         assert_eq!(fold(&Min::<i64>::default(), [3, -1, 10]), Some(-1));
-        assert_eq!(
-            fold(&Max::<f64>::default(), [3.5, -1.0, 10.25]),
-            Some(10.25)
-        );
+        assert_eq!(fold(&Max::<f64>::default(), [3.5, -1.0, 10.25]), Some(10.25));
         assert_eq!(fold(&Min::<i64>::default(), []), None);
         assert_eq!(fold(&Mean, [1.0, 2.0, 6.0]), Some(3.0));
         assert_eq!(fold(&Mean, []), None);
@@ -260,9 +252,6 @@ mod tests {
         let mut right = max.create_accumulator();
         b.iter().for_each(|&x| max.add_input(&mut right, x));
         max.merge_accumulators(&mut left, right);
-        assert_eq!(
-            max.extract_output(&left),
-            fold(&max, a.into_iter().chain(b))
-        );
+        assert_eq!(max.extract_output(&left), fold(&max, a.into_iter().chain(b)));
     }
 }

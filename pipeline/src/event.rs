@@ -74,8 +74,7 @@ impl VisitEvent {
     /// parses always has an event time.
     pub fn from_json(bytes: &[u8]) -> Result<VisitEvent, VisitError> {
         expect_object(bytes)?;
-        let visit: VisitEvent =
-            serde_json::from_slice(bytes).map_err(|e| VisitError::Json(describe_json_error(&e)))?;
+        let visit: VisitEvent = serde_json::from_slice(bytes).map_err(|e| VisitError::Json(describe_json_error(&e)))?;
         visit.event_time()?;
         Ok(visit)
     }
@@ -99,9 +98,7 @@ fn expect_object(bytes: &[u8]) -> Result<(), VisitError> {
         None => "nothing",
         Some(_) => return Ok(()), // let the parser describe the syntax error
     };
-    Err(VisitError::Json(format!(
-        "expected a JSON object, found {found}"
-    )))
+    Err(VisitError::Json(format!("expected a JSON object, found {found}")))
 }
 
 /// serde_json's message says "at line 1 column N"; a record is one line, so the column is what matters.
@@ -203,12 +200,7 @@ mod tests {
 
     #[test]
     fn missing_coordinate_sets_both_to_minus_one() {
-        for (lat, lng) in [
-            (r#""""#, "9.5"),
-            ("45.5", r#""""#),
-            ("null", "9.5"),
-            ("45.5", "null"),
-        ] {
+        for (lat, lng) in [(r#""""#, "9.5"), ("45.5", r#""""#), ("null", "9.5"), ("45.5", "null")] {
             let v = VisitEvent::from_json(line(lat, lng).as_bytes()).unwrap();
             assert_eq!((v.lat, v.lng), (-1.0, -1.0), "lat={lat} lng={lng}");
         }
@@ -237,10 +229,7 @@ mod tests {
             ("[1,2]", "expected a JSON object, found an array"),
             ("5", "expected a JSON object, found a number"),
             (r#"{"ip":"1"}"#, "missing field `id`"),
-            (
-                &line(r#""north""#, "1"),
-                "expected a number, an empty string or null",
-            ),
+            (&line(r#""north""#, "1"), "expected a number, an empty string or null"),
             (
                 &line("1", "1").replace(r#""http_response":200"#, r#""http_response":"200""#),
                 "invalid type: string",
@@ -251,14 +240,10 @@ mod tests {
             ),
         ];
         for (input, expected) in cases {
-            let err = VisitEvent::from_json(input.as_bytes())
-                .unwrap_err()
-                .to_string();
+            let err = VisitEvent::from_json(input.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(expected), "{input}: {err}");
         }
-        let err = VisitEvent::from_json(b"{\"ip\":\"\xff\xfe\"}")
-            .unwrap_err()
-            .to_string();
+        let err = VisitEvent::from_json(b"{\"ip\":\"\xff\xfe\"}").unwrap_err().to_string();
         assert!(err.contains("unicode") || err.contains("UTF-8"), "{err}");
     }
 }

@@ -8,9 +8,7 @@ use std::fmt;
 use crate::window::Window;
 
 /// When a pane fired relative to the watermark.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaneTiming {
     /// Before the watermark reached the end of the window (speculative; needs an early-firing trigger).

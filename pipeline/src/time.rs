@@ -144,12 +144,7 @@ fn parse_fixed_datetime(b: &[u8]) -> Option<Timestamp> {
         }
         Some(v)
     };
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
@@ -355,10 +350,7 @@ mod tests {
             Timestamp::parse_datetime("2024-04-28T23:12:50.123999").unwrap(),
             whole.plus(Duration::millis(123))
         );
-        assert_eq!(
-            Timestamp::parse_datetime("2024-04-28 23:12:50Z").unwrap(),
-            whole
-        );
+        assert_eq!(Timestamp::parse_datetime("2024-04-28 23:12:50Z").unwrap(), whole);
     }
 
     #[test]
@@ -376,10 +368,7 @@ mod tests {
             "28/04/2024 23:12:50",
             "2024-04-28T23:12:5x",
         ] {
-            assert!(
-                Timestamp::parse_datetime(bad).is_err(),
-                "{bad:?} should be refused"
-            );
+            assert!(Timestamp::parse_datetime(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(Timestamp::parse_datetime("2024-02-29T00:00:00").is_ok());
     }

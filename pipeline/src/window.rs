@@ -19,10 +19,7 @@ pub struct Window {
 impl Window {
     /// The window `[start, end)`. Panics when `end <= start`: such a window holds nothing.
     pub fn new(start: Timestamp, end: Timestamp) -> Window {
-        assert!(
-            start < end,
-            "a window needs start < end, got [{start}, {end})"
-        );
+        assert!(start < end, "a window needs start < end, got [{start}, {end})");
         Window { start, end }
     }
 
@@ -99,10 +96,7 @@ impl FixedWindows {
 
     /// Windows of `size` whose boundaries fall at `offset` past a multiple of `size`.
     pub fn with_offset(size: Duration, offset: Duration) -> FixedWindows {
-        assert!(
-            size.as_millis() > 0,
-            "window size must be positive, got {size}"
-        );
+        assert!(size.as_millis() > 0, "window size must be positive, got {size}");
         let offset = Duration::millis(offset.as_millis().rem_euclid(size.as_millis()));
         FixedWindows { size, offset }
     }
@@ -151,20 +145,10 @@ impl SlidingWindows {
 
     /// Windows of `size` every `period`, starting at `offset` past a multiple of `period`.
     pub fn with_offset(size: Duration, period: Duration, offset: Duration) -> SlidingWindows {
-        assert!(
-            size.as_millis() > 0,
-            "window size must be positive, got {size}"
-        );
-        assert!(
-            period.as_millis() > 0,
-            "window period must be positive, got {period}"
-        );
+        assert!(size.as_millis() > 0, "window size must be positive, got {size}");
+        assert!(period.as_millis() > 0, "window period must be positive, got {period}");
         let offset = Duration::millis(offset.as_millis().rem_euclid(period.as_millis()));
-        SlidingWindows {
-            size,
-            period,
-            offset,
-        }
+        SlidingWindows { size, period, offset }
     }
 }
 
@@ -226,12 +210,7 @@ mod tests {
         for t in [0, 1, 19_999, 20_000, 45_000, -1, -59_999] {
             let windows = assign(&sliding, t);
             assert_eq!(windows.len(), 3, "t={t}");
-            assert!(
-                windows
-                    .iter()
-                    .all(|x| x.contains(Timestamp::from_millis(t))),
-                "t={t}"
-            );
+            assert!(windows.iter().all(|x| x.contains(Timestamp::from_millis(t))), "t={t}");
         }
         assert_eq!(
             assign(&sliding, 20_000),

@@ -76,10 +76,7 @@ impl Harness {
 
     /// One bundle of elements for one key; returns their fates.
     fn bundle(&mut self, key: &'static str, times: &[i64]) -> Vec<Fate> {
-        let fates = times
-            .iter()
-            .map(|&t| self.core.process(key, ts(t), t))
-            .collect();
+        let fates = times.iter().map(|&t| self.core.process(key, ts(t), t)).collect();
         self.core.finish_bundle(&mut self.panes);
         fates
     }
@@ -92,16 +89,7 @@ impl Harness {
     fn take(&mut self) -> Vec<(&'static str, Window, PaneTiming, u64, bool, Vec<i64>)> {
         self.panes
             .drain(..)
-            .map(|p| {
-                (
-                    p.key,
-                    p.window,
-                    p.info.timing,
-                    p.info.index,
-                    p.info.is_last,
-                    p.value,
-                )
-            })
+            .map(|p| (p.key, p.window, p.info.timing, p.info.index, p.info.is_last, p.value))
             .collect()
     }
 }
@@ -115,10 +103,7 @@ fn watermark_at_end_minus_one_does_not_fire_and_at_end_does() {
     h.watermark(19_999);
     assert_eq!(h.take(), vec![]);
     h.watermark(20_000);
-    assert_eq!(
-        h.take(),
-        vec![("a", win(0, 20 * S), OnTime, 0, true, vec![0, 19_999])]
-    );
+    assert_eq!(h.take(), vec![("a", win(0, 20 * S), OnTime, 0, true, vec![0, 19_999])]);
     assert_eq!(
         h.core.open_windows(),
         0,
@@ -166,25 +151,15 @@ fn lateness_edge_keeps_at_gc_time_and_drops_one_past_it() {
     let mut h = Harness::fixed(10 * S, AccumulationMode::Discarding);
     h.bundle("a", &[1_000]);
     h.watermark(29_999);
-    assert_eq!(
-        h.take(),
-        vec![("a", win(0, 20 * S), OnTime, 0, false, vec![1_000])]
-    );
+    assert_eq!(h.take(), vec![("a", win(0, 20 * S), OnTime, 0, false, vec![1_000])]);
     assert_eq!(
         h.bundle("a", &[2_000]),
         vec![Fate::Accepted],
         "29.999 < 29.999 is false: still accepted"
     );
-    assert_eq!(
-        h.take(),
-        vec![("a", win(0, 20 * S), Late, 1, false, vec![2_000])]
-    );
+    assert_eq!(h.take(), vec![("a", win(0, 20 * S), Late, 1, false, vec![2_000])]);
     h.watermark(30_000);
-    assert_eq!(
-        h.take(),
-        vec![],
-        "the garbage-collection firing has nothing new"
-    );
+    assert_eq!(h.take(), vec![], "the garbage-collection firing has nothing new");
     assert_eq!(h.core.open_windows(), 0);
     assert_eq!(
         h.bundle("a", &[3_000]),
@@ -223,14 +198,7 @@ fn late_panes_in_accumulating_mode_hold_everything_so_far() {
         h.take(),
         vec![
             ("a", win(0, 20 * S), OnTime, 0, false, vec![1_000, 2_000]),
-            (
-                "a",
-                win(0, 20 * S),
-                Late,
-                1,
-                false,
-                vec![1_000, 2_000, 3_000]
-            ),
+            ("a", win(0, 20 * S), Late, 1, false, vec![1_000, 2_000, 3_000]),
             (
                 "a",
                 win(0, 20 * S),
@@ -329,10 +297,7 @@ fn pane_indices_count_up_and_the_on_time_pane_is_non_speculative_zero() {
 
 #[test]
 fn sliding_windows_fire_each_window_of_an_element() {
-    let strategy = WindowingStrategy::new(SlidingWindows::of(
-        Duration::seconds(60),
-        Duration::seconds(20),
-    ));
+    let strategy = WindowingStrategy::new(SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)));
     let mut h = Harness::new(strategy);
     h.bundle("a", &[45_000]);
     h.watermark(Timestamp::MAX.millis());
@@ -346,10 +311,7 @@ fn sliding_windows_fire_each_window_of_an_element() {
 
 #[test]
 fn sliding_windows_drop_only_the_expired_windows_of_an_element() {
-    let strategy = WindowingStrategy::new(SlidingWindows::of(
-        Duration::seconds(60),
-        Duration::seconds(20),
-    ));
+    let strategy = WindowingStrategy::new(SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)));
     let mut h = Harness::new(strategy);
     h.watermark(45_000);
     // 30 s is in [-20, 40) (expired), [0, 60) and [20, 80) (open).
@@ -366,15 +328,8 @@ fn on_time_panes_fire_in_window_then_key_order() {
     h.bundle("a", &[2_000]);
     h.bundle("c", &[22_000]);
     h.watermark(Timestamp::MAX.millis());
-    let order: Vec<(&str, i64)> = h
-        .take()
-        .into_iter()
-        .map(|p| (p.0, p.1.start().millis()))
-        .collect();
-    assert_eq!(
-        order,
-        vec![("a", 0), ("b", 0), ("b", 20_000), ("c", 20_000)]
-    );
+    let order: Vec<(&str, i64)> = h.take().into_iter().map(|p| (p.0, p.1.start().millis())).collect();
+    assert_eq!(order, vec![("a", 0), ("b", 0), ("b", 20_000), ("c", 20_000)]);
 }
 
 #[test]
@@ -390,10 +345,7 @@ fn a_watermark_behind_the_current_one_changes_nothing() {
 fn counts_add_up() {
     let mut core = WindowedAggregator::new(WindowingStrategy::fixed(Duration::seconds(20)), Count);
     let mut panes = Vec::new();
-    for (i, t) in [1_000, 50_000, 2_000, 70_000, 3_000]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, t) in [1_000, 50_000, 2_000, 70_000, 3_000].into_iter().enumerate() {
         core.process(i % 2, ts(t), ());
         core.finish_bundle(&mut panes);
         core.advance_watermark(wm(t - 5_000), &mut panes);
