@@ -6,8 +6,14 @@
 
 pub mod aggregator;
 pub mod combine;
+pub mod dataflow;
 pub mod event;
+pub mod io;
 pub mod pane;
 pub mod strategy;
 pub mod time;
+pub mod traffic;
+pub mod watermark;
 pub mod window;
+
+pub use dataflow::{Emitted, Pipeline, PipelineInstance, PipelineStats, WindowOutput};

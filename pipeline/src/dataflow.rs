@@ -1,0 +1,479 @@
+//! The typed pipeline: decode → event time → key → window → aggregate → output, built once and run by
+//! any runner.
+//!
+//! [`Pipeline`] is the definition, built step by step with [`Pipeline::builder`]; it is cheap to clone
+//! and holds no state. [`Pipeline::start`] gives a [`PipelineInstance`], a record-level sans-IO machine:
+//! bundles of raw records, watermark advances and processing-time ticks go in; window outputs, late
+//! records and dead letters come out in an [`Emitted`] buffer that the runner drains into its sinks.
+//! Every record read ends up counted, dropped as late or dead-lettered, and [`PipelineStats`] checks it.
+//!
+//! ```
+//! use pipeline::{Pipeline, Emitted, io::{Position, Record}};
+//! use pipeline::time::{Duration, Timestamp, Watermark};
+//! use pipeline::window::FixedWindows;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Click { user: String, ms: i64 }
+//!
+//! let clicks = Pipeline::builder(
+//!         |bytes: &[u8]| serde_json::from_slice::<Click>(bytes),
+//!         |c: &Click| Ok::<_, String>(Timestamp::from_millis(c.ms)),
+//!     )
+//!     .windows(FixedWindows::of(Duration::seconds(10)))
+//!     .key_by(|c: &Click| c.user.clone())
+//!     .count()
+//!     .output(|user, window, _pane, n| format!("{user} {} {n}", window.start().millis()));
+//!
+//! let mut run = clicks.start();
+//! let mut out = Emitted::default();
+//! for (i, line) in [r#"{"user":"ann","ms":1000}"#, r#"{"user":"ann","ms":9000}"#, "oops"].iter().enumerate() {
+//!     run.process_bundle(vec![Record::new(*line, Position::Line { line: i as u64 + 1 })], &mut out);
+//! }
+//! run.advance_watermark(Watermark::MAX, &mut out);
+//! assert_eq!(out.outputs[0].value, "ann 0 2");
+//! assert_eq!(out.dead_letters[0].position, Position::Line { line: 3 });
+//! assert!(run.stats().check_conservation().is_ok());
+//! ```
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use crate::aggregator::{Fate, WindowedAggregator};
+use crate::combine::{CombineFn, Count, Max, Mean, Min, Sum};
+use crate::io::{DeadLetter, LateRecord, Record};
+use crate::pane::{Pane, PaneInfo};
+use crate::strategy::{AccumulationMode, WindowingStrategy};
+use crate::time::{Duration, Timestamp, Watermark};
+use crate::window::{Window, WindowFn};
+
+type DecodeFn<E> = Arc<dyn Fn(&[u8]) -> Result<E, String> + Send + Sync>;
+type EventTimeFn<E> = Arc<dyn Fn(&E) -> Result<Timestamp, String> + Send + Sync>;
+type KeyFn<E, K> = Arc<dyn Fn(&E) -> K + Send + Sync>;
+type InputFn<E, I> = Arc<dyn Fn(&E) -> I + Send + Sync>;
+type OutputFn<K, V, O> = Arc<dyn Fn(&K, &Window, &PaneInfo, V) -> O + Send + Sync>;
+
+/// A pipeline definition: how to decode records, read their event time, key, window, aggregate and
+/// shape the output. Build one with [`Pipeline::builder`]; run it with [`Pipeline::start`].
+pub struct Pipeline<E, K, C: CombineFn, O> {
+    decode: DecodeFn<E>,
+    event_time: EventTimeFn<E>,
+    strategy: WindowingStrategy,
+    key: KeyFn<E, K>,
+    input: InputFn<E, C::Input>,
+    combine: C,
+    output: OutputFn<K, C::Output, O>,
+}
+
+impl<E, K, C: CombineFn + Clone, O> Clone for Pipeline<E, K, C, O> {
+    fn clone(&self) -> Self {
+        Pipeline {
+            decode: self.decode.clone(),
+            event_time: self.event_time.clone(),
+            strategy: self.strategy.clone(),
+            key: self.key.clone(),
+            input: self.input.clone(),
+            combine: self.combine.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+impl<E, K, C: CombineFn, O> fmt::Debug for Pipeline<E, K, C, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("strategy", &self.strategy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first building step: decoding and event time are known.
+pub struct PipelineBuilder<E> {
+    decode: DecodeFn<E>,
+    event_time: EventTimeFn<E>,
+}
+
+/// The second step: windowing is known.
+pub struct WindowedBuilder<E> {
+    decode: DecodeFn<E>,
+    event_time: EventTimeFn<E>,
+    strategy: WindowingStrategy,
+}
+
+/// The third step: the key is known; choose an aggregation.
+pub struct KeyedBuilder<E, K> {
+    windowed: WindowedBuilder<E>,
+    key: KeyFn<E, K>,
+}
+
+/// The last step: the aggregation is known; give the output function.
+pub struct AggregatedBuilder<E, K, C: CombineFn> {
+    keyed: KeyedBuilder<E, K>,
+    input: InputFn<E, C::Input>,
+    combine: C,
+}
+
+impl Pipeline<(), (), Count, ()> {
+    /// Starts a pipeline over events of type `E`: `decode` turns a record's bytes into an event and
+    /// `event_time` reads its timestamp. An error from either dead-letters the record with the error's
+    /// text as the reason.
+    pub fn builder<E, D, DE, T, TE>(decode: D, event_time: T) -> PipelineBuilder<E>
+    where
+        D: Fn(&[u8]) -> Result<E, DE> + Send + Sync + 'static,
+        DE: fmt::Display,
+        T: Fn(&E) -> Result<Timestamp, TE> + Send + Sync + 'static,
+        TE: fmt::Display,
+    {
+        PipelineBuilder {
+            decode: Arc::new(move |b| decode(b).map_err(|e| e.to_string())),
+            event_time: Arc::new(move |e| event_time(e).map_err(|e| format!("event time: {e}"))),
+        }
+    }
+}
+
+impl<E> PipelineBuilder<E> {
+    /// Windows elements with `window_fn`, with no allowed lateness, the default trigger and discarding
+    /// panes until told otherwise.
+    pub fn windows(self, window_fn: impl WindowFn + 'static) -> WindowedBuilder<E> {
+        self.strategy(WindowingStrategy::new(window_fn))
+    }
+
+    /// Windows elements with a complete strategy.
+    pub fn strategy(self, strategy: WindowingStrategy) -> WindowedBuilder<E> {
+        WindowedBuilder {
+            decode: self.decode,
+            event_time: self.event_time,
+            strategy,
+        }
+    }
+}
+
+impl<E> WindowedBuilder<E> {
+    /// How long after the watermark passes a window's end it still accepts late elements.
+    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
+        self.strategy = self.strategy.with_allowed_lateness(lateness);
+        self
+    }
+
+    /// Discarding (the default) or accumulating panes.
+    pub fn accumulation(mut self, mode: AccumulationMode) -> Self {
+        self.strategy = self.strategy.with_accumulation(mode);
+        self
+    }
+
+    /// Groups elements by `key`.
+    pub fn key_by<K, F>(self, key: F) -> KeyedBuilder<E, K>
+    where
+        F: Fn(&E) -> K + Send + Sync + 'static,
+    {
+        KeyedBuilder {
+            windowed: self,
+            key: Arc::new(key),
+        }
+    }
+}
+
+impl<E, K> KeyedBuilder<E, K> {
+    /// Aggregates with any [`CombineFn`], feeding it `input(event)`.
+    pub fn combine<C, F>(self, input: F, combine: C) -> AggregatedBuilder<E, K, C>
+    where
+        C: CombineFn,
+        F: Fn(&E) -> C::Input + Send + Sync + 'static,
+    {
+        AggregatedBuilder {
+            keyed: self,
+            input: Arc::new(input),
+            combine,
+        }
+    }
+
+    /// Counts elements per key and window.
+    pub fn count(self) -> AggregatedBuilder<E, K, Count> {
+        self.combine(|_| (), Count)
+    }
+
+    /// Sums `value(event)` per key and window.
+    pub fn sum<T, F>(self, value: F) -> AggregatedBuilder<E, K, Sum<T>>
+    where
+        Sum<T>: CombineFn<Input = T>,
+        F: Fn(&E) -> T + Send + Sync + 'static,
+    {
+        self.combine(value, Sum::default())
+    }
+
+    /// The smallest `value(event)` per key and window.
+    pub fn min<T, F>(self, value: F) -> AggregatedBuilder<E, K, Min<T>>
+    where
+        Min<T>: CombineFn<Input = T>,
+        F: Fn(&E) -> T + Send + Sync + 'static,
+    {
+        self.combine(value, Min::default())
+    }
+
+    /// The largest `value(event)` per key and window.
+    pub fn max<T, F>(self, value: F) -> AggregatedBuilder<E, K, Max<T>>
+    where
+        Max<T>: CombineFn<Input = T>,
+        F: Fn(&E) -> T + Send + Sync + 'static,
+    {
+        self.combine(value, Max::default())
+    }
+
+    /// The mean of `value(event)` per key and window.
+    pub fn mean<F>(self, value: F) -> AggregatedBuilder<E, K, Mean>
+    where
+        F: Fn(&E) -> f64 + Send + Sync + 'static,
+    {
+        self.combine(value, Mean)
+    }
+}
+
+impl<E, K, C: CombineFn> AggregatedBuilder<E, K, C> {
+    /// Finishes the pipeline: `output(key, window, pane, value)` shapes each pane's result.
+    pub fn output<O, F>(self, output: F) -> Pipeline<E, K, C, O>
+    where
+        F: Fn(&K, &Window, &PaneInfo, C::Output) -> O + Send + Sync + 'static,
+    {
+        let windowed = self.keyed.windowed;
+        Pipeline {
+            decode: windowed.decode,
+            event_time: windowed.event_time,
+            strategy: windowed.strategy,
+            key: self.keyed.key,
+            input: self.input,
+            combine: self.combine,
+            output: Arc::new(output),
+        }
+    }
+}
+
+impl<E, K, C, O> Pipeline<E, K, C, O>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
+    /// The windowing strategy.
+    pub fn strategy(&self) -> &WindowingStrategy {
+        &self.strategy
+    }
+
+    /// A fresh running instance: no state, watermark at −∞.
+    pub fn start(&self) -> PipelineInstance<E, K, C, O> {
+        PipelineInstance {
+            core: WindowedAggregator::new(self.strategy.clone(), self.combine.clone()),
+            pipeline: self.clone(),
+            panes: Vec::new(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    /// Decodes one record and reads its event time, as the pipeline would. Runners that must know an
+    /// element's timestamp before processing it (to order or hold it back) use this.
+    pub fn decode(&self, payload: &[u8]) -> Result<(E, Timestamp), String> {
+        let event = (self.decode)(payload)?;
+        let t = (self.event_time)(&event)?;
+        Ok((event, t))
+    }
+}
+
+/// One pane's result, shaped by the output function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOutput<K, O> {
+    /// The key.
+    pub key: K,
+    /// The window.
+    pub window: Window,
+    /// Timing and index of the pane.
+    pub pane: PaneInfo,
+    /// What the output function made of the pane.
+    pub value: O,
+}
+
+/// What a pipeline instance produced; the runner drains it into sinks.
+#[derive(Debug, Clone)]
+pub struct Emitted<K, O> {
+    /// Window results, in firing order.
+    pub outputs: Vec<WindowOutput<K, O>>,
+    /// Elements dropped as late.
+    pub late: Vec<LateRecord>,
+    /// Records that could not be decoded.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+impl<K, O> Default for Emitted<K, O> {
+    fn default() -> Self {
+        Emitted {
+            outputs: Vec::new(),
+            late: Vec::new(),
+            dead_letters: Vec::new(),
+        }
+    }
+}
+
+impl<K, O> Emitted<K, O> {
+    /// True when nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.outputs.is_empty() && self.late.is_empty() && self.dead_letters.is_empty()
+    }
+}
+
+/// Record counts of a run. `read = counted + dropped_late + dead_lettered` always holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PipelineStats {
+    /// Records handed to the pipeline.
+    pub read: u64,
+    /// Records that decoded and had an event time.
+    pub parsed: u64,
+    /// Records that did not decode.
+    pub dead_lettered: u64,
+    /// Parsed records dropped because all their windows had expired.
+    pub dropped_late: u64,
+    /// Parsed records added to at least one window.
+    pub counted: u64,
+    /// Panes emitted.
+    pub panes: u64,
+}
+
+impl PipelineStats {
+    /// Checks `read = counted + dropped_late + dead_lettered` and `parsed = counted + dropped_late`.
+    pub fn check_conservation(&self) -> Result<(), String> {
+        if self.read == self.counted + self.dropped_late + self.dead_lettered
+            && self.parsed == self.counted + self.dropped_late
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "records lost: read {} != counted {} + late {} + dead-lettered {} (parsed {})",
+                self.read, self.counted, self.dropped_late, self.dead_lettered, self.parsed
+            ))
+        }
+    }
+}
+
+/// What a bundle did, for the runner's watermark generator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BundleSummary {
+    /// The largest event time among the bundle's parsed records.
+    pub max_event_time: Option<Timestamp>,
+}
+
+/// A running pipeline: state, watermark and counts. Sans-IO: the runner feeds it and drains [`Emitted`].
+pub struct PipelineInstance<E, K, C: CombineFn, O> {
+    pipeline: Pipeline<E, K, C, O>,
+    core: WindowedAggregator<K, C>,
+    panes: Vec<Pane<K, C::Output>>,
+    stats: PipelineStats,
+}
+
+impl<E, K, C, O> PipelineInstance<E, K, C, O>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
+    /// Processes one input bundle: decodes each record (dead-lettering failures), windows and aggregates
+    /// the events (dropping expired ones as late), then fires the late panes the bundle caused.
+    pub fn process_bundle(&mut self, records: Vec<Record>, out: &mut Emitted<K, O>) -> BundleSummary {
+        let mut summary = BundleSummary::default();
+        for record in records {
+            self.stats.read += 1;
+            let (event, t) = match self.pipeline.decode(&record.payload) {
+                Ok(decoded) => decoded,
+                Err(reason) => {
+                    self.stats.dead_lettered += 1;
+                    out.dead_letters.push(DeadLetter {
+                        position: record.position,
+                        reason,
+                        payload: record.payload,
+                    });
+                    continue;
+                }
+            };
+            self.stats.parsed += 1;
+            summary.max_event_time = summary.max_event_time.max(Some(t));
+            let key = (self.pipeline.key)(&event);
+            let input = (self.pipeline.input)(&event);
+            match self.core.process(key, t, input) {
+                Fate::Accepted => self.stats.counted += 1,
+                Fate::DroppedLate => {
+                    self.stats.dropped_late += 1;
+                    let watermark = self.core.watermark();
+                    out.late.push(LateRecord {
+                        position: record.position,
+                        event_time: t,
+                        watermark,
+                        reason: self.late_reason(t, watermark),
+                        payload: record.payload,
+                    });
+                }
+            }
+        }
+        self.core.finish_bundle(&mut self.panes);
+        self.drain_panes(out);
+        summary
+    }
+
+    /// Moves the watermark forward and emits the panes that fire.
+    pub fn advance_watermark(&mut self, to: Watermark, out: &mut Emitted<K, O>) {
+        self.core.advance_watermark(to, &mut self.panes);
+        self.drain_panes(out);
+    }
+
+    /// Moves processing time forward and emits the panes that fire.
+    pub fn advance_processing_time(&mut self, to: Timestamp, out: &mut Emitted<K, O>) {
+        self.core.advance_processing_time(to, &mut self.panes);
+        self.drain_panes(out);
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> Watermark {
+        self.core.watermark()
+    }
+
+    /// The current processing time.
+    pub fn processing_time(&self) -> Timestamp {
+        self.core.processing_time()
+    }
+
+    /// Open (key, window) states.
+    pub fn open_windows(&self) -> usize {
+        self.core.open_windows()
+    }
+
+    /// Record counts so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// The definition this instance runs.
+    pub fn pipeline(&self) -> &Pipeline<E, K, C, O> {
+        &self.pipeline
+    }
+
+    fn drain_panes(&mut self, out: &mut Emitted<K, O>) {
+        for pane in self.panes.drain(..) {
+            self.stats.panes += 1;
+            let value = (self.pipeline.output)(&pane.key, &pane.window, &pane.info, pane.value);
+            out.outputs.push(WindowOutput {
+                key: pane.key,
+                window: pane.window,
+                pane: pane.info,
+                value,
+            });
+        }
+    }
+
+    fn late_reason(&self, t: Timestamp, watermark: Watermark) -> String {
+        let strategy = self.core.strategy();
+        let mut windows = Vec::new();
+        strategy.window_fn.assign_windows(t, &mut windows);
+        let last = windows.iter().max_by_key(|w| w.end()).copied();
+        match last {
+            Some(w) => format!(
+                "late: window {w} expired at end - 1ms + allowed lateness {} = {}, before the watermark {watermark}",
+                strategy.allowed_lateness,
+                strategy.gc_time(&w)
+            ),
+            None => format!("late: no window for event time {t}"),
+        }
+    }
+}
