@@ -20,6 +20,9 @@ fn win(start: i64, end: i64) -> Window {
     Window::new(ts(start), ts(end))
 }
 
+/// (key, window, timing, index, is_last, values) of one pane.
+type FiredPane = (&'static str, Window, PaneTiming, u64, bool, Vec<i64>);
+
 /// A core over fixed 20 s windows that collects its inputs, so panes show exactly which elements they hold.
 struct Harness {
     core: WindowedAggregator<&'static str, Box<dyn CombineFnDyn>>,
@@ -86,7 +89,7 @@ impl Harness {
     }
 
     /// Panes fired since the last call, as (key, window, timing, index, is_last, values).
-    fn take(&mut self) -> Vec<(&'static str, Window, PaneTiming, u64, bool, Vec<i64>)> {
+    fn take(&mut self) -> Vec<FiredPane> {
         self.panes
             .drain(..)
             .map(|p| (p.key, p.window, p.info.timing, p.info.index, p.info.is_last, p.value))
