@@ -1,0 +1,368 @@
+//! `simulate`: replay recorded traffic or a scripted scenario through the traffic pipeline, in virtual
+//! time, and write the window results as JSON lines.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::combine::CombineFn;
+use pipeline::io::jsonl::JsonlSink;
+use pipeline::io::{DeadLetter, LateRecord, Sink, Source, SourceError, SourceEvent};
+use pipeline::strategy::AccumulationMode;
+use pipeline::time::Duration;
+use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+use pipeline::watermark::WatermarkStrategy;
+use pipeline::{Pipeline, PipelineStats};
+use serde::Serialize;
+use simulator::disorder::DisorderOptions;
+use simulator::golden::{GoldenCheck, GoldenOutcome};
+use simulator::output::{Discard, OutputLines};
+use simulator::scenario::InputFile;
+use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
+
+/// Replay website visits through the traffic aggregation (page views per user id in fixed event-time
+/// windows) deterministically, and write one JSON line per window pane.
+#[derive(Debug, Parser)]
+#[command(name = "simulate", version, about, after_help = AFTER_HELP)]
+struct Args {
+    /// Recorded traffic (one visit per line, file order = arrival order) or a scenario script.
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+
+    /// Write window results here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Window size.
+    #[arg(long, default_value = "20s", value_name = "DURATION")]
+    window: Duration,
+
+    /// How long after the watermark passes a window's end it still accepts late elements.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    allowed_lateness: Duration,
+
+    /// bounded:<duration> (max event time seen minus the bound), explicit (scenario steps only) or
+    /// perfect (nothing is late). Default: bounded:5s, or explicit for a scenario.
+    #[arg(long, value_name = "STRATEGY")]
+    watermark: Option<WatermarkStrategy>,
+
+    /// Late panes hold every element of the window so far, not only the new ones.
+    #[arg(long)]
+    accumulating: bool,
+
+    /// Add "pane" (EARLY/ON_TIME/LATE) and "pane_index" to each output line.
+    #[arg(long)]
+    pane_info: bool,
+
+    /// Seed of the disorder options (--reorder, --late-fraction). The same seed gives the same run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Deliver records out of order: none moves more than N positions from its place in the file.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    reorder: usize,
+
+    /// Hold back this fraction of records (0 to 1) and deliver them late.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    late_fraction: f64,
+
+    /// How late held-back records arrive: once the delivered event time is this far past theirs.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    late_by: Duration,
+
+    /// Write records dropped as late here, one JSON line each with the reason.
+    #[arg(long, value_name = "FILE")]
+    late_out: Option<PathBuf>,
+
+    /// Write records that could not be parsed here, one JSON line each with the reason and line number.
+    #[arg(long, value_name = "FILE")]
+    dlq_out: Option<PathBuf>,
+
+    /// Compare the output with this golden file; exit 1 with a diff when they differ.
+    #[arg(long, value_name = "FILE")]
+    golden: Option<PathBuf>,
+
+    /// With --golden: write the output as the new golden file instead of comparing.
+    #[arg(long, requires = "golden")]
+    bless: bool,
+
+    /// No summary or progress on standard error.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+const AFTER_HELP: &str = "\
+Scenario files hold one step a line: {\"event\": {...}}, {\"events\": [...]} (one bundle),
+{\"watermark\": \"2024-04-28T23:13:00.000\"} or {\"processing_time\": 5} (seconds); the end of the
+file moves the watermark to +inf. Durations: 500ms, 20s, 1m, 2h.
+
+Exit status: 0 on success, 1 when the output differs from --golden or the input cannot be read,
+2 for bad flags.";
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("simulate: error: {}", describe(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A reader closed our standard output (`simulate ... | head`): not an error worth a message.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line, without repeating a cause its parent already quoted.
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+fn run(args: &Args) -> Result<ExitCode> {
+    if !(0.0..=1.0).contains(&args.late_fraction) {
+        bail!("--late-fraction must be between 0 and 1, got {}", args.late_fraction);
+    }
+    if args.window.as_millis() <= 0 {
+        bail!("--window must be positive, got {}", args.window);
+    }
+    let input = InputFile::open(&args.file).with_context(|| "cannot open the input (--file)")?;
+    let watermark = args.watermark.unwrap_or(if input.is_scenario() {
+        WatermarkStrategy::Explicit
+    } else {
+        WatermarkStrategy::Bounded(Duration::seconds(5))
+    });
+    let disorder = DisorderOptions {
+        seed: args.seed,
+        reorder: args.reorder,
+        late_fraction: args.late_fraction,
+        late_by: args.late_by,
+    };
+    if !disorder.is_identity() {
+        if input.is_scenario() {
+            bail!("--reorder and --late-fraction apply to recordings, not to scenario scripts");
+        }
+        if !args.quiet {
+            eprintln!(
+                "simulate: seed {} (replay this run with --seed {})",
+                args.seed, args.seed
+            );
+        }
+    }
+    let options = SimulationOptions {
+        watermark,
+        disorder: Some(disorder),
+    };
+    let config = TrafficConfig {
+        window: args.window,
+        allowed_lateness: args.allowed_lateness,
+        accumulation: if args.accumulating {
+            AccumulationMode::Accumulating
+        } else {
+            AccumulationMode::Discarding
+        },
+    };
+    let description = format!(
+        "{} ({}), window {}, allowed lateness {}, {}, watermark {}",
+        args.file.display(),
+        if input.is_scenario() { "scenario" } else { "recording" },
+        config.window,
+        config.allowed_lateness,
+        if args.accumulating {
+            "accumulating"
+        } else {
+            "discarding"
+        },
+        watermark,
+    );
+    run_pipeline(&traffic_pipeline(config), input, &options, args, &description)
+}
+
+/// Runs any pipeline whose output serializes; the CLI's flags decide where everything goes.
+fn run_pipeline<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    input: InputFile,
+    options: &SimulationOptions,
+    args: &Args,
+    description: &str,
+) -> Result<ExitCode>
+where
+    K: Clone + Ord + std::hash::Hash,
+    C: CombineFn + Clone,
+    O: Serialize,
+{
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let mut source = ProgressSource::new(input, &args.file, show_progress);
+
+    let mut fanout = Fanout {
+        out: match (&args.out, &args.golden) {
+            (Some(path), _) => Box::new(create(path, "--out")?),
+            (None, Some(_)) => Box::new(std::io::sink()),
+            (None, None) => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+        },
+        golden: None,
+        bless: None,
+    };
+    match (&args.golden, args.bless) {
+        (Some(path), false) => fanout.golden = Some(GoldenCheck::open(path)?),
+        (Some(path), true) => fanout.bless = Some(create(path, "--golden")?),
+        (None, _) => {}
+    }
+    let mut outputs = OutputLines::new(fanout, "output", args.pane_info);
+    let mut late: Box<dyn Sink<LateRecord>> = match &args.late_out {
+        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --late-out")?),
+        None => Box::new(Discard),
+    };
+    let mut dead: Box<dyn Sink<DeadLetter>> = match &args.dlq_out {
+        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --dlq-out")?),
+        None => Box::new(Discard),
+    };
+
+    let sinks = Sinks {
+        outputs: &mut outputs,
+        late: &mut *late,
+        dead_letters: &mut *dead,
+    };
+    let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
+    source.finish();
+    let lines = outputs.lines();
+    if !args.quiet {
+        print_summary(description, &report);
+    }
+    let Fanout { mut out, golden, bless } = outputs.into_inner();
+    out.flush()?;
+    if let Some(mut file) = bless {
+        file.flush()?;
+        let path = args.golden.as_ref().expect("--bless requires --golden");
+        eprintln!("simulate: blessed {} ({lines} lines)", path.display());
+    }
+    if let Some(check) = golden {
+        match check.finish()? {
+            GoldenOutcome::Same { lines } => {
+                if !args.quiet {
+                    eprintln!("simulate: output matches the golden file ({lines} lines)");
+                }
+            }
+            GoldenOutcome::Different(report) => {
+                eprintln!("simulate: {report}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where output lines go: the output itself, and the golden file being compared or blessed.
+struct Fanout {
+    out: Box<dyn Write>,
+    golden: Option<GoldenCheck>,
+    bless: Option<BufWriter<File>>,
+}
+
+impl Write for Fanout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write_all(buf)?;
+        if let Some(g) = &mut self.golden {
+            g.write_all(buf)?;
+        }
+        if let Some(b) = &mut self.bless {
+            b.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        if let Some(b) = &mut self.bless {
+            b.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn create(path: &Path, flag: &str) -> Result<BufWriter<File>> {
+    let file = File::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))?;
+    Ok(BufWriter::with_capacity(1 << 16, file))
+}
+
+fn print_summary(description: &str, report: &SimulationReport) {
+    let PipelineStats {
+        read,
+        parsed,
+        dead_lettered,
+        dropped_late,
+        counted,
+        panes,
+    } = report.stats;
+    let ok = read == counted + dropped_late + dead_lettered;
+    eprintln!("simulate: {description}");
+    eprintln!("  records read     {read:>10}");
+    eprintln!("  parsed           {parsed:>10}");
+    eprintln!("  dead-lettered    {dead_lettered:>10}");
+    eprintln!("  dropped as late  {dropped_late:>10}");
+    eprintln!("  counted          {counted:>10}");
+    eprintln!("  panes emitted    {panes:>10}");
+    eprintln!("  max open windows {:>10}", report.max_open_windows);
+    eprintln!(
+        "  check: read {read} = counted {counted} + late {dropped_late} + dead-lettered {dead_lettered}: {}",
+        if ok { "ok" } else { "MISMATCH" }
+    );
+}
+
+/// The input file with a progress bar over its bytes, shown only on a terminal.
+struct ProgressSource {
+    input: InputFile,
+    bar: Option<ProgressBar>,
+    events: u64,
+}
+
+impl ProgressSource {
+    fn new(input: InputFile, path: &Path, show: bool) -> Self {
+        let bar = show.then(|| {
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let bar = ProgressBar::new(len);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        ProgressSource { input, bar, events: 0 }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Source for ProgressSource {
+    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+        self.events += 1;
+        if let Some(bar) = &self.bar {
+            if self.events % 8192 == 0 {
+                bar.set_position(self.input.bytes_read());
+            }
+        }
+        self.input.next_event()
+    }
+}
