@@ -253,7 +253,9 @@ where
     if let Some(mut file) = bless {
         file.flush()?;
         let path = args.golden.as_ref().expect("--bless requires --golden");
-        eprintln!("simulate: blessed {} ({lines} lines)", path.display());
+        if !args.quiet {
+            eprintln!("simulate: blessed {} ({lines} lines)", path.display());
+        }
     }
     if let Some(check) = golden {
         match check.finish()? {

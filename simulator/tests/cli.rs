@@ -1,0 +1,326 @@
+//! End-to-end tests of the `simulate` binary: scenarios, bad input, determinism, flags and goldens.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn visit(id: &str, datetime: &str) -> String {
+    format!(
+        r#"{{"ip":"10.0.0.1","id":"{id}","lat":-33.8688,"lng":151.2093,"user_agent":"Mozilla/5.0","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET fungi.html HTTP/1.0","http_response":200,"file_size_bytes":440,"event_datetime":"{datetime}","event_ts":0}}"#
+    )
+}
+
+fn event(id: &str, datetime: &str) -> String {
+    format!(r#"{{"event": {}}}"#, visit(id, datetime))
+}
+
+fn watermark(datetime: &str) -> String {
+    format!(r#"{{"watermark": "{datetime}"}}"#)
+}
+
+fn simulate(dir: &Path, input: &str, args: &[&str]) -> Output {
+    let file = dir.join("input.jsonl");
+    std::fs::write(&file, input).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&file)
+        .args(args)
+        .output()
+        .expect("simulate runs")
+}
+
+fn stdout_lines(output: &Output) -> Vec<String> {
+    assert!(
+        output.status.success(),
+        "simulate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn line(id: &str, start: &str, end: &str, views: u64, pane: &str, index: u64) -> String {
+    format!(
+        r#"{{"id": "{id}", "window_start": "2024-04-28T{start}", "window_end": "2024-04-28T{end}", "page_views": {views}, "pane": "{pane}", "pane_index": {index}}}"#
+    )
+}
+
+#[test]
+fn in_order_scenario_fires_each_window_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        event("u2", "2024-04-28T23:12:45.000"),
+        event("u1", "2024-04-28T23:12:59.999"),
+        watermark("2024-04-28T23:13:00.000"),
+        event("u1", "2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    let out = stdout_lines(&simulate(dir.path(), &script, &["--pane-info"]));
+    assert_eq!(
+        out,
+        vec![
+            line("u1", "23:12:40", "23:13:00", 2, "ON_TIME", 0),
+            line("u2", "23:12:40", "23:13:00", 1, "ON_TIME", 0),
+            line("u1", "23:13:00", "23:13:20", 1, "ON_TIME", 0),
+        ]
+    );
+}
+
+#[test]
+fn out_of_order_within_the_bound_is_counted_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // Recorded traffic with a 5 s bound: 23:12:58 arrives after 23:13:02, while the watermark is at 23:12:57.
+    let recording = [
+        visit("u1", "2024-04-28T23:12:50.000"),
+        visit("u1", "2024-04-28T23:13:02.000"),
+        visit("u1", "2024-04-28T23:12:58.000"),
+        visit("u1", "2024-04-28T23:13:10.000"),
+    ]
+    .join("\n");
+    let out = stdout_lines(&simulate(
+        dir.path(),
+        &recording,
+        &["--pane-info", "--watermark", "bounded:5s"],
+    ));
+    assert_eq!(
+        out,
+        vec![
+            line("u1", "23:12:40", "23:13:00", 2, "ON_TIME", 0),
+            line("u1", "23:13:00", "23:13:20", 2, "ON_TIME", 0)
+        ]
+    );
+}
+
+#[test]
+fn late_elements_past_allowed_lateness_are_dropped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+        event("u1", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n");
+    let late_out = dir.path().join("late.jsonl");
+    let output = simulate(
+        dir.path(),
+        &script,
+        &["--pane-info", "--late-out", late_out.to_str().unwrap()],
+    );
+    assert_eq!(
+        stdout_lines(&output),
+        vec![line("u1", "23:12:40", "23:13:00", 1, "ON_TIME", 0)]
+    );
+    let late = std::fs::read_to_string(&late_out).unwrap();
+    assert_eq!(late.lines().count(), 1, "{late}");
+    assert!(late.contains(r#""line": 3"#) && late.contains("late: window"), "{late}");
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(summary.contains("dropped as late           1"), "{summary}");
+    assert!(
+        summary.contains("read 2 = counted 1 + late 1 + dead-lettered 0: ok"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn late_elements_within_allowed_lateness_fire_late_panes() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+        event("u1", "2024-04-28T23:12:42.000"),
+        r#"{"events": ["#.to_owned()
+            + &visit("u1", "2024-04-28T23:12:43.000")
+            + ", "
+            + &visit("u1", "2024-04-28T23:12:44.000")
+            + "]}",
+        // 23:12:59.999 + 30 s = 23:13:29.999: still accepted at that watermark, dropped one past it.
+        watermark("2024-04-28T23:13:29.999"),
+        event("u1", "2024-04-28T23:12:45.000"),
+        watermark("2024-04-28T23:13:30.000"),
+        event("u1", "2024-04-28T23:12:46.000"),
+    ]
+    .join("\n");
+    let discarding = stdout_lines(&simulate(
+        dir.path(),
+        &script,
+        &["--pane-info", "--allowed-lateness", "30s"],
+    ));
+    assert_eq!(
+        discarding,
+        vec![
+            line("u1", "23:12:40", "23:13:00", 1, "ON_TIME", 0),
+            line("u1", "23:12:40", "23:13:00", 1, "LATE", 1),
+            line("u1", "23:12:40", "23:13:00", 2, "LATE", 2),
+            line("u1", "23:12:40", "23:13:00", 1, "LATE", 3),
+        ]
+    );
+    let accumulating = stdout_lines(&simulate(
+        dir.path(),
+        &script,
+        &["--pane-info", "--allowed-lateness", "30s", "--accumulating"],
+    ));
+    let views: Vec<u64> = accumulating
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["page_views"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(views, vec![1, 2, 4, 5]);
+}
+
+#[test]
+fn bad_input_is_dead_lettered_with_reasons_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = visit("u1", "2024-04-28T23:12:41.000");
+    let mut input = Vec::new();
+    for l in [
+        good.as_str(),
+        "{not json",
+        "[1, 2, 3]",
+        r#"{"ip": "1.2.3.4"}"#,
+        &good.replace(r#""http_response":200"#, r#""http_response":"OK""#),
+        &good.replace("2024-04-28T23:12:41.000", "28/04/2024"),
+        "",
+        "   ",
+        good.as_str(),
+    ] {
+        input.extend_from_slice(l.as_bytes());
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"{\"ip\": \"\xff\xfe\"}\n");
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(["--file", file.to_str().unwrap(), "--dlq-out", dlq.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = stdout_lines(&output);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].contains(r#""page_views": 2"#), "{out:?}");
+    let dead: Vec<serde_json::Value> = std::fs::read_to_string(&dlq)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(u64, String)> = dead
+        .iter()
+        .map(|d| (d["line"].as_u64().unwrap(), d["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        (2, "key must be a string"),
+        (3, "expected a JSON object, found an array"),
+        (4, "missing field `id`"),
+        (5, "invalid type: string \"OK\""),
+        (6, "event_datetime: bad datetime \"28/04/2024\""),
+        (10, "invalid unicode"),
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for ((line, reason), (want_line, want)) in got.iter().zip(expected) {
+        assert_eq!(*line, want_line);
+        assert!(reason.contains(want), "line {line}: {reason:?} should mention {want:?}");
+    }
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        summary.contains("read 8 = counted 2 + late 0 + dead-lettered 6: ok"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn the_same_file_and_seed_give_byte_identical_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let run = |seed: &str| {
+        Command::new(env!("CARGO_BIN_EXE_simulate"))
+            .current_dir(root)
+            .args([
+                "--file",
+                "ci/visits.jsonl",
+                "--pane-info",
+                "--reorder",
+                "30",
+                "--late-fraction",
+                "0.1",
+            ])
+            .args(["--allowed-lateness", "10s", "--seed", seed])
+            .output()
+            .unwrap()
+    };
+    let (a, b, c) = (run("11"), run("11"), run("12"));
+    assert!(a.status.success());
+    assert!(!a.stdout.is_empty());
+    assert_eq!(a.stdout, b.stdout, "same seed, different output");
+    assert_ne!(a.stdout, c.stdout, "a different seed should reorder differently");
+    assert!(
+        String::from_utf8_lossy(&a.stderr).starts_with("simulate: seed 11"),
+        "the seed is printed first"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(["--file", "/no/such/visits.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("/no/such/visits.jsonl") && err.contains("No such file"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one readable line, no backtrace: {err}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["--file", "x", "--window", "20"][..],
+        &["--file", "x", "--watermark", "sometimes"],
+        &["--file", "x", "--bless"],
+        &["--window", "20s"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn golden_mismatch_exits_1_with_a_diff_and_bless_rewrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n");
+    let golden = dir.path().join("golden.jsonl");
+    let g = golden.to_str().unwrap();
+    let blessed = simulate(dir.path(), &input, &["--golden", g, "--bless"]);
+    assert!(blessed.status.success(), "{}", String::from_utf8_lossy(&blessed.stderr));
+    assert!(simulate(dir.path(), &input, &["--golden", g]).status.success());
+
+    let text = std::fs::read_to_string(&golden)
+        .unwrap()
+        .replace(r#""id": "u2""#, r#""id": "u3""#);
+    std::fs::write(&golden, text).unwrap();
+    let output = simulate(dir.path(), &input, &["--golden", g]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("starting at line 2") && err.contains(r#"-{"id": "u3""#) && err.contains(r#"+{"id": "u2""#),
+        "{err}"
+    );
+}
