@@ -221,7 +221,7 @@ impl VisitTemplates {
         out.extend_from_slice(b",\"file_size_bytes\":");
         push_u64(out, u64::from(visit.file_size_bytes));
         out.extend_from_slice(b",\"event_datetime\":\"");
-        push_datetime(out, visit.event_time);
+        visit.event_time.write_millis(out);
         out.extend_from_slice(b"\",\"event_ts\":");
         push_i64(out, visit.event_time.millis());
         out.push(b'}');
@@ -286,58 +286,6 @@ pub fn render_malformed<R: RngExt + ?Sized>(kind: Malformation, visit: &Visit<'_
     out.extend_from_slice(line.as_bytes());
 }
 
-/// The last instant with a four-digit year, `9999-12-31T23:59:59.999`.
-const LATEST_FAST_MS: i64 = 253_402_300_799_999;
-
-/// Appends `t` as `YYYY-MM-DDTHH:MM:SS.mmm`, exactly as [`Timestamp::format_millis`] writes it, without
-/// allocating for instants from 1970 to 9999.
-pub fn push_datetime(out: &mut Vec<u8>, t: Timestamp) {
-    let ms = t.millis();
-    if !(0..=LATEST_FAST_MS).contains(&ms) {
-        out.extend_from_slice(t.format_millis().as_bytes());
-        return;
-    }
-    let days = ms / 86_400_000;
-    let of_day = ms % 86_400_000;
-    let (year, month, day) = civil_from_days(days);
-    let (h, m, s, milli) = (
-        of_day / 3_600_000,
-        of_day / 60_000 % 60,
-        of_day / 1000 % 60,
-        of_day % 1000,
-    );
-    let mut buf = *b"0000-00-00T00:00:00.000";
-    let mut put = |at: usize, width: usize, mut v: i64| {
-        for i in (at..at + width).rev() {
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, h);
-    put(14, 2, m);
-    put(17, 2, s);
-    put(20, 3, milli);
-    out.extend_from_slice(&buf);
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`),
-/// for non-negative counts.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -385,14 +333,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn datetime_fast_path_matches_format_millis(ms in -100_000_000_000_000i64..260_000_000_000_000i64) {
-            let t = Timestamp::from_millis(ms);
-            let mut out = Vec::new();
-            push_datetime(&mut out, t);
-            prop_assert_eq!(String::from_utf8(out).unwrap(), t.format_millis());
-        }
-
-        #[test]
         fn fast_render_matches_serde_json(
             user in 0usize..8,
             coordinates in coordinates(),
@@ -418,20 +358,6 @@ mod tests {
             let parsed = VisitEvent::from_json(line.as_bytes()).unwrap();
             prop_assert_eq!(parsed.event_ts, ms);
             prop_assert_eq!(parsed.event_time().unwrap().millis(), ms);
-        }
-    }
-
-    #[test]
-    fn the_fast_path_handles_the_edges_of_the_calendar() {
-        for text in [
-            "1970-01-01T00:00:00.000",
-            "2000-02-29T12:34:56.789",
-            "2100-03-01T00:00:00.001",
-            "9999-12-31T23:59:59.999",
-        ] {
-            let mut out = Vec::new();
-            push_datetime(&mut out, Timestamp::parse_datetime(text).unwrap());
-            assert_eq!(String::from_utf8(out).unwrap(), text);
         }
     }
 

@@ -274,6 +274,12 @@ where
         let t = (self.event_time)(&event)?;
         Ok((event, t))
     }
+
+    /// The key the pipeline groups `event` under. Test drivers use it to describe what each element
+    /// became without re-implementing the key function.
+    pub fn key_of(&self, event: &E) -> K {
+        (self.key)(event)
+    }
 }
 
 /// One pane's result, shaped by the output function.

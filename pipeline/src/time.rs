@@ -76,17 +76,68 @@ impl Timestamp {
     /// The instant as `YYYY-MM-DDTHH:MM:SS`, UTC, no zone suffix: the seed's
     /// `isoformat(timespec="seconds")` of a window bound.
     pub fn format_seconds(self) -> String {
-        self.format_with("%Y-%m-%dT%H:%M:%S")
+        self.format_fixed(b'T', false)
     }
 
     /// The instant as `YYYY-MM-DD HH:MM:SS`: Beam SQL's `CAST(timestamp AS VARCHAR)`.
     pub fn format_sql(self) -> String {
-        self.format_with("%Y-%m-%d %H:%M:%S")
+        self.format_fixed(b' ', false)
     }
 
     /// The instant as `YYYY-MM-DDTHH:MM:SS.mmm`, the `event_datetime` form.
     pub fn format_millis(self) -> String {
-        self.format_with("%Y-%m-%dT%H:%M:%S%.3f")
+        self.format_fixed(b'T', true)
+    }
+
+    /// Appends the `event_datetime` form (`YYYY-MM-DDTHH:MM:SS.mmm`) to `out` without allocating.
+    pub fn write_millis(self, out: &mut Vec<u8>) {
+        match self.fixed_bytes(b'T') {
+            Some(buf) => out.extend_from_slice(&buf),
+            None => out.extend_from_slice(self.format_millis().as_bytes()),
+        }
+    }
+
+    /// Formats years 0 to 9999 by hand (this runs once per pane, where chrono's formatting machinery
+    /// dominated the profile); other instants and the infinities go through chrono.
+    fn format_fixed(self, separator: u8, millis: bool) -> String {
+        if let Some(buf) = self.fixed_bytes(separator) {
+            let len = if millis { 23 } else { 19 };
+            return String::from_utf8(buf[..len].to_vec()).expect("ASCII digits");
+        }
+        let pattern = match (separator, millis) {
+            (b' ', false) => "%Y-%m-%d %H:%M:%S",
+            (_, false) => "%Y-%m-%dT%H:%M:%S",
+            _ => "%Y-%m-%dT%H:%M:%S%.3f",
+        };
+        self.format_with(pattern)
+    }
+
+    fn fixed_bytes(self, separator: u8) -> Option<[u8; 23]> {
+        // 0000-01-01 to 9999-12-31, the years that print as four digits.
+        const FIRST: i64 = -62_167_219_200_000;
+        const LAST: i64 = 253_402_300_799_999;
+        if !(FIRST..=LAST).contains(&self.0) {
+            return None;
+        }
+        let days = self.0.div_euclid(86_400_000);
+        let of_day = self.0.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let mut buf = *b"0000-00-00T00:00:00.000";
+        buf[10] = separator;
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, of_day / 3_600_000);
+        put(14, 2, of_day / 60_000 % 60);
+        put(17, 2, of_day / 1000 % 60);
+        put(20, 3, of_day % 1000);
+        Some(buf)
     }
 
     fn format_with(self, pattern: &str) -> String {
@@ -196,6 +247,20 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
@@ -400,12 +465,17 @@ mod tests {
 
     proptest! {
         #[test]
-        fn fast_parser_agrees_with_chrono(ms in -30_000_000_000_000i64..250_000_000_000_000i64) {
+        fn fast_parser_and_formatter_agree_with_chrono(ms in -62_167_219_200_000i64..253_402_300_799_999i64) {
             let dt = DateTime::from_timestamp_millis(ms).unwrap().naive_utc();
             let text = dt.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
-            prop_assume!(text.len() == 23);
             prop_assert_eq!(Timestamp::parse_datetime(&text).unwrap().millis(), ms);
-            prop_assert_eq!(Timestamp::from_millis(ms).format_millis(), text);
+            let t = Timestamp::from_millis(ms);
+            prop_assert_eq!(t.format_millis(), text.clone());
+            prop_assert_eq!(t.format_seconds(), dt.format("%Y-%m-%dT%H:%M:%S").to_string());
+            prop_assert_eq!(t.format_sql(), dt.format("%Y-%m-%d %H:%M:%S").to_string());
+            let mut out = Vec::new();
+            t.write_millis(&mut out);
+            prop_assert_eq!(out, text.into_bytes());
         }
     }
 }

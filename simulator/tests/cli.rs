@@ -218,7 +218,7 @@ fn bad_input_is_dead_lettered_with_reasons_and_nothing_is_lost() {
         (4, "missing field `id`"),
         (5, "invalid type: string \"OK\""),
         (6, "event_datetime: bad datetime \"28/04/2024\""),
-        (10, "invalid unicode"),
+        (10, "invalid UTF-8 at byte 8"),
     ];
     assert_eq!(got.len(), expected.len(), "{got:?}");
     for ((line, reason), (want_line, want)) in got.iter().zip(expected) {
