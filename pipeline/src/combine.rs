@@ -152,13 +152,26 @@ impl CombineFn for Mean {
     }
 }
 
-/// A [`CombineFn`] made of four closures. Build one with [`combine_fn`].
+/// A [`CombineFn`] made of four closures. Build one with [`combine_fn`]. It is `Clone` when the
+/// closures are (closures that capture nothing, or only clonable values, are).
 pub struct FnCombine<I, A, O, C, Ad, M, X> {
     create: C,
     add: Ad,
     merge: M,
     extract: X,
     types: PhantomData<fn(I) -> (A, O)>,
+}
+
+impl<I, A, O, C: Clone, Ad: Clone, M: Clone, X: Clone> Clone for FnCombine<I, A, O, C, Ad, M, X> {
+    fn clone(&self) -> Self {
+        FnCombine {
+            create: self.create.clone(),
+            add: self.add.clone(),
+            merge: self.merge.clone(),
+            extract: self.extract.clone(),
+            types: PhantomData,
+        }
+    }
 }
 
 /// A user aggregation from closures: `create`, `add`, `merge`, `extract`.

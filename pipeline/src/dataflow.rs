@@ -49,6 +49,7 @@ use crate::window::{Window, WindowFn};
 
 type DecodeFn<E> = Arc<dyn Fn(&[u8]) -> Result<E, String> + Send + Sync>;
 type EventTimeFn<E> = Arc<dyn Fn(&E) -> Result<Timestamp, String> + Send + Sync>;
+type FilterFn<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
 type KeyFn<E, K> = Arc<dyn Fn(&E) -> K + Send + Sync>;
 type InputFn<E, I> = Arc<dyn Fn(&E) -> I + Send + Sync>;
 type OutputFn<K, V, O> = Arc<dyn Fn(&K, &Window, &PaneInfo, V) -> O + Send + Sync>;
@@ -58,6 +59,7 @@ type OutputFn<K, V, O> = Arc<dyn Fn(&K, &Window, &PaneInfo, V) -> O + Send + Syn
 pub struct Pipeline<E, K, C: CombineFn, O> {
     decode: DecodeFn<E>,
     event_time: EventTimeFn<E>,
+    filter: Option<FilterFn<E>>,
     strategy: WindowingStrategy,
     key: KeyFn<E, K>,
     input: InputFn<E, C::Input>,
@@ -70,6 +72,7 @@ impl<E, K, C: CombineFn + Clone, O> Clone for Pipeline<E, K, C, O> {
         Pipeline {
             decode: self.decode.clone(),
             event_time: self.event_time.clone(),
+            filter: self.filter.clone(),
             strategy: self.strategy.clone(),
             key: self.key.clone(),
             input: self.input.clone(),
@@ -91,12 +94,14 @@ impl<E, K, C: CombineFn, O> fmt::Debug for Pipeline<E, K, C, O> {
 pub struct PipelineBuilder<E> {
     decode: DecodeFn<E>,
     event_time: EventTimeFn<E>,
+    filter: Option<FilterFn<E>>,
 }
 
 /// The second step: windowing is known.
 pub struct WindowedBuilder<E> {
     decode: DecodeFn<E>,
     event_time: EventTimeFn<E>,
+    filter: Option<FilterFn<E>>,
     strategy: WindowingStrategy,
 }
 
@@ -127,11 +132,27 @@ impl Pipeline<(), (), Count, ()> {
         PipelineBuilder {
             decode: Arc::new(move |b| decode(b).map_err(|e| e.to_string())),
             event_time: Arc::new(move |e| event_time(e).map_err(|e| format!("event time: {e}"))),
+            filter: None,
         }
     }
 }
 
 impl<E> PipelineBuilder<E> {
+    /// Keeps only the events for which `keep` is true, before windowing (Beam's `Filter`). Filtered
+    /// events are counted in [`PipelineStats::filtered`]; they are never late and never in a pane.
+    /// Calling it again adds a second condition.
+    pub fn filter<F>(mut self, keep: F) -> Self
+    where
+        F: Fn(&E) -> bool + Send + Sync + 'static,
+        E: 'static,
+    {
+        self.filter = Some(match self.filter.take() {
+            None => Arc::new(keep),
+            Some(first) => Arc::new(move |e| first(e) && keep(e)),
+        });
+        self
+    }
+
     /// Windows elements with `window_fn`, with no allowed lateness, the default trigger and discarding
     /// panes until told otherwise.
     pub fn windows(self, window_fn: impl WindowFn + 'static) -> WindowedBuilder<E> {
@@ -143,6 +164,7 @@ impl<E> PipelineBuilder<E> {
         WindowedBuilder {
             decode: self.decode,
             event_time: self.event_time,
+            filter: self.filter,
             strategy,
         }
     }
@@ -238,6 +260,7 @@ impl<E, K, C: CombineFn> AggregatedBuilder<E, K, C> {
         Pipeline {
             decode: windowed.decode,
             event_time: windowed.event_time,
+            filter: windowed.filter,
             strategy: windowed.strategy,
             key: self.keyed.key,
             input: self.input,
@@ -323,7 +346,7 @@ impl<K, O> Emitted<K, O> {
     }
 }
 
-/// Record counts of a run. `read = counted + dropped_late + dead_lettered` always holds.
+/// Record counts of a run. `read = counted + filtered + dropped_late + dead_lettered` always holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PipelineStats {
     /// Records handed to the pipeline.
@@ -332,6 +355,8 @@ pub struct PipelineStats {
     pub parsed: u64,
     /// Records that did not decode.
     pub dead_lettered: u64,
+    /// Parsed records the pipeline's filter rejected.
+    pub filtered: u64,
     /// Parsed records dropped because all their windows had expired.
     pub dropped_late: u64,
     /// Parsed records added to at least one window.
@@ -340,17 +365,34 @@ pub struct PipelineStats {
     pub panes: u64,
 }
 
+impl std::ops::Add for PipelineStats {
+    type Output = PipelineStats;
+    /// The counts of two runs together (a restarted or rebalanced runner sums its instances).
+    fn add(self, o: PipelineStats) -> PipelineStats {
+        PipelineStats {
+            read: self.read + o.read,
+            parsed: self.parsed + o.parsed,
+            dead_lettered: self.dead_lettered + o.dead_lettered,
+            filtered: self.filtered + o.filtered,
+            dropped_late: self.dropped_late + o.dropped_late,
+            counted: self.counted + o.counted,
+            panes: self.panes + o.panes,
+        }
+    }
+}
+
 impl PipelineStats {
-    /// Checks `read = counted + dropped_late + dead_lettered` and `parsed = counted + dropped_late`.
+    /// Checks `read = counted + filtered + dropped_late + dead_lettered` and
+    /// `parsed = counted + filtered + dropped_late`.
     pub fn check_conservation(&self) -> Result<(), String> {
-        if self.read == self.counted + self.dropped_late + self.dead_lettered
-            && self.parsed == self.counted + self.dropped_late
+        if self.read == self.counted + self.filtered + self.dropped_late + self.dead_lettered
+            && self.parsed == self.counted + self.filtered + self.dropped_late
         {
             Ok(())
         } else {
             Err(format!(
-                "records lost: read {} != counted {} + late {} + dead-lettered {} (parsed {})",
-                self.read, self.counted, self.dropped_late, self.dead_lettered, self.parsed
+                "records lost: read {} != counted {} + filtered {} + late {} + dead-lettered {} (parsed {})",
+                self.read, self.counted, self.filtered, self.dropped_late, self.dead_lettered, self.parsed
             ))
         }
     }
@@ -395,7 +437,12 @@ where
                 }
             };
             self.stats.parsed += 1;
+            // Filtered events still carry event time: they move a bounded watermark like any other.
             summary.max_event_time = summary.max_event_time.max(Some(t));
+            if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(&event)) {
+                self.stats.filtered += 1;
+                continue;
+            }
             let key = (self.pipeline.key)(&event);
             let input = (self.pipeline.input)(&event);
             match self.core.process(key, t, input) {
@@ -481,5 +528,90 @@ where
             ),
             None => format!("late: no window for event time {t}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::combine::combine_fn;
+    use crate::io::Position;
+    use crate::window::FixedWindows;
+
+    fn numbers() -> PipelineBuilder<i64> {
+        Pipeline::builder(
+            |b: &[u8]| {
+                std::str::from_utf8(b)
+                    .map_err(|e| e.to_string())?
+                    .parse::<i64>()
+                    .map_err(|e| e.to_string())
+            },
+            |n: &i64| Ok::<_, String>(Timestamp::from_millis(*n)),
+        )
+    }
+
+    fn run<K, C, O>(pipeline: &Pipeline<i64, K, C, O>, inputs: &[&str]) -> (Emitted<K, O>, PipelineStats)
+    where
+        K: Clone + Ord + Hash,
+        C: CombineFn + Clone,
+    {
+        let mut run = pipeline.start();
+        let mut out = Emitted::default();
+        for (i, text) in inputs.iter().enumerate() {
+            run.process_bundle(vec![Record::new(*text, Position::Index { index: i as u64 })], &mut out);
+        }
+        run.advance_watermark(Watermark::MAX, &mut out);
+        (out, run.stats())
+    }
+
+    #[test]
+    fn filtered_events_are_counted_apart_and_never_reach_a_pane() {
+        let evens = numbers()
+            .filter(|n| n % 2 == 0)
+            .filter(|n| *n != 4)
+            .windows(FixedWindows::of(Duration::millis(10)))
+            .key_by(|_| ())
+            .count()
+            .output(|_, _, _, n| n);
+        let (out, stats) = run(&evens, &["1", "2", "3", "4", "6", "x"]);
+        assert_eq!(out.outputs.iter().map(|o| o.value).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            (stats.read, stats.filtered, stats.counted, stats.dead_lettered),
+            (6, 3, 2, 1)
+        );
+        assert!(stats.check_conservation().is_ok());
+    }
+
+    #[test]
+    fn conservation_check_catches_a_lost_record() {
+        let stats = PipelineStats {
+            read: 3,
+            parsed: 2,
+            counted: 1,
+            dead_lettered: 1,
+            ..PipelineStats::default()
+        };
+        assert!(stats.check_conservation().unwrap_err().contains("records lost"));
+    }
+
+    #[test]
+    fn a_pipeline_with_a_closure_combine_can_run() {
+        let distinct = numbers()
+            .windows(FixedWindows::of(Duration::millis(100)))
+            .key_by(|_| ())
+            .combine(
+                |n: &i64| *n % 3,
+                combine_fn(
+                    std::collections::BTreeSet::new,
+                    |acc: &mut std::collections::BTreeSet<i64>, x| {
+                        acc.insert(x);
+                    },
+                    |acc, other| acc.extend(other),
+                    |acc| acc.len(),
+                ),
+            )
+            .output(|_, _, _, n| n);
+        let (out, _) = run(&distinct, &["1", "4", "5", "7"]);
+        assert_eq!(out.outputs[0].value, 2);
     }
 }

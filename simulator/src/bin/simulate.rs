@@ -310,21 +310,30 @@ fn print_summary(description: &str, report: &SimulationReport) {
         read,
         parsed,
         dead_lettered,
+        filtered,
         dropped_late,
         counted,
         panes,
     } = report.stats;
-    let ok = read == counted + dropped_late + dead_lettered;
+    let ok = report.stats.check_conservation().is_ok();
     eprintln!("simulate: {description}");
     eprintln!("  records read     {read:>10}");
     eprintln!("  parsed           {parsed:>10}");
     eprintln!("  dead-lettered    {dead_lettered:>10}");
+    if filtered > 0 {
+        eprintln!("  filtered out     {filtered:>10}");
+    }
     eprintln!("  dropped as late  {dropped_late:>10}");
     eprintln!("  counted          {counted:>10}");
     eprintln!("  panes emitted    {panes:>10}");
     eprintln!("  max open windows {:>10}", report.max_open_windows);
+    let filtered_term = if filtered > 0 {
+        format!(" + filtered {filtered}")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "  check: read {read} = counted {counted} + late {dropped_late} + dead-lettered {dead_lettered}: {}",
+        "  check: read {read} = counted {counted}{filtered_term} + late {dropped_late} + dead-lettered {dead_lettered}: {}",
         if ok { "ok" } else { "MISMATCH" }
     );
 }
