@@ -18,6 +18,10 @@ use pipeline::watermark::WatermarkStrategy;
 use simulator::output::{Discard, OutputLines};
 use simulator::{simulate, SimulationOptions, Sinks};
 
+// The same allocator as the `simulate` binary, so the figure is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let events: u64 = std::env::var("EVENTS")
         .ok()

@@ -24,6 +24,11 @@ use simulator::output::{Discard, OutputLines};
 use simulator::scenario::InputFile;
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
+// Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
+// than glibc's malloc on the hot path (about 10% of a run's time in profiles).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Replay website visits through the traffic aggregation (page views per user id in fixed event-time
 /// windows) deterministically, and write one JSON line per window pane.
 #[derive(Debug, Parser)]
