@@ -1,0 +1,3 @@
+//! Placeholder: the consume benchmark comes in a later commit.
+
+fn main() {}
