@@ -21,7 +21,7 @@
 //!     .collect();
 //! run.process_bundle(records, &mut out);
 //! run.advance_watermark(Watermark::MAX, &mut out);
-//! let row = out.outputs[0].value.as_ref().unwrap();
+//! let row = &out.outputs[0].value;
 //! assert_eq!(
 //!     row.to_json(),
 //!     r#"{"event_id": "7", "window_start": "2024-04-28 23:12:40", "window_end": "2024-04-28 23:13:00", "page_view": 2}"#
@@ -67,10 +67,13 @@
 //!   still print to the second (`2024-04-28 23:12:50`), Beam's `CAST(... AS VARCHAR)` form, also when
 //!   output without a `CAST` (Beam would hand Python a timestamp object); grouping by such a column
 //!   groups by the millisecond.
-//! * **`WHERE`.** The pipeline crate has no filter step yet, so events the filter rejects still reach
-//!   the windowing core, under [`GroupKey::Filtered`]; their panes carry `None` instead of a row, and
-//!   runners skip them. Such events count as `counted` (or late) in [`pipeline::PipelineStats`] and can
-//!   appear among late records, where Beam would have dropped them before windowing.
+//! * **`WHERE`.** No deviation: the conjunction of every `WHERE` (the outer query's, its CTEs' and
+//!   subqueries') becomes the pipeline's filter step, ahead of windowing, where Beam's planner puts
+//!   it in a Calc step before the aggregation. Rejected events are never late and never in a pane;
+//!   [`pipeline::PipelineStats::filtered`] counts them (`read = counted + filtered + dropped_late +
+//!   dead_lettered`). Their event times still move a bounded watermark, as in Beam, where the
+//!   source's watermark does not depend on the query; an event whose time cannot be read is
+//!   dead-lettered whatever `WHERE` says, since Beam assigns timestamps before the query runs.
 //! * **Types.** Integer literals are `BIGINT` and decimal literals `DOUBLE` (Calcite: `INTEGER` and
 //!   `DECIMAL`); `AVG(DOUBLE)` sums in floating point (Beam: `BigDecimal`), so the last digits can
 //!   differ. `SUM(BIGINT)` wraps on overflow and `AVG(BIGINT)` truncates toward zero, as in Beam.
@@ -108,9 +111,9 @@ use plan::{OutputLeaf, Plan, WindowSpec};
 /// per user id in tumbling windows of 20 seconds.
 pub const TRAFFIC_AGG_QUERY: &str = include_str!("../queries/traffic_agg.sql");
 
-/// A compiled query: visits in, one [`SqlRow`] per key, window and pane out, or `None` for the panes
-/// of events rejected by `WHERE` (see [`GroupKey::Filtered`]), which a runner skips.
-pub type SqlPipeline = Pipeline<VisitEvent, GroupKey, SqlAggregates, Option<SqlRow>>;
+/// A compiled query: visits in, one [`SqlRow`] per key, window and pane out. Events rejected by
+/// `WHERE` never reach a window; [`pipeline::PipelineStats::filtered`] counts them.
+pub type SqlPipeline = Pipeline<VisitEvent, GroupKey, SqlAggregates, SqlRow>;
 
 /// How a compiled query windows beyond what SQL says: lateness, accumulation and the table name.
 ///
@@ -179,16 +182,20 @@ pub fn compile(query: &str, options: SqlOptions) -> Result<SqlPipeline, SqlError
     };
     let columns: Arc<[String]> = plan.columns.clone().into();
     let aggregates = SqlAggregates::new(plan.aggregates.iter().map(|(call, _)| *call).collect());
-    let (time, key, input, output) = (plan.clone(), plan.clone(), plan.clone(), plan);
-    Ok(
-        Pipeline::builder(VisitEvent::from_json, move |visit: &VisitEvent| time.event_time(visit))
-            .strategy(strategy)
-            .allowed_lateness(options.allowed_lateness)
-            .accumulation(options.accumulation)
-            .key_by(move |visit: &VisitEvent| key.key(visit))
-            .combine(move |visit: &VisitEvent| input.arguments(visit), aggregates)
-            .output(move |key, window, _pane, results| output.row(&columns, key, window, results)),
-    )
+    let time = plan.clone();
+    let mut events = Pipeline::builder(VisitEvent::from_json, move |visit: &VisitEvent| time.event_time(visit));
+    if plan.filter.is_some() {
+        let keep = plan.clone();
+        events = events.filter(move |visit: &VisitEvent| keep.passes(visit));
+    }
+    let (key, input, output) = (plan.clone(), plan.clone(), plan);
+    Ok(events
+        .strategy(strategy)
+        .allowed_lateness(options.allowed_lateness)
+        .accumulation(options.accumulation)
+        .key_by(move |visit: &VisitEvent| key.key(visit))
+        .combine(move |visit: &VisitEvent| input.arguments(visit), aggregates)
+        .output(move |key, window, _pane, results| output.row(&columns, key, window, results)))
 }
 
 impl Plan {
@@ -205,13 +212,15 @@ impl Plan {
         }
     }
 
+    /// Whether `visit` passes `WHERE`: only `TRUE` does; `FALSE` and unknown (`NULL`) reject, as in SQL.
+    fn passes(&self, visit: &VisitEvent) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| filter.eval(&|f| f.read(visit)) == SqlValue::Boolean(true))
+    }
+
     fn key(&self, visit: &VisitEvent) -> GroupKey {
-        if let Some(filter) = &self.filter {
-            if filter.eval(&|f| f.read(visit)) != SqlValue::Boolean(true) {
-                return GroupKey::Filtered;
-            }
-        }
-        GroupKey::Group(self.keys.iter().map(|k| k.eval(&|f| f.read(visit))).collect())
+        GroupKey(self.keys.iter().map(|k| k.eval(&|f| f.read(visit))).collect())
     }
 
     fn arguments(&self, visit: &VisitEvent) -> <SqlAggregates as CombineFn>::Input {
@@ -224,10 +233,13 @@ impl Plan {
             .collect()
     }
 
-    fn row(&self, columns: &Arc<[String]>, key: &GroupKey, window: &Window, results: Vec<SqlValue>) -> Option<SqlRow> {
-        let GroupKey::Group(key) = key else {
-            return None;
-        };
+    fn row(
+        &self,
+        columns: &Arc<[String]>,
+        GroupKey(key): &GroupKey,
+        window: &Window,
+        results: Vec<SqlValue>,
+    ) -> SqlRow {
         let values = self
             .outputs
             .iter()
@@ -240,6 +252,6 @@ impl Plan {
                 })
             })
             .collect();
-        Some(SqlRow::new(columns.clone(), values))
+        SqlRow::new(columns.clone(), values)
     }
 }

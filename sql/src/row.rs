@@ -12,19 +12,11 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::value::SqlValue;
 
-/// The grouping key of a compiled query: the values of its `GROUP BY` columns (the window is not
-/// part of it; the pipeline windows separately).
-///
-/// Events that the `WHERE` clause rejects all get the key [`GroupKey::Filtered`], whose panes carry
-/// no row: the pipeline crate has no filter step yet, so rejected events travel to the windowing core
-/// under a key of their own instead of being dropped before it.
+/// The grouping key of a compiled query: the values of its `GROUP BY` columns, in `GROUP BY` order
+/// (the window is not part of it; the pipeline windows separately). Events rejected by `WHERE` have
+/// none: the pipeline's filter drops them before they are keyed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum GroupKey {
-    /// The `GROUP BY` column values of an event that passed `WHERE`, in `GROUP BY` order.
-    Group(Vec<SqlValue>),
-    /// An event rejected by `WHERE`.
-    Filtered,
-}
+pub struct GroupKey(pub Vec<SqlValue>);
 
 /// One output row: the `SELECT` list's column names and values, in `SELECT` order.
 ///

@@ -5,13 +5,14 @@ mod common;
 use common::*;
 use pipeline::combine::CombineFn;
 use pipeline::event::VisitEvent;
+use pipeline::io::Position;
 use pipeline::pane::PaneTiming;
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::{Duration, Watermark};
 use pipeline::window::SlidingWindows;
 use pipeline::{Emitted, Pipeline};
 use proptest::prelude::*;
-use sql::{GroupKey, SqlOptions, SqlValue};
+use sql::{SqlOptions, SqlValue};
 
 /// Three users' visits in the first two 20-second windows from the base time.
 fn sample() -> Vec<String> {
@@ -173,19 +174,91 @@ fn where_filters_before_aggregating() {
 }
 
 #[test]
-fn rejected_events_fire_no_rows() {
+fn rejected_events_are_filtered_before_windowing() {
     let query = format!(
         "SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE id = 'nobody' {}",
         &FROM_EVENTS[17..]
     );
     let pipeline = sql::compile(&query, SqlOptions::default()).unwrap();
-    let out = run_all(&pipeline, &sample());
-    assert!(out
-        .outputs
-        .iter()
-        .all(|o| o.key == GroupKey::Filtered && o.value.is_none()));
-    // One pane per window for all rejected events, not one per user.
-    assert_eq!(out.outputs.len(), 2);
+    let mut run = pipeline.start();
+    let mut out = Emitted::default();
+    run.process_bundle(records(&sample(), 0), &mut out);
+    // Beam's Filter runs before the aggregation: no window was ever opened for them.
+    assert_eq!(run.open_windows(), 0);
+    run.advance_watermark(Watermark::MAX, &mut out);
+    assert!(out.outputs.is_empty());
+    let stats = run.stats();
+    assert_eq!((stats.read, stats.parsed, stats.filtered, stats.counted), (6, 6, 6, 0));
+}
+
+/// A visit of `id` at base + `ms` with the given HTTP response, as a line.
+fn visit_with_response(id: &str, ms: i64, response: i64) -> String {
+    let mut v = visit(id, &at(ms));
+    v.http_response = response;
+    line(&v)
+}
+
+#[test]
+fn where_rejected_events_are_counted_as_filtered_and_never_late() {
+    let query = format!(
+        "SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE http_response = 200 {}",
+        &FROM_EVENTS[17..]
+    );
+    let pipeline = sql::compile(&query, SqlOptions::default()).unwrap();
+    let mut run = pipeline.start();
+    let mut out = Emitted::default();
+    let first = [
+        visit_with_response("a", 1_000, 200),
+        visit_with_response("b", 2_000, 404),
+    ];
+    run.process_bundle(records(&first, 0), &mut out);
+    run.advance_watermark(Watermark::at(base().plus(Duration::seconds(30))), &mut out);
+    // All three lie in the expired first window: the one that passes WHERE is late, the two that
+    // fail it are filtered before windowing, so lateness never sees them.
+    let behind = [
+        visit_with_response("a", 3_000, 200),
+        visit_with_response("b", 4_000, 500),
+        visit_with_response("c", 5_000, 404),
+    ];
+    run.process_bundle(records(&behind, 2), &mut out);
+    run.advance_watermark(Watermark::MAX, &mut out);
+
+    let stats = run.stats();
+    stats.check_conservation().unwrap();
+    assert_eq!(
+        (
+            stats.read,
+            stats.counted,
+            stats.filtered,
+            stats.dropped_late,
+            stats.dead_lettered
+        ),
+        (5, 1, 3, 1, 0)
+    );
+    let late: Vec<Position> = out.late.iter().map(|l| l.position).collect();
+    assert_eq!(late, [Position::Index { index: 2 }]);
+    let rows: Vec<String> = out.outputs.iter().map(|o| o.value.to_json()).collect();
+    assert_eq!(rows, [r#"{"id": "a", "n": 1}"#]);
+}
+
+#[test]
+fn rejected_events_still_move_a_bounded_watermark() {
+    // As in Beam, the source's watermark does not depend on the query: a rejected event far ahead
+    // moves it past the first window, so a passing event behind it is late.
+    let query = format!(
+        "SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE http_response = 200 {}",
+        &FROM_EVENTS[17..]
+    );
+    let pipeline = sql::compile(&query, SqlOptions::default()).unwrap();
+    let bundles = [
+        vec![visit_with_response("a", 1_000, 200)],
+        vec![visit_with_response("b", 60_000, 404)],
+        vec![visit_with_response("a", 2_000, 200)],
+    ];
+    let out = run_bounded(&pipeline, &bundles, Duration::seconds(5));
+    assert_eq!(out.late.len(), 1);
+    assert_eq!(out.late[0].position, Position::Index { index: 2 });
+    assert_eq!(out.outputs.len(), 1);
 }
 
 #[test]
@@ -287,7 +360,7 @@ fn late_panes_follow_lateness_and_accumulation() {
         let counts: Vec<i64> = out
             .outputs
             .iter()
-            .map(|o| o.value.as_ref().unwrap().get("n").unwrap().as_i64().unwrap())
+            .map(|o| o.value.get("n").unwrap().as_i64().unwrap())
             .collect();
         assert_eq!(counts, expected, "{mode:?}");
         assert_eq!(out.outputs[1].pane.timing, PaneTiming::Late);
@@ -302,7 +375,7 @@ fn identifiers_may_be_quoted() {
     assert_eq!(rows(query, &sample()).len(), 3);
 }
 
-/// What the HOP query below aggregates, by hand: count, sum, min and max of the sizes that pass.
+/// What the HOP query below aggregates, by hand: count, sum, min and max of the sizes.
 #[derive(Debug, Clone, Default)]
 struct SizeStats {
     n: i64,
@@ -311,25 +384,23 @@ struct SizeStats {
     max: Option<i64>,
 }
 
-/// The combine of [`SizeStats`]; an input is (passes WHERE, size). (`combine_fn` closures are not
-/// `Clone`, which `Pipeline::start` needs.)
+/// The combine of [`SizeStats`]. (`combine_fn` closures are not `Clone`, which `Pipeline::start`
+/// needs.)
 #[derive(Debug, Clone, Copy)]
 struct SizeStatsFn;
 
 impl CombineFn for SizeStatsFn {
-    type Input = (bool, i64);
+    type Input = i64;
     type Accumulator = SizeStats;
     type Output = SizeStats;
     fn create_accumulator(&self) -> SizeStats {
         SizeStats::default()
     }
-    fn add_input(&self, acc: &mut SizeStats, (passes, size): (bool, i64)) {
-        if passes {
-            acc.n += 1;
-            acc.sum += size;
-            acc.min = Some(acc.min.map_or(size, |m| m.min(size)));
-            acc.max = Some(acc.max.map_or(size, |m| m.max(size)));
-        }
+    fn add_input(&self, acc: &mut SizeStats, size: i64) {
+        acc.n += 1;
+        acc.sum += size;
+        acc.min = Some(acc.min.map_or(size, |m| m.min(size)));
+        acc.max = Some(acc.max.map_or(size, |m| m.max(size)));
     }
     fn merge_accumulators(&self, acc: &mut SizeStats, other: SizeStats) {
         acc.n += other.n;
@@ -342,27 +413,24 @@ impl CombineFn for SizeStatsFn {
     }
 }
 
-/// The builder pipeline the HOP query below means, written by hand.
-fn hop_builder() -> Pipeline<VisitEvent, String, SizeStatsFn, Option<String>> {
+/// The builder pipeline the HOP query below means, written by hand: its `WHERE` is the filter step.
+fn hop_builder() -> Pipeline<VisitEvent, String, SizeStatsFn, String> {
     Pipeline::builder(VisitEvent::from_json, VisitEvent::event_time)
+        .filter(|v: &VisitEvent| v.http_response < 500)
+        .filter(|v: &VisitEvent| v.opted_into_marketing)
         .windows(SlidingWindows::of(Duration::seconds(20), Duration::seconds(5)))
         .key_by(|v: &VisitEvent| v.id.clone())
-        .combine(
-            |v: &VisitEvent| (v.http_response < 500 && v.opted_into_marketing, v.file_size_bytes),
-            SizeStatsFn,
-        )
+        .combine(|v: &VisitEvent| v.file_size_bytes, SizeStatsFn)
         .output(|id, window, _pane, acc| {
-            (acc.n > 0).then(|| {
-                format!(
-                    "{id} {} {} {} {} {} {}",
-                    window.start().format_sql(),
-                    acc.n,
-                    acc.sum,
-                    acc.min.unwrap(),
-                    acc.max.unwrap(),
-                    acc.sum / acc.n
-                )
-            })
+            format!(
+                "{id} {} {} {} {} {} {}",
+                window.start().format_sql(),
+                acc.n,
+                acc.sum,
+                acc.min.unwrap(),
+                acc.max.unwrap(),
+                acc.sum / acc.n
+            )
         })
 }
 
@@ -396,9 +464,38 @@ proptest! {
                 other => other.to_string(),
             }).collect::<Vec<_>>().join(" "))
             .collect();
-        let mut builder_rows: Vec<String> = run_all(&hop_builder(), &lines).outputs.into_iter().filter_map(|o| o.value).collect();
+        let mut builder_rows: Vec<String> = run_all(&hop_builder(), &lines).outputs.into_iter().map(|o| o.value).collect();
         sql_rows.sort();
         builder_rows.sort();
         prop_assert_eq!(sql_rows, builder_rows);
+    }
+
+    #[test]
+    fn where_rejected_events_are_never_late_on_generated_runs(
+        seed in any::<u64>(),
+        n in 0usize..120,
+        users in 1u64..5,
+        gap in 1i64..2_000,
+        jitter in 0i64..20_000,
+        bundle in 1usize..20,
+        bound_ms in 0i64..5_000,
+    ) {
+        let query = format!("SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE http_response = 200 {}", &FROM_EVENTS[17..]);
+        let pipeline = sql::compile(&query, SqlOptions::default()).unwrap();
+        let lines = generated(seed, n, users, gap, jitter);
+        let bundles: Vec<Vec<String>> = lines.chunks(bundle).map(<[String]>::to_vec).collect();
+        let (out, stats) = run_bounded_with_stats(&pipeline, &bundles, Duration::millis(bound_ms));
+        let rejected = lines
+            .iter()
+            .filter_map(|l| VisitEvent::from_json(l.as_bytes()).ok())
+            .filter(|v| v.http_response != 200)
+            .count() as u64;
+        prop_assert_eq!(stats.filtered, rejected);
+        for late in &out.late {
+            let visit = VisitEvent::from_json(&late.payload).unwrap();
+            prop_assert_eq!(visit.http_response, 200);
+        }
+        let counted: i64 = out.outputs.iter().map(|o| o.value.get("n").unwrap().as_i64().unwrap()).sum();
+        prop_assert_eq!(counted as u64, stats.counted);
     }
 }

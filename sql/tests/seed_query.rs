@@ -16,10 +16,10 @@ use sql::{GroupKey, SqlOptions, SqlRow, SqlValue, TRAFFIC_AGG_QUERY};
 /// (id, window start in ms, pane timing, count) → how many such panes.
 type Counts = BTreeMap<(String, i64, PaneTiming, u64), usize>;
 
-fn sql_counts(out: &Emitted<GroupKey, Option<SqlRow>>) -> Counts {
+fn sql_counts(out: &Emitted<GroupKey, SqlRow>) -> Counts {
     let mut counts = Counts::new();
     for o in &out.outputs {
-        let row = o.value.as_ref().expect("the seed's query has no WHERE");
+        let row = &o.value;
         let id = row.get("event_id").and_then(SqlValue::as_str).unwrap().to_owned();
         let n = row.get("page_view").and_then(SqlValue::as_i64).unwrap() as u64;
         assert_eq!(

@@ -8,7 +8,7 @@ use pipeline::combine::CombineFn;
 use pipeline::event::VisitEvent;
 use pipeline::io::{Position, Record};
 use pipeline::time::{Duration, Timestamp, Watermark};
-use pipeline::{Emitted, Pipeline};
+use pipeline::{Emitted, Pipeline, PipelineStats};
 use sql::{SqlOptions, SqlRow};
 
 /// A visit of user `id` at `datetime` (`2024-04-28T23:12:41.000`), other fields fixed.
@@ -83,6 +83,19 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
+    run_bounded_with_stats(pipeline, bundles, bound).0
+}
+
+/// [`run_bounded`], with the run's record counts.
+pub fn run_bounded_with_stats<K, C, O>(
+    pipeline: &Pipeline<VisitEvent, K, C, O>,
+    bundles: &[Vec<String>],
+    bound: Duration,
+) -> (Emitted<K, O>, PipelineStats)
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
     let mut run = pipeline.start();
     let mut out = Emitted::default();
     let mut max_seen: Option<Timestamp> = None;
@@ -99,23 +112,19 @@ where
         }
     }
     run.advance_watermark(Watermark::MAX, &mut out);
-    run.stats().check_conservation().unwrap();
-    out
+    let stats = run.stats();
+    stats.check_conservation().unwrap();
+    (out, stats)
 }
 
-/// The rows `query` produces over `lines` (one bundle, then +∞), skipping the panes of filtered
-/// events, sorted by their JSON text.
+/// The rows `query` produces over `lines` (one bundle, then +∞), sorted by their JSON text.
 pub fn rows(query: &str, lines: &[String]) -> Vec<SqlRow> {
     rows_with(query, SqlOptions::default(), lines)
 }
 
 pub fn rows_with(query: &str, options: SqlOptions, lines: &[String]) -> Vec<SqlRow> {
     let pipeline = sql::compile(query, options).unwrap_or_else(|e| panic!("{e}"));
-    let mut rows: Vec<SqlRow> = run_all(&pipeline, lines)
-        .outputs
-        .into_iter()
-        .filter_map(|o| o.value)
-        .collect();
+    let mut rows: Vec<SqlRow> = run_all(&pipeline, lines).outputs.into_iter().map(|o| o.value).collect();
     rows.sort_by_key(|r| r.to_json());
     rows
 }
