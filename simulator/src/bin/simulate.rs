@@ -1,5 +1,5 @@
-//! `simulate`: replay recorded traffic or a scripted scenario through the traffic pipeline, in virtual
-//! time, and write the window results as JSON lines.
+//! `simulate`: replay recorded traffic or a scripted scenario through the traffic pipeline, or a Beam
+//! SQL query compiled by the `sql` crate, in virtual time, and write the window results as JSON lines.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
 use pipeline::io::jsonl::JsonlSink;
@@ -30,7 +31,7 @@ use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Replay website visits through the traffic aggregation (page views per user id in fixed event-time
-/// windows) deterministically, and write one JSON line per window pane.
+/// windows), or through a Beam SQL query, deterministically, and write one JSON line per window pane.
 #[derive(Debug, Parser)]
 #[command(name = "simulate", version, about, after_help = AFTER_HELP)]
 struct Args {
@@ -42,9 +43,14 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 
-    /// Window size.
-    #[arg(long, default_value = "20s", value_name = "DURATION")]
-    window: Duration,
+    /// Run this Beam SQL query (e.g. sql/queries/traffic_agg.sql) instead of the built-in traffic
+    /// aggregation; each output line is one of its rows. Its TUMBLE or HOP sets the windows.
+    #[arg(long, value_name = "QUERY_FILE")]
+    sql: Option<PathBuf>,
+
+    /// Window size of the built-in aggregation [default: 20s]. Not with --sql.
+    #[arg(long, value_name = "DURATION")]
+    window: Option<Duration>,
 
     /// How long after the watermark passes a window's end it still accepts late elements.
     #[arg(long, default_value = "0s", value_name = "DURATION")]
@@ -105,14 +111,49 @@ Scenario files hold one step a line: {\"event\": {...}}, {\"events\": [...]} (on
 {\"watermark\": \"2024-04-28T23:13:00.000\"} or {\"processing_time\": 5} (seconds); the end of the
 file moves the watermark to +inf. Durations: 500ms, 20s, 1m, 2h.
 
-Exit status: 0 on success, 1 when the output differs from --golden or the input cannot be read,
-2 for bad flags.";
+With --sql, the input table is PCOLLECTION with the visit's columns, as in Beam SQL;
+--allowed-lateness and --accumulating apply to the query's windows.
+
+Exit status: 0 on success, 1 when the output differs from --golden or the input (--file, --sql)
+cannot be read, 2 for bad flags or a --sql query that does not compile (shown with its line and
+column).";
+
+/// The window of the built-in aggregation when --window is not given.
+const DEFAULT_WINDOW: Duration = Duration::seconds(20);
+
+/// A `--sql` query that does not compile: a usage error (exit 2), shown with the compiler's caret
+/// diagram rather than on one line.
+#[derive(Debug)]
+struct QueryError {
+    path: PathBuf,
+    error: sql::SqlError,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the query {} does not compile: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for QueryError {}
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.sql.is_some() && args.window.is_some() {
+        Args::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                "--window cannot be used with --sql: the query's TUMBLE or HOP sets the windows",
+            )
+            .exit();
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<QueryError>() => {
+            eprintln!("simulate: error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("simulate: error: {}", describe(&e));
             ExitCode::from(1)
@@ -147,9 +188,20 @@ fn run(args: &Args) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.late_fraction) {
         bail!("--late-fraction must be between 0 and 1, got {}", args.late_fraction);
     }
-    if args.window.as_millis() <= 0 {
-        bail!("--window must be positive, got {}", args.window);
+    let window = args.window.unwrap_or(DEFAULT_WINDOW);
+    if window.as_millis() <= 0 {
+        bail!("--window must be positive, got {window}");
     }
+    let accumulation = if args.accumulating {
+        AccumulationMode::Accumulating
+    } else {
+        AccumulationMode::Discarding
+    };
+    // The query before the input: a query that does not compile is reported without reading anything.
+    let query = match &args.sql {
+        Some(path) => Some((path, compile_query(path, args.allowed_lateness, accumulation)?)),
+        None => None,
+    };
     let input = InputFile::open(&args.file).with_context(|| "cannot open the input (--file)")?;
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
@@ -177,21 +229,15 @@ fn run(args: &Args) -> Result<ExitCode> {
         watermark,
         disorder: Some(disorder),
     };
-    let config = TrafficConfig {
-        window: args.window,
-        allowed_lateness: args.allowed_lateness,
-        accumulation: if args.accumulating {
-            AccumulationMode::Accumulating
-        } else {
-            AccumulationMode::Discarding
-        },
+    let windowing = match &query {
+        Some((path, _)) => format!("query {}", path.display()),
+        None => format!("window {window}"),
     };
     let description = format!(
-        "{} ({}), window {}, allowed lateness {}, {}, watermark {}",
+        "{} ({}), {windowing}, allowed lateness {}, {}, watermark {}",
         args.file.display(),
         if input.is_scenario() { "scenario" } else { "recording" },
-        config.window,
-        config.allowed_lateness,
+        args.allowed_lateness,
         if args.accumulating {
             "accumulating"
         } else {
@@ -199,7 +245,33 @@ fn run(args: &Args) -> Result<ExitCode> {
         },
         watermark,
     );
-    run_pipeline(&traffic_pipeline(config), input, &options, args, &description)
+    match query {
+        Some((_, pipeline)) => run_pipeline(&pipeline, input, &options, args, &description),
+        None => {
+            let config = TrafficConfig {
+                window,
+                allowed_lateness: args.allowed_lateness,
+                accumulation,
+            };
+            run_pipeline(&traffic_pipeline(config), input, &options, args, &description)
+        }
+    }
+}
+
+/// Reads and compiles the `--sql` query; a compile error becomes a [`QueryError`] (exit 2).
+fn compile_query(path: &Path, allowed_lateness: Duration, accumulation: AccumulationMode) -> Result<sql::SqlPipeline> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the query {} (--sql)", path.display()))?;
+    let options = sql::SqlOptions::default()
+        .allowed_lateness(allowed_lateness)
+        .accumulation(accumulation);
+    sql::compile(&text, options).map_err(|error| {
+        QueryError {
+            path: path.to_owned(),
+            error,
+        }
+        .into()
+    })
 }
 
 /// Runs any pipeline whose output serializes; the CLI's flags decide where everything goes.
