@@ -2,6 +2,7 @@
 //! page views per user id in fixed event-time windows and writes one message per window, committing
 //! input offsets only once the windows they went into are acknowledged.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration as Wall;
 
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
