@@ -10,7 +10,7 @@
 //!
 //! The crate owns generation only; the model it writes is [`pipeline::event::VisitEvent`], which is
 //! where lines are parsed, and the `datagen` binary is a thin command-line shell around [`Generator`].
-//! Streaming to Kafka is a later issue.
+//! Sending lines to Kafka is `kafka_runtime::produce`; the binary wires it up (`--to kafka`).
 //!
 //! ```
 //! use datagen::{Generator, GeneratorConfig};

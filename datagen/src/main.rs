@@ -2,11 +2,12 @@
 //!
 //! It parses flags (accepting the seed's `--num_users`, `--delay_seconds` and `--source` spellings),
 //! resolves the two things that may come from outside the config (`--seed random`, `--start now`),
-//! prints the seed first, and writes JSON lines to `--out` or stdout. Exit codes: 0 done, 1 an I/O
-//! failure, 2 a usage error (including asking for Kafka streaming, which is not built yet).
+//! prints the seed first, and writes JSON lines to `--out` or stdout, or sends them to a Kafka topic
+//! through `kafka_runtime::produce` (`--to kafka`; `--source streaming` streams live, as the seed does).
+//! Exit codes: 0 done, 1 an I/O or Kafka failure, 2 a usage error.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -15,6 +16,8 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use datagen::config::parse_decimal_seconds;
 use datagen::{Generator, GeneratorConfig, Summary};
+use kafka_runtime::produce::{as_fast_as_possible, produce, recorded_pace, OutLine, ProduceOptions};
+use kafka_runtime::Shutdown;
 use pipeline::time::{Duration, Timestamp};
 
 /// Generates website-visit events as JSON lines, reproducibly from a seed.
@@ -24,15 +27,17 @@ struct Cli {
     /// How many distinct users visit.
     #[arg(long, alias = "num_users", default_value_t = 20)]
     num_users: u32,
-    /// How many lines to write (malformed ones included).
-    #[arg(long, default_value_t = 1000)]
-    events: u64,
+    /// How many lines to write (malformed ones included). Default 1000, or no limit with
+    /// `--source streaming`.
+    #[arg(long)]
+    events: Option<u64>,
     /// The random seed, or `random` to draw one from the operating system (it is printed either way).
     #[arg(long, default_value = "42")]
     seed: SeedArg,
     /// The first event's nominal time, `YYYY-MM-DDTHH:MM:SS[.mmm]` in UTC, or `now` for the wall clock.
-    #[arg(long, default_value = "2024-04-28T23:12:40.000")]
-    start: StartArg,
+    /// Default 2024-04-28T23:12:40.000, or now with `--source streaming`.
+    #[arg(long)]
+    start: Option<StartArg>,
     /// Mean gap between consecutive events' nominal times (gaps are uniform on [0, 2 × mean]); 200ms when
     /// neither this nor --delay-seconds is given.
     #[arg(long, conflicts_with = "delay_seconds")]
@@ -60,12 +65,36 @@ struct Cli {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     out: Option<PathBuf>,
-    /// `batch` writes a file or stdout; `streaming` (to Kafka) is not built yet.
+    /// `batch` generates from `--start` as fast as possible; `streaming` sends to Kafka live, as the
+    /// seed does: event time is the wall clock (`--start now`), one line per gap, no limit unless
+    /// `--events`.
     #[arg(long, value_enum, default_value_t = Source::Batch)]
     source: Source,
-    /// Where lines go: `file` (--out, or stdout) or `kafka` (not built yet).
+    /// Where lines go: `file` (--out, or stdout) or `kafka` (--topic at --bootstrap-servers).
     #[arg(long, value_enum, default_value_t = Sink::File)]
     to: Sink,
+    /// Kafka brokers for `--to kafka`.
+    #[arg(long, env = "BOOTSTRAP_SERVERS", default_value = "localhost:29092")]
+    bootstrap_servers: String,
+    /// The topic for `--to kafka`; created with `--partitions` partitions when missing.
+    #[arg(long, default_value = "website-visit")]
+    topic: String,
+    /// Partitions of the topic when `--to kafka` creates it.
+    #[arg(long, default_value_t = 3)]
+    partitions: i32,
+    /// With `--to kafka`: send the lines of this JSONL file (a recording) instead of generating.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With `--to kafka`: `fast` sends at once; `recorded` keeps the gaps between event times (the
+    /// nominal times for generated lines). Default: recorded for --source streaming, else fast.
+    #[arg(long, value_enum)]
+    pace: Option<Pace>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Pace {
+    Fast,
+    Recorded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,13 +167,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.source == Source::Streaming || cli.to == Sink::Kafka {
-        return Err(Usage(
-            "Kafka streaming (--source streaming / --to kafka) is not built yet; \
-             use --source batch, which writes JSON lines to --out FILE or stdout"
-                .into(),
-        )
-        .into());
+    let to_kafka = cli.to == Sink::Kafka || cli.source == Source::Streaming;
+    if !to_kafka && (cli.replay.is_some() || cli.pace.is_some()) {
+        return Err(Usage("--replay and --pace go with --to kafka (or --source streaming)".into()).into());
+    }
+    if to_kafka && cli.out.is_some() {
+        return Err(Usage("--out writes a file; it does not go with --to kafka or --source streaming".into()).into());
+    }
+    if let Some(path) = &cli.replay {
+        return replay(&cli, path);
     }
     let seed = match cli.seed {
         SeedArg::Fixed(seed) => seed,
@@ -155,14 +186,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         (Some(gap), _) => *gap,
         (None, Some(text)) => {
             let gap = parse_decimal_seconds(text).map_err(|e| Usage(format!("--delay-seconds: {e}")))?;
-            notes.push(format!("--delay-seconds {text} is the mean gap ({gap}) in batch mode"));
+            if cli.source == Source::Streaming {
+                notes.push(format!(
+                    "--delay-seconds {text} is the mean gap ({gap}) between messages"
+                ));
+            } else {
+                notes.push(format!("--delay-seconds {text} is the mean gap ({gap}) in batch mode"));
+            }
             gap
         }
         (None, None) => Duration::millis(200),
     };
+    // Live streaming means event time is the wall clock, unless a start was asked for.
     let start = match cli.start {
-        StartArg::At(t) => t,
-        StartArg::Now => {
+        Some(StartArg::At(t)) => t,
+        None if cli.source == Source::Batch => GeneratorConfig::DEFAULT_START,
+        Some(StartArg::Now) | None => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .context("reading the wall clock for --start now")?;
@@ -171,10 +210,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             start
         }
     };
+    let events = match (cli.events, cli.source) {
+        (Some(n), _) => n,
+        (None, Source::Batch) => 1000,
+        (None, Source::Streaming) => unlimited_events(start, mean_gap),
+    };
     let config = GeneratorConfig {
         seed,
         num_users: cli.num_users,
-        events: cli.events,
+        events,
         start,
         mean_gap,
         jitter: cli.jitter,
@@ -188,6 +232,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     eprintln!("datagen: seed {seed}");
     for note in notes {
         eprintln!("datagen: {note}");
+    }
+
+    if to_kafka {
+        // Generated lines are due at their nominal time, counted from now.
+        let pace = cli.pace.unwrap_or(match cli.source {
+            Source::Streaming => Pace::Recorded,
+            Source::Batch => Pace::Fast,
+        });
+        let origin = kafka_runtime::produce::now();
+        let mut summary = Summary::default();
+        let lines = generator.by_ref().map(|line| {
+            summary.record(&line.meta);
+            let due = (pace == Pace::Recorded)
+                .then(|| origin.plus(Duration::millis(line.meta.nominal.millis() - start.millis())));
+            OutLine {
+                value: line.text.into_bytes(),
+                due,
+            }
+        });
+        send_to_kafka(&cli, lines, pace)?;
+        report(&summary, &format!("topic {} at {}", cli.topic, cli.bootstrap_servers));
+        return Ok(());
     }
 
     let (summary, target) = match &cli.out {
@@ -207,6 +273,86 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     report(&summary, &target);
     Ok(())
+}
+
+/// The largest event count the generator accepts from `start` with `mean_gap` (it refuses event times
+/// past year 9999): "no limit" for a live stream.
+fn unlimited_events(start: Timestamp, mean_gap: Duration) -> u64 {
+    let mut events = u64::MAX / 4;
+    while events > 1 {
+        let config = GeneratorConfig {
+            events,
+            start,
+            mean_gap,
+            ..GeneratorConfig::default()
+        };
+        if config.validate().is_ok() {
+            return events;
+        }
+        events /= 2;
+    }
+    events
+}
+
+/// Sends `lines` to the topic, printing the seed's "N events created so far..." every 10 lines when
+/// paced (every 10 000 when fast); stops cleanly on Ctrl-C or SIGTERM.
+fn send_to_kafka(cli: &Cli, lines: impl Iterator<Item = OutLine>, pace: Pace) -> anyhow::Result<()> {
+    let shutdown = Shutdown::on_signals().context("watching for Ctrl-C and SIGTERM")?;
+    let mut options = ProduceOptions::new(&cli.bootstrap_servers, &cli.topic);
+    options.partitions = cli.partitions;
+    let every = if pace == Pace::Recorded { 10 } else { 10_000 };
+    let mut stdout = io::stdout().lock();
+    let sent = produce(&options, lines, &shutdown, |n, line| {
+        if n % every == 0 {
+            let _ = writeln!(stdout, "{n} events created so far...");
+            let _ = stdout.write_all(&line.value);
+            let _ = writeln!(stdout);
+        }
+    })
+    .with_context(|| format!("sending to topic {} at {}", cli.topic, cli.bootstrap_servers))?;
+    if sent.created_topic {
+        eprintln!(
+            "datagen: created topic {} with {} partitions",
+            cli.topic, cli.partitions
+        );
+    }
+    eprintln!(
+        "datagen: sent {} message{} to {} ({} without an id, sent unkeyed){}",
+        sent.sent,
+        if sent.sent == 1 { "" } else { "s" },
+        cli.topic,
+        sent.unkeyed,
+        if shutdown.is_requested() {
+            ", stopped by a signal"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// `--replay FILE`: the lines of a recording, sent as they are (keyed by id).
+fn replay(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = BufReader::new(file);
+    let pace = cli.pace.unwrap_or(Pace::Fast);
+    let lines: Box<dyn Iterator<Item = io::Result<OutLine>>> = match pace {
+        Pace::Fast => Box::new(as_fast_as_possible(reader)),
+        Pace::Recorded => Box::new(recorded_pace(reader, kafka_runtime::produce::now(), 1.0)),
+    };
+    let mut failure = None;
+    let lines = lines.map_while(|line| match line {
+        Ok(line) => Some(line),
+        Err(e) => {
+            failure = Some(e);
+            None
+        }
+    });
+    send_to_kafka(cli, lines, pace)?;
+    match failure {
+        Some(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        None => Ok(()),
+    }
 }
 
 fn report(summary: &Summary, target: &str) {

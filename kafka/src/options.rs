@@ -5,7 +5,7 @@
 //! belongs to the pipeline ([`pipeline::traffic::TrafficConfig`]). The client settings that the
 //! runner's guarantees rest on are fixed here and cannot be overridden: manual commits, eager
 //! rebalancing (an eager revoke drops all state at once, see [`crate::runner`]), `read_committed` input
-//! in exactly-once mode, idempotent `acks=all` output.
+//! and a transactional producer in exactly-once mode. The producer defaults to idempotent `acks=all`.
 
 use std::time::Duration as Wall;
 
@@ -46,7 +46,8 @@ pub struct RunnerOptions {
     pub max_bundle: usize,
     /// Extra librdkafka settings for the consumer (applied before the fixed ones).
     pub consumer_properties: Vec<(String, String)>,
-    /// Extra librdkafka settings for the producer (applied before the fixed ones).
+    /// Extra librdkafka settings for the producer: they override the defaults (`acks=all`,
+    /// idempotence, `linger.ms=5`), not the transactional id.
     pub producer_properties: Vec<(String, String)>,
 }
 
@@ -127,15 +128,16 @@ impl RunnerOptions {
     /// The output producer's configuration (transactional in exactly-once mode).
     pub fn producer_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
-        config.set("linger.ms", "5");
+        config
+            .set("linger.ms", "5")
+            .set("acks", "all")
+            // Retries never duplicate or reorder within a partition. Not essential at least once (the
+            // outputs are keyed and a replay repeats identical values), so it may be turned off.
+            .set("enable.idempotence", "true");
         for (key, value) in &self.producer_properties {
             config.set(key, value);
         }
-        config
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("acks", "all")
-            // Retries never duplicate or reorder within a partition.
-            .set("enable.idempotence", "true");
+        config.set("bootstrap.servers", &self.bootstrap_servers);
         if self.exactly_once {
             config.set("transactional.id", self.effective_transactional_id());
         }

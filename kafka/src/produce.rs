@@ -45,7 +45,8 @@ pub struct ProduceOptions {
     pub partitions: i32,
     /// Replication factor to create the topic with.
     pub replication_factor: i32,
-    /// Extra librdkafka producer settings.
+    /// Extra librdkafka producer settings; they override the defaults (`acks=all`, idempotence on,
+    /// `linger.ms=5`).
     pub producer_properties: Vec<(String, String)>,
 }
 
@@ -90,14 +91,14 @@ pub fn produce(
         options.replication_factor,
     )?;
     let mut config = ClientConfig::new();
-    config.set("linger.ms", "5");
+    config
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .set("enable.idempotence", "true");
     for (key, value) in &options.producer_properties {
         config.set(key, value);
     }
-    config
-        .set("bootstrap.servers", &options.bootstrap_servers)
-        .set("acks", "all")
-        .set("enable.idempotence", "true");
+    config.set("bootstrap.servers", &options.bootstrap_servers);
     let mut producer = OutputProducer::new(&config)?;
     let mut summary = ProduceSummary {
         created_topic,
