@@ -303,6 +303,11 @@ where
     pub fn key_of(&self, event: &E) -> K {
         (self.key)(event)
     }
+
+    /// False when the pipeline's filter rejects `event` (it is then counted as filtered, never windowed).
+    pub fn keeps(&self, event: &E) -> bool {
+        self.filter.as_ref().is_none_or(|keep| keep(event))
+    }
 }
 
 /// One pane's result, shaped by the output function.
