@@ -1,0 +1,377 @@
+//! Running a [`TestStream`] against a pipeline in virtual time, and [`TestOutput`], what the run produced.
+//!
+//! The run is a thin driver of the pipeline crate's sans-IO [`PipelineInstance`]: each step is one call
+//! (`process_bundle`, `advance_watermark`, `advance_processing_time`), and the instance fires every pane
+//! the step allows before the call returns, so each step takes effect at quiescence, as Beam's
+//! `TestStream` requires ("a step is applied only when nothing more can fire"). If the script does not
+//! end with the watermark at +∞, the run adds that step (marked implicit), as the end of a scenario file
+//! does in `simulate`. Every pane is kept with the step that fired it and the watermark at that moment;
+//! every element with what became of it. Nothing here reads a clock.
+
+use std::fmt;
+use std::hash::Hash;
+
+use pipeline::combine::CombineFn;
+use pipeline::io::{DeadLetter, LateRecord, Position, Record};
+use pipeline::pane::PaneInfo;
+use pipeline::time::{Timestamp, Watermark};
+use pipeline::window::Window;
+use pipeline::{Emitted, Pipeline, PipelineInstance, PipelineStats};
+use simulator::scenario::ScenarioStep;
+
+use crate::stream::{ScriptError, TestStream};
+
+/// Everything a run produced: per step, per pane and per element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutput<K, O> {
+    /// One outcome per script step, plus the implicit end of input when the script lacked it.
+    pub steps: Vec<StepOutcome<K>>,
+    /// Every pane, in firing order.
+    pub panes: Vec<FiredPane<K, O>>,
+    /// Elements dropped as late; `Position::Index` is the element's index in the whole run.
+    pub late: Vec<LateRecord>,
+    /// Records the pipeline could not decode; positioned like `late`.
+    pub dead_letters: Vec<DeadLetter>,
+    /// The pipeline's record counts at the end.
+    pub stats: PipelineStats,
+    /// Open (key, window) states at the end: 0 unless a window survived the watermark reaching +∞.
+    pub open_windows: usize,
+}
+
+/// One pane with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiredPane<K, O> {
+    /// The key.
+    pub key: K,
+    /// The window.
+    pub window: Window,
+    /// Timing, index and first/last flags.
+    pub pane: PaneInfo,
+    /// What the pipeline's output function made of the pane.
+    pub value: O,
+    /// The 1-based number of the step that fired it.
+    pub step: usize,
+    /// The watermark when it fired (after its step).
+    pub watermark: Watermark,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutcome<K> {
+    /// 1-based: step `n` is line `n` of the script's scenario form.
+    pub number: usize,
+    /// The step.
+    pub step: ScenarioStep,
+    /// True for the end of input that the run added to a script not ending at +∞.
+    pub implicit: bool,
+    /// The watermark before the step.
+    pub watermark_before: Watermark,
+    /// The watermark after the step.
+    pub watermark: Watermark,
+    /// Processing time after the step.
+    pub processing_time: Timestamp,
+    /// The bundle's elements and their fates (empty for time steps).
+    pub elements: Vec<ElementOutcome<K>>,
+}
+
+/// One element of a bundle and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementOutcome<K> {
+    /// 0-based index of the element in the whole run (its `Position::Index`).
+    pub index: u64,
+    /// Its key, when it decoded.
+    pub key: Option<K>,
+    /// Its event time, when it decoded.
+    pub event_time: Option<Timestamp>,
+    /// Counted, filtered out, dropped as late or dead-lettered.
+    pub fate: ElementFate,
+}
+
+/// What became of an element: exactly one of these (conservation).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementFate {
+    /// Added to at least one window.
+    Counted,
+    /// Rejected by the pipeline's filter before windowing.
+    Filtered,
+    /// Every window it belongs to had expired.
+    DroppedLate,
+    /// It did not decode.
+    DeadLettered,
+}
+
+impl TestStream {
+    /// Runs the script against a fresh instance of `pipeline`, step by step in virtual time, after
+    /// checking the script's rules.
+    ///
+    /// ```
+    /// use testkit::{visit, window, TestStream};
+    /// use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+    ///
+    /// let output = TestStream::new()
+    ///     .add_elements([visit("alice", "2024-04-28T23:12:41"), visit("alice", "2024-04-28T23:12:59.999")])
+    ///     .advance_watermark_to("2024-04-28T23:13:00")
+    ///     .run(&traffic_pipeline(TrafficConfig::default()))
+    ///     .unwrap();
+    /// let pane = &output.panes[0];
+    /// assert_eq!((pane.value.page_views, pane.step), (2, 2));
+    /// assert_eq!(pane.window, window("2024-04-28T23:12:40", "2024-04-28T23:13:00"));
+    /// assert_eq!(output.steps.len(), 3, "the run added the end of input");
+    /// ```
+    pub fn run<E, K, C, O>(&self, pipeline: &Pipeline<E, K, C, O>) -> Result<TestOutput<K, O>, ScriptError>
+    where
+        K: Clone + Ord + Hash,
+        C: CombineFn + Clone,
+    {
+        self.validate()?;
+        let mut driver = Driver {
+            pipeline,
+            instance: pipeline.start(),
+            emitted: Emitted::default(),
+            next_index: 0,
+            output: TestOutput {
+                steps: Vec::new(),
+                panes: Vec::new(),
+                late: Vec::new(),
+                dead_letters: Vec::new(),
+                stats: PipelineStats::default(),
+                open_windows: 0,
+            },
+        };
+        for step in self.steps() {
+            driver.step(step.clone(), false);
+        }
+        if !self.is_complete() {
+            driver.step(ScenarioStep::Watermark(Watermark::MAX), true);
+        }
+        let mut output = driver.output;
+        output.stats = driver.instance.stats();
+        output.open_windows = driver.instance.open_windows();
+        Ok(output)
+    }
+}
+
+struct Driver<'p, E, K, C: CombineFn, O> {
+    pipeline: &'p Pipeline<E, K, C, O>,
+    instance: PipelineInstance<E, K, C, O>,
+    emitted: Emitted<K, O>,
+    next_index: u64,
+    output: TestOutput<K, O>,
+}
+
+impl<E, K, C, O> Driver<'_, E, K, C, O>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
+    fn step(&mut self, step: ScenarioStep, implicit: bool) {
+        let number = self.output.steps.len() + 1;
+        let watermark_before = self.instance.watermark();
+        let mut elements = Vec::new();
+        match &step {
+            ScenarioStep::Events(records) => {
+                let mut bundle = Vec::with_capacity(records.len());
+                for record in records {
+                    let index = self.next_index;
+                    self.next_index += 1;
+                    let decoded = self.pipeline.decode(record.as_bytes()).ok();
+                    // Dead letters and late drops are reported by the pipeline below; filtering is not.
+                    let fate = match &decoded {
+                        Some((event, _)) if !self.pipeline.keeps(event) => ElementFate::Filtered,
+                        _ => ElementFate::Counted,
+                    };
+                    elements.push(ElementOutcome {
+                        index,
+                        key: decoded.as_ref().map(|(event, _)| self.pipeline.key_of(event)),
+                        event_time: decoded.map(|(_, t)| t),
+                        fate,
+                    });
+                    bundle.push(Record::new(record.as_str(), Position::Index { index }));
+                }
+                self.instance.process_bundle(bundle, &mut self.emitted);
+            }
+            ScenarioStep::Watermark(to) => self.instance.advance_watermark(*to, &mut self.emitted),
+            ScenarioStep::ProcessingTime(by) => {
+                let now = self.instance.processing_time().plus(*by);
+                self.instance.advance_processing_time(now, &mut self.emitted);
+            }
+        }
+        let watermark = self.instance.watermark();
+        let first_index = elements.first().map_or(0, |e| e.index);
+        let mut mark = |position: Position, fate: ElementFate| {
+            if let Position::Index { index } = position {
+                elements[(index - first_index) as usize].fate = fate;
+            }
+        };
+        for late in self.emitted.late.drain(..) {
+            mark(late.position, ElementFate::DroppedLate);
+            self.output.late.push(late);
+        }
+        for dead in self.emitted.dead_letters.drain(..) {
+            mark(dead.position, ElementFate::DeadLettered);
+            self.output.dead_letters.push(dead);
+        }
+        for out in self.emitted.outputs.drain(..) {
+            self.output.panes.push(FiredPane {
+                key: out.key,
+                window: out.window,
+                pane: out.pane,
+                value: out.value,
+                step: number,
+                watermark,
+            });
+        }
+        self.output.steps.push(StepOutcome {
+            number,
+            step,
+            implicit,
+            watermark_before,
+            watermark,
+            processing_time: self.instance.processing_time(),
+            elements,
+        });
+    }
+}
+
+impl<K, O> TestOutput<K, O> {
+    /// The panes of `window`, in firing order.
+    pub fn panes_in(&self, window: Window) -> impl Iterator<Item = &FiredPane<K, O>> {
+        self.panes.iter().filter(move |p| p.window == window)
+    }
+
+    /// The outcome of step `number` (1-based). Panics when there is no such step.
+    pub fn step(&self, number: usize) -> &StepOutcome<K> {
+        assert!(
+            (1..=self.steps.len()).contains(&number),
+            "no step {number}: the run has steps 1 to {}",
+            self.steps.len()
+        );
+        &self.steps[number - 1]
+    }
+
+    /// Every element of the run with its fate, in arrival order.
+    pub fn elements(&self) -> impl Iterator<Item = &ElementOutcome<K>> {
+        self.steps.iter().flat_map(|s| s.elements.iter())
+    }
+}
+
+impl<K> StepOutcome<K> {
+    /// The step in the builder's words: `advance_watermark_to(2024-04-28T23:13:00.000)`.
+    pub fn action(&self) -> String {
+        match &self.step {
+            _ if self.implicit => "end of input (the run moved the watermark to +inf)".to_owned(),
+            ScenarioStep::Events(records) if records.len() == 1 => "add_elements(1 element)".to_owned(),
+            ScenarioStep::Events(records) => format!("add_elements({} elements)", records.len()),
+            ScenarioStep::Watermark(w) if *w == Watermark::MAX => "advance_watermark_to_infinity()".to_owned(),
+            ScenarioStep::Watermark(w) => format!("advance_watermark_to({w})"),
+            ScenarioStep::ProcessingTime(by) => format!("advance_processing_time({by})"),
+        }
+    }
+}
+
+impl<K> fmt::Display for StepOutcome<K> {
+    /// `step 3: advance_watermark_to(2024-04-28T23:13:00.000)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {}", self.number, self.action())
+    }
+}
+
+impl ElementFate {
+    /// `counted`, `filtered out`, `dropped as late` or `dead-lettered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElementFate::Counted => "counted",
+            ElementFate::Filtered => "filtered out",
+            ElementFate::DroppedLate => "dropped as late",
+            ElementFate::DeadLettered => "dead-lettered",
+        }
+    }
+}
+
+impl fmt::Display for ElementFate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{visit, window};
+    use pipeline::pane::PaneTiming;
+    use pipeline::time::Duration;
+    use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+
+    #[test]
+    fn every_element_gets_its_fate_and_every_pane_its_step() {
+        let output = TestStream::new()
+            .add_elements([
+                visit("alice", "2024-04-28T23:12:41"),
+                visit("bob", "2024-04-28T23:12:42"),
+            ])
+            .advance_watermark_to("2024-04-28T23:13:00")
+            .add_elements([visit("alice", "2024-04-28T23:12:43")])
+            .add_raw_elements([r#"{"id": "carol"}"#])
+            .advance_processing_time(Duration::seconds(1))
+            .run(&traffic_pipeline(TrafficConfig::default()))
+            .unwrap();
+        let fates: Vec<ElementFate> = output.elements().map(|e| e.fate).collect();
+        use ElementFate::*;
+        assert_eq!(fates, [Counted, Counted, DroppedLate, DeadLettered]);
+        assert_eq!(output.step(1).elements[1].key.as_deref(), Some("bob"));
+        assert_eq!(output.panes.len(), 2);
+        assert!(output
+            .panes
+            .iter()
+            .all(|p| p.step == 2 && p.pane.timing == PaneTiming::OnTime));
+        assert_eq!(
+            output
+                .panes_in(window("2024-04-28T23:12:40", "2024-04-28T23:13:00"))
+                .count(),
+            2
+        );
+        assert_eq!(output.steps.len(), 6);
+        assert!(output.steps[5].implicit);
+        assert_eq!(
+            output.step(5).processing_time,
+            Timestamp::EPOCH.plus(Duration::seconds(1))
+        );
+        assert_eq!(output.step(3).to_string(), "step 3: add_elements(1 element)");
+        assert_eq!(output.step(2).watermark_before, Watermark::MIN);
+        assert!(output.stats.check_conservation().is_ok());
+        assert_eq!(output.open_windows, 0);
+    }
+
+    #[test]
+    fn filtered_elements_are_told_apart_from_counted_ones() {
+        use pipeline::event::VisitEvent;
+        use pipeline::Pipeline;
+        let only_alice = Pipeline::builder(VisitEvent::from_json, VisitEvent::event_time)
+            .filter(|v: &VisitEvent| v.id == "alice")
+            .windows(pipeline::window::FixedWindows::of(Duration::seconds(20)))
+            .key_by(|v: &VisitEvent| v.id.clone())
+            .count()
+            .output(|_, _, _, n| n);
+        let output = TestStream::new()
+            .add_elements([
+                visit("alice", "2024-04-28T23:12:41"),
+                visit("bob", "2024-04-28T23:12:42"),
+            ])
+            .run(&only_alice)
+            .unwrap();
+        let fates: Vec<ElementFate> = output.elements().map(|e| e.fate).collect();
+        assert_eq!(fates, [ElementFate::Counted, ElementFate::Filtered]);
+        assert_eq!(output.panes.len(), 1);
+        assert_eq!(output.stats.filtered, 1);
+    }
+
+    #[test]
+    fn an_invalid_script_does_not_run() {
+        let err = TestStream::new()
+            .advance_processing_time(Duration::ZERO)
+            .run(&traffic_pipeline(TrafficConfig::default()))
+            .unwrap_err();
+        assert!(matches!(err, ScriptError::ProcessingTimeNotAdvancing { step: 1, .. }));
+    }
+}

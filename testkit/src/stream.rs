@@ -1,0 +1,559 @@
+//! [`TestStream`]: a script of input bundles, watermark steps and processing-time steps, Beam's
+//! `TestStream` for pipelines built with the `pipeline` crate.
+//!
+//! A script is a value: each builder call appends one step, and each `add_elements` call is one input
+//! bundle (so late elements in it fire one late pane per key and window, as in Beam). Elements are typed:
+//! anything `Serialize` is encoded as one JSON record, the bytes the pipeline decodes. A script is the
+//! same thing as a scenario file of the `simulate` binary ([`simulator::scenario`]), so it loads from and
+//! saves to that format, and a failing script found by a property test can be pasted into a regression
+//! file as it prints. This module owns the script and its rules; running it is in [`crate::run`].
+//!
+//! The rules, checked by [`TestStream::validate`] and by every run, each broken one a [`ScriptError`]
+//! naming the step: the watermark never moves backwards, processing time only moves forward by a
+//! positive amount, and nothing follows the watermark reaching +∞ (the input is complete).
+
+use std::fmt;
+use std::path::Path;
+
+use pipeline::event::VisitEvent;
+use pipeline::time::{Duration, Timestamp, Watermark};
+use serde::Serialize;
+use simulator::scenario::{write_scenario, ScenarioStep};
+
+/// A script of steps to run against a pipeline in virtual time.
+///
+/// ```
+/// use testkit::{visit, TestStream};
+/// use pipeline::time::Duration;
+///
+/// let stream = TestStream::new()
+///     .add_elements([visit("alice", "2024-04-28T23:12:41"), visit("bob", "2024-04-28T23:12:45")])
+///     .advance_processing_time(Duration::seconds(5))
+///     .advance_watermark_to("2024-04-28T23:13:00")
+///     .add_elements_at("2024-04-28T23:12:50", [visit("alice", "2024-04-28T00:00:00")])
+///     .advance_watermark_to_infinity();
+/// assert_eq!(stream.steps().len(), 5);
+/// assert!(stream.to_scenario().contains(r#"{"watermark": "2024-04-28T23:13:00.000"}"#));
+/// assert_eq!(TestStream::from_scenario(&stream.to_scenario()).unwrap(), stream);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TestStream {
+    steps: Vec<ScenarioStep>,
+    /// The first step that could not even be written down (an element that does not encode, a
+    /// timestamp that does not parse); reported by `validate` in step order with the other rules.
+    unwritable: Option<ScriptError>,
+}
+
+/// Why a script cannot run. Steps are numbered from 1, in order: step `n` is line `n` of the script's
+/// scenario form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScriptError {
+    /// A watermark step goes back in event time.
+    #[error("step {step}: the watermark moves backwards, from {from} to {to}; watermarks only move forward")]
+    WatermarkBackwards {
+        /// The offending step.
+        step: usize,
+        /// The watermark before the step.
+        from: Watermark,
+        /// Where the step tried to move it.
+        to: Watermark,
+    },
+    /// A processing-time step does not move time forward.
+    #[error("step {step}: processing time must advance by a positive amount, got {by}")]
+    ProcessingTimeNotAdvancing {
+        /// The offending step.
+        step: usize,
+        /// The amount given.
+        by: Duration,
+    },
+    /// A step after the watermark reached +∞: the input is complete, nothing can arrive or happen.
+    #[error("step {step}: {what} after the watermark reached +inf at step {end}; the input is already complete")]
+    AfterEnd {
+        /// The offending step.
+        step: usize,
+        /// The step that moved the watermark to +∞.
+        end: usize,
+        /// What the offending step does ("elements", "a watermark step", "a processing-time step").
+        what: &'static str,
+    },
+    /// An element could not be encoded as a JSON record.
+    #[error("step {step}: element {element} cannot be encoded as a JSON record: {message}")]
+    Encode {
+        /// The step the element belongs to.
+        step: usize,
+        /// The element's 0-based position in its bundle.
+        element: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// A timestamp given as text is not of the `2024-04-28T23:12:40[.000]` form.
+    #[error("step {step}: {message}")]
+    Timestamp {
+        /// The offending step.
+        step: usize,
+        /// What is wrong with the text.
+        message: String,
+    },
+    /// A line of a scenario text is not a scenario step.
+    #[error("{source_name}, line {line}: {message}")]
+    Scenario {
+        /// The file or text the line came from.
+        source_name: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A scenario's `.flags` sidecar holds something other than the supported `simulate` flags.
+    #[error("{path}: {message}")]
+    Flags {
+        /// The sidecar file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A scenario file could not be read or written.
+    #[error("cannot {action} {path}: {message}")]
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+impl ScriptError {
+    /// The step the error is about, when it is about one.
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            ScriptError::WatermarkBackwards { step, .. }
+            | ScriptError::ProcessingTimeNotAdvancing { step, .. }
+            | ScriptError::AfterEnd { step, .. }
+            | ScriptError::Encode { step, .. }
+            | ScriptError::Timestamp { step, .. } => Some(*step),
+            ScriptError::Scenario { .. } | ScriptError::Flags { .. } | ScriptError::Io { .. } => None,
+        }
+    }
+}
+
+/// Something that names an instant: a [`Timestamp`], a [`Watermark`], or text in the `event_datetime`
+/// form (`2024-04-28T23:12:40`, optional fraction, UTC), or `+inf` / `-inf`.
+pub trait ToTimestamp {
+    /// The instant, or why the value names none.
+    fn to_timestamp(&self) -> Result<Timestamp, String>;
+}
+
+impl ToTimestamp for Timestamp {
+    fn to_timestamp(&self) -> Result<Timestamp, String> {
+        Ok(*self)
+    }
+}
+
+impl ToTimestamp for Watermark {
+    fn to_timestamp(&self) -> Result<Timestamp, String> {
+        Ok(self.timestamp())
+    }
+}
+
+impl ToTimestamp for str {
+    fn to_timestamp(&self) -> Result<Timestamp, String> {
+        match self {
+            "+inf" => Ok(Timestamp::MAX),
+            "-inf" => Ok(Timestamp::MIN),
+            _ => Timestamp::parse_datetime(self).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl ToTimestamp for String {
+    fn to_timestamp(&self) -> Result<Timestamp, String> {
+        self.as_str().to_timestamp()
+    }
+}
+
+impl<T: ToTimestamp + ?Sized> ToTimestamp for &T {
+    fn to_timestamp(&self) -> Result<Timestamp, String> {
+        (**self).to_timestamp()
+    }
+}
+
+/// An element whose event timestamp a test can set: Beam's `TimestampedValue`, for element types that
+/// carry their own event time. [`TestStream::add_elements_at`] uses it.
+pub trait WithTimestamp {
+    /// The element with its event time set to `t`.
+    fn with_timestamp(self, t: Timestamp) -> Self;
+}
+
+impl WithTimestamp for VisitEvent {
+    /// Sets `event_datetime` (what the pipelines read) and `event_ts` (epoch milliseconds) to `t`.
+    fn with_timestamp(mut self, t: Timestamp) -> Self {
+        self.event_datetime = t.format_millis();
+        self.event_ts = t.millis();
+        self
+    }
+}
+
+impl TestStream {
+    /// An empty script. Running it only moves the watermark to +∞ at the end of input.
+    pub fn new() -> TestStream {
+        TestStream::default()
+    }
+
+    /// Appends one input bundle: each element encoded as one JSON record.
+    pub fn add_elements<T: Serialize>(self, elements: impl IntoIterator<Item = T>) -> TestStream {
+        let step = self.steps.len() + 1;
+        let encoded: Result<Vec<String>, ScriptError> = elements
+            .into_iter()
+            .enumerate()
+            .map(|(element, e)| {
+                serde_json::to_string(&e).map_err(|e| ScriptError::Encode {
+                    step,
+                    element,
+                    message: e.to_string(),
+                })
+            })
+            .collect();
+        self.push_records(encoded)
+    }
+
+    /// Appends one input bundle whose elements all carry the event time `at` (Beam's
+    /// `TimestampedValue.of(e, at)`): each element's own timestamp is replaced first.
+    pub fn add_elements_at<T: Serialize + WithTimestamp>(
+        self,
+        at: impl ToTimestamp,
+        elements: impl IntoIterator<Item = T>,
+    ) -> TestStream {
+        match at.to_timestamp() {
+            Ok(t) => self.add_elements(elements.into_iter().map(|e| e.with_timestamp(t))),
+            Err(message) => self.unwritable_step(|step| ScriptError::Timestamp { step, message }),
+        }
+    }
+
+    /// Appends one input bundle of raw JSON records, taken as they are: for records the pipeline should
+    /// refuse (a missing field, a wrong type) and dead-letter. Each must still be JSON, because the
+    /// scenario format carries records as JSON values.
+    pub fn add_raw_elements<S: Into<String>>(self, records: impl IntoIterator<Item = S>) -> TestStream {
+        let step = self.steps.len() + 1;
+        let records: Result<Vec<String>, ScriptError> = records
+            .into_iter()
+            .enumerate()
+            .map(|(element, record)| {
+                one_line_json(record.into()).map_err(|message| ScriptError::Encode { step, element, message })
+            })
+            .collect();
+        self.push_records(records)
+    }
+
+    /// Appends a watermark step: the watermark moves to `to` and every pane it allows fires.
+    pub fn advance_watermark_to(self, to: impl ToTimestamp) -> TestStream {
+        match to.to_timestamp() {
+            Ok(t) => self.push(ScenarioStep::Watermark(Watermark::at(t))),
+            Err(message) => self.unwritable_step(|step| ScriptError::Timestamp { step, message }),
+        }
+    }
+
+    /// Appends a processing-time step: processing time moves forward `by` (which must be positive).
+    pub fn advance_processing_time(self, by: Duration) -> TestStream {
+        self.push(ScenarioStep::ProcessingTime(by))
+    }
+
+    /// Appends the last step: the watermark moves to +∞, so every window fires and expires. A run adds
+    /// it by itself when the script does not end with it, as the end of a scenario file does.
+    pub fn advance_watermark_to_infinity(self) -> TestStream {
+        self.push(ScenarioStep::Watermark(Watermark::MAX))
+    }
+
+    /// The steps so far, in order.
+    pub fn steps(&self) -> &[ScenarioStep] {
+        &self.steps
+    }
+
+    /// True when the script ends with the watermark at +∞.
+    pub fn is_complete(&self) -> bool {
+        matches!(self.steps.last(), Some(ScenarioStep::Watermark(w)) if *w == Watermark::MAX)
+    }
+
+    /// Checks the script's rules; the error names the first step that breaks one.
+    pub fn validate(&self) -> Result<(), ScriptError> {
+        let checked = check_steps(&self.steps);
+        match (&self.unwritable, checked) {
+            (Some(first), Err(other)) if other.step() < first.step() => Err(other),
+            (Some(first), _) => Err(first.clone()),
+            (None, checked) => checked,
+        }
+    }
+
+    /// The script in the scenario format that `simulate --file` reads: one JSON object a line.
+    pub fn to_scenario(&self) -> String {
+        let mut text = Vec::new();
+        write_scenario(&mut text, &self.steps).expect("writing to memory cannot fail");
+        String::from_utf8(text).expect("scenario lines are UTF-8")
+    }
+
+    /// Reads a script from scenario text (blank lines are skipped) and checks its rules.
+    pub fn from_scenario(text: &str) -> Result<TestStream, ScriptError> {
+        TestStream::parse_scenario("scenario", text)
+    }
+
+    /// Reads a script from a scenario file and checks its rules.
+    pub fn load(path: impl AsRef<Path>) -> Result<TestStream, ScriptError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ScriptError::Io {
+            action: "read",
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        TestStream::parse_scenario(&path.display().to_string(), &text)
+    }
+
+    /// Writes the script as a scenario file.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ScriptError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_scenario()).map_err(|e| ScriptError::Io {
+            action: "write",
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    fn parse_scenario(source_name: &str, text: &str) -> Result<TestStream, ScriptError> {
+        let mut stream = TestStream::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let step = ScenarioStep::parse(line.as_bytes()).map_err(|message| ScriptError::Scenario {
+                source_name: source_name.to_owned(),
+                line: i + 1,
+                message,
+            })?;
+            stream.steps.push(step);
+        }
+        stream.validate()?;
+        Ok(stream)
+    }
+
+    fn push_records(self, records: Result<Vec<String>, ScriptError>) -> TestStream {
+        match records {
+            Ok(records) => self.push(ScenarioStep::Events(records)),
+            Err(e) => self.unwritable_step(|_| e),
+        }
+    }
+
+    fn push(mut self, step: ScenarioStep) -> TestStream {
+        self.steps.push(step);
+        self
+    }
+
+    /// Keeps the step's place (an empty bundle) so later step numbers stay right, and remembers why it
+    /// could not be written.
+    fn unwritable_step(mut self, error: impl FnOnce(usize) -> ScriptError) -> TestStream {
+        let step = self.steps.len() + 1;
+        self.steps.push(ScenarioStep::Events(Vec::new()));
+        self.unwritable.get_or_insert(error(step));
+        self
+    }
+}
+
+fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
+    let mut watermark = Watermark::MIN;
+    let mut end = None;
+    for (i, step) in steps.iter().enumerate() {
+        let number = i + 1;
+        if let Some(end) = end {
+            let what = match step {
+                ScenarioStep::Events(_) => "elements",
+                ScenarioStep::Watermark(_) => "a watermark step",
+                ScenarioStep::ProcessingTime(_) => "a processing-time step",
+            };
+            return Err(ScriptError::AfterEnd {
+                step: number,
+                end,
+                what,
+            });
+        }
+        match step {
+            ScenarioStep::Events(_) => {}
+            ScenarioStep::Watermark(to) => {
+                // Equal is allowed, as in Beam: "advance to where it is" changes nothing.
+                if *to < watermark {
+                    return Err(ScriptError::WatermarkBackwards {
+                        step: number,
+                        from: watermark,
+                        to: *to,
+                    });
+                }
+                watermark = *to;
+                if watermark == Watermark::MAX {
+                    end = Some(number);
+                }
+            }
+            ScenarioStep::ProcessingTime(by) => {
+                if *by <= Duration::ZERO {
+                    return Err(ScriptError::ProcessingTimeNotAdvancing { step: number, by: *by });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A raw record must be JSON, on one line, to fit a scenario line.
+fn one_line_json(record: String) -> Result<String, String> {
+    let value: serde_json::Value = serde_json::from_str(&record)
+        .map_err(|e| format!("not JSON ({e}); a scenario carries records as JSON values"))?;
+    if record.contains(['\n', '\r']) {
+        return Ok(value.to_string());
+    }
+    Ok(record)
+}
+
+impl fmt::Debug for TestStream {
+    /// The scenario form, so that a shrunk proptest input prints ready to paste into a scenario file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "TestStream, as a scenario:")?;
+        f.write_str(&self.to_scenario())?;
+        if let Err(e) = self.validate() {
+            write!(f, "(invalid: {e})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::visit;
+
+    #[test]
+    fn each_add_elements_call_is_one_bundle() {
+        let stream = TestStream::new()
+            .add_elements([visit("a", "2024-04-28T23:12:41"), visit("b", "2024-04-28T23:12:42")])
+            .add_elements([visit("a", "2024-04-28T23:12:43")]);
+        let sizes: Vec<usize> = stream
+            .steps()
+            .iter()
+            .map(|s| match s {
+                ScenarioStep::Events(records) => records.len(),
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(sizes, [2, 1]);
+    }
+
+    #[test]
+    fn add_elements_at_sets_the_event_time() {
+        let stream = TestStream::new().add_elements_at("2024-04-28T23:12:59.999", [visit("a", "2000-01-01T00:00:00")]);
+        let ScenarioStep::Events(records) = &stream.steps()[0] else {
+            panic!("a bundle");
+        };
+        let parsed = VisitEvent::from_json(records[0].as_bytes()).unwrap();
+        assert_eq!(parsed.event_datetime, "2024-04-28T23:12:59.999");
+        assert_eq!(parsed.event_time().unwrap().millis(), parsed.event_ts);
+    }
+
+    #[test]
+    fn a_backwards_watermark_is_rejected_with_its_step() {
+        let err = TestStream::new()
+            .advance_watermark_to("2024-04-28T23:13:00")
+            .add_elements([visit("a", "2024-04-28T23:12:41")])
+            .advance_watermark_to("2024-04-28T23:12:00")
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, ScriptError::WatermarkBackwards { step: 3, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "step 3: the watermark moves backwards, from 2024-04-28T23:13:00.000 to 2024-04-28T23:12:00.000; \
+             watermarks only move forward"
+        );
+    }
+
+    #[test]
+    fn processing_time_must_advance() {
+        let err = TestStream::new()
+            .advance_processing_time(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "step 1: processing time must advance by a positive amount, got 0s"
+        );
+    }
+
+    #[test]
+    fn elements_after_the_end_are_rejected() {
+        let err = TestStream::new()
+            .advance_watermark_to_infinity()
+            .add_elements([visit("a", "2024-04-28T23:12:41")])
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "step 2: elements after the watermark reached +inf at step 1; the input is already complete"
+        );
+    }
+
+    #[test]
+    fn bad_timestamps_and_non_json_records_are_rejected_in_step_order() {
+        let err = TestStream::new()
+            .add_raw_elements([r#"{"id": "x"}"#])
+            .advance_watermark_to("noon")
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("step 2: bad datetime \"noon\""), "{err}");
+        let err = TestStream::new()
+            .advance_watermark_to("2024-04-28T23:13:00")
+            .advance_watermark_to("2024-04-28T23:12:00")
+            .add_raw_elements(["not json"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.step(), Some(2), "the earlier problem wins: {err}");
+    }
+
+    #[test]
+    fn multi_line_raw_records_are_compacted_to_one_scenario_line() {
+        let stream = TestStream::new().add_raw_elements(["{\n  \"id\": \"x\"\n}"]);
+        assert_eq!(stream.to_scenario(), "{\"event\": {\"id\":\"x\"}}\n");
+    }
+
+    #[test]
+    fn scenario_text_round_trips_and_bad_lines_say_where() {
+        let stream = TestStream::new()
+            .add_elements([visit("a", "2024-04-28T23:12:41")])
+            .advance_processing_time(Duration::millis(1500))
+            .advance_watermark_to("2024-04-28T23:13:00")
+            .advance_watermark_to_infinity();
+        assert_eq!(TestStream::from_scenario(&stream.to_scenario()).unwrap(), stream);
+        let err = TestStream::from_scenario("{\"watermark\": \"+inf\"}\n\n{\"wm\": 1}\n").unwrap_err();
+        assert!(err.to_string().starts_with("scenario, line 3: "), "{err}");
+        let err = TestStream::from_scenario("{\"watermark\": \"+inf\"}\n{\"processing_time\": 1}\n").unwrap_err();
+        assert!(matches!(err, ScriptError::AfterEnd { step: 2, end: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn scenario_files_save_and_load() {
+        let dir = std::env::temp_dir().join(format!("testkit-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.jsonl");
+        let stream = TestStream::new()
+            .add_elements([visit("a", "2024-04-28T23:12:41")])
+            .advance_watermark_to_infinity();
+        stream.save(&path).unwrap();
+        assert_eq!(TestStream::load(&path).unwrap(), stream);
+        let err = TestStream::load(dir.join("missing.jsonl")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn debug_prints_the_scenario() {
+        let stream = TestStream::new().advance_watermark_to_infinity();
+        assert_eq!(
+            format!("{stream:?}"),
+            "TestStream, as a scenario:\n{\"watermark\": \"+inf\"}\n"
+        );
+    }
+}
