@@ -43,7 +43,8 @@ up_to_date() {
 
 # import IMAGE STAGING_DIR ENTRYPOINT_JSON CMD_JSON HASH
 import_image() {
-    local image="$1" staging="$2" entrypoint="$3" cmd="$4" hash="$5"
+    local image="$1" staging="$2" entrypoint="$3" cmd="$4" hash="$5" previous
+    previous="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
     tar --owner=0 --group=0 --numeric-owner -C "$staging" -c . |
         docker import \
             --change "ENTRYPOINT $entrypoint" \
@@ -51,6 +52,10 @@ import_image() {
             --change "EXPOSE 9092" \
             --change "LABEL $label=$hash" \
             - "$image" >/dev/null
+    # The replaced build is left untagged; remove it unless a container uses it.
+    if [[ -n "$previous" ]]; then
+        docker rmi "$previous" >/dev/null 2>&1 || true
+    fi
 }
 
 fresh_staging() {
