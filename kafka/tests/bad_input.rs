@@ -1,0 +1,132 @@
+//! Bad input: records that do not parse land in the DLQ topic with their original bytes, a reason and
+//! their source position; records dropped as late land in the late topic; every other record is
+//! counted, so outputs plus late records account for every parsed record.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use pipeline::event::VisitEvent;
+use pipeline::traffic::TrafficAgg;
+use testkit::broker::{broker_or_skip, unique_name};
+
+#[test]
+fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted() {
+    let Some(broker) = broker_or_skip("malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted")
+    else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let input = unique_name("website-visit");
+    let output = unique_name("traffic-agg");
+    let dlq = unique_name("dlq");
+    let late = unique_name("late");
+    let group = unique_name("traffic-agg");
+    for topic in [&input, &output, &dlq, &late] {
+        broker.create_topic(topic, 3).unwrap();
+    }
+    // The recorded traffic (32 malformed lines among 5000) and a few worse ones: an empty message,
+    // bytes that are not UTF-8, a JSON array, a visit with a bad date.
+    produce_file(&servers, &input, &visits_file());
+    let extra: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff, 0xfe, 0x00, 0x7b],
+        b"[1, 2, 3]".to_vec(),
+        br#"{"ip":"1.2.3.4","id":"1","lat":1,"lng":2,"user_agent":"u","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"yesterday","event_ts":0}"#.to_vec(),
+    ];
+    produce_lines(&servers, &input, &extra);
+
+    let dir = tempfile::tempdir().unwrap();
+    // With the default 5 s of out-of-orderness the file's 30-s-late records are late.
+    let mut agg = AggProcess::start(
+        &broker,
+        &[
+            "--input-topic",
+            &input,
+            "--output-topic",
+            &output,
+            "--group-id",
+            &group,
+            "--dlq-topic",
+            &dlq,
+            "--late-topic",
+            &late,
+            "--idle-timeout",
+            "2s",
+            "--session-timeout",
+            "6s",
+        ],
+        dir.path().join("traffic-agg.log"),
+    );
+    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+        agg.assert_running();
+        group_caught_up(&servers, &group, &input)
+    });
+    agg.terminate();
+
+    let inputs: BTreeMap<(i32, i64), String> = read_topic(&servers, &input, false)
+        .into_iter()
+        .map(|r| ((r.partition, r.offset), r.value))
+        .collect();
+    assert_eq!(inputs.len(), 5004);
+    let malformed: BTreeMap<(i32, i64), &String> = inputs
+        .iter()
+        .filter(|(_, v)| VisitEvent::from_json(v.as_bytes()).is_err())
+        .map(|(k, v)| (*k, v))
+        .collect();
+    assert_eq!(malformed.len(), 32 + extra.len());
+
+    let dead = read_topic(&servers, &dlq, false);
+    let mut dead_by_position = BTreeMap::new();
+    for d in &dead {
+        let reason = &d.headers["reason"];
+        assert!(!reason.is_empty(), "a dead letter says why: {d:?}");
+        assert_eq!(d.headers["source.topic"], input);
+        let position = (
+            d.headers["source.partition"].parse::<i32>().unwrap(),
+            d.headers["source.offset"].parse::<i64>().unwrap(),
+        );
+        assert_eq!(
+            Some(&d.value),
+            inputs.get(&position),
+            "the DLQ holds the original bytes"
+        );
+        dead_by_position.insert(position, reason.clone());
+    }
+    assert_eq!(
+        dead.len(),
+        malformed.len(),
+        "each malformed record once in a crash-free run"
+    );
+    assert_eq!(
+        dead_by_position.keys().collect::<Vec<_>>(),
+        malformed.keys().collect::<Vec<_>>()
+    );
+    let bad_date = dead_by_position.values().find(|r| r.contains("yesterday"));
+    assert!(bad_date.is_some(), "reasons name the problem: {dead_by_position:?}");
+
+    let late = read_topic(&servers, &late, false);
+    for l in &late {
+        assert!(l.headers["reason"].starts_with("late"), "{l:?}");
+        assert!(l.headers.contains_key("event_time") && l.headers.contains_key("watermark"));
+    }
+    assert!(
+        !late.is_empty(),
+        "the file's 30-s-late records are late with a 5 s bound"
+    );
+
+    // Conservation: every parsed record is in exactly one window's count or in the late topic.
+    let counted: u64 = read_topic(&servers, &output, false)
+        .iter()
+        .map(|r| serde_json::from_str::<TrafficAgg>(&r.value).unwrap().page_views)
+        .sum();
+    let parsed = (inputs.len() - malformed.len()) as u64;
+    assert_eq!(
+        counted + late.len() as u64,
+        parsed,
+        "{counted} counted + {} late",
+        late.len()
+    );
+}

@@ -1,0 +1,125 @@
+//! No loss on crash: `traffic-agg` is killed with SIGKILL at several points while the input streams
+//! in, and restarted each time; the output, deduplicated by key, equals the crash-free output, and no
+//! key ever carries two different values.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use testkit::broker::{broker_or_skip, unique_name};
+
+#[test]
+fn sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value() {
+    let Some(broker) = broker_or_skip("sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value")
+    else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let input = unique_name("website-visit");
+    let output = unique_name("traffic-agg");
+    let group = unique_name("traffic-agg");
+    let dlq = unique_name("dlq");
+    let late = unique_name("late");
+    for topic in [&input, &output, &dlq, &late] {
+        broker.create_topic(topic, 3).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("traffic-agg.log");
+    let args = [
+        "--input-topic",
+        &input,
+        "--output-topic",
+        &output,
+        "--group-id",
+        &group,
+        "--dlq-topic",
+        &dlq,
+        "--late-topic",
+        &late,
+        "--max-out-of-orderness",
+        "60s",
+        "--idle-timeout",
+        "3s",
+        "--commit-interval",
+        "300ms",
+        "--session-timeout",
+        "6s",
+        // A restarted instance takes the crashed one's place at once instead of waiting for its
+        // session to expire.
+        "--consumer-property",
+        "group.instance.id=crash-test",
+    ];
+    let feeder = feed_file_slowly(&servers, &input, 700.0);
+
+    // 1. Killed right after it got its partitions, while it reads the first records.
+    let mut agg = AggProcess::start(&broker, &args, log.clone());
+    wait_for("the first assignment", Duration::from_secs(60), || {
+        agg.assert_running();
+        agg.log_text().contains("partitions assigned")
+    });
+    agg.kill();
+
+    // 2. Killed once a first batch of offsets is committed (windows still open past them).
+    let mut agg = AggProcess::start(&broker, &args, log.clone());
+    wait_for("1000 committed offsets", Duration::from_secs(60), || {
+        agg.assert_running();
+        committed_total(&servers, &group, &input) >= 1000
+    });
+    agg.kill();
+
+    // 3. Killed right after emitting windows, before all of them can be committed.
+    let outputs_before = topic_end_total(&servers, &output);
+    let mut agg = AggProcess::start(&broker, &args, log.clone());
+    wait_for("new windows on the output topic", Duration::from_secs(60), || {
+        agg.assert_running();
+        topic_end_total(&servers, &output) >= outputs_before + 50
+    });
+    agg.kill();
+
+    // 4. Killed late in the stream.
+    let mut agg = AggProcess::start(&broker, &args, log.clone());
+    wait_for("4000 committed offsets", Duration::from_secs(60), || {
+        agg.assert_running();
+        committed_total(&servers, &group, &input) >= 4000
+    });
+    agg.kill();
+
+    // 5. Runs to the end: the input is complete, the partitions go idle and the last windows close.
+    assert_eq!(feeder.join().unwrap(), 5000);
+    let mut agg = AggProcess::start(&broker, &args, log.clone());
+    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+        agg.assert_running();
+        group_caught_up(&servers, &group, &input)
+    });
+    agg.terminate();
+
+    let reads = read_topic(&servers, &output, false);
+    let expected = reference_windows(&visits_file());
+    let actual = dedupe(&reads);
+    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+    // Re-read records whose windows a previous instance had emitted are skipped, not reported late.
+    let late = read_topic(&servers, &late, false);
+    assert!(
+        late.is_empty(),
+        "nothing is late with 60 s of out-of-orderness, got {late:?}"
+    );
+    // Dead letters are at least once: each malformed record at least once, nothing else.
+    let dead = read_topic(&servers, &dlq, false);
+    let positions: std::collections::BTreeSet<(String, String)> = dead
+        .iter()
+        .map(|d| {
+            (
+                d.headers["source.partition"].clone(),
+                d.headers["source.offset"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(positions.len(), 32, "the file has 32 malformed lines");
+    eprintln!(
+        "crash test: {} output messages for {} windows ({} re-emitted after restarts)",
+        reads.len(),
+        expected.len(),
+        reads.len() - expected.len()
+    );
+}

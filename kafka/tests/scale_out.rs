@@ -1,0 +1,82 @@
+//! Scale-out: two `traffic-agg` processes in one consumer group split a 3-partition topic and together
+//! emit the same windows as one process (the input is keyed by user id, so each id lives on one
+//! partition).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use testkit::broker::{broker_or_skip, unique_name};
+
+/// The partitions named in the last `partitions assigned` line of a log, if any.
+fn last_assignment(log: &str) -> Option<String> {
+    log.lines()
+        .rfind(|l| l.contains("partitions assigned"))
+        .and_then(|l| l.split("partitions=").nth(1))
+        .map(|p| p.trim().to_owned())
+}
+
+#[test]
+fn two_instances_in_one_group_emit_the_same_windows_as_one() {
+    let Some(broker) = broker_or_skip("two_instances_in_one_group_emit_the_same_windows_as_one") else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let input = unique_name("website-visit");
+    let output = unique_name("traffic-agg");
+    let group = unique_name("traffic-agg");
+    broker.create_topic(&input, 3).unwrap();
+    broker.create_topic(&output, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--input-topic",
+        &input,
+        "--output-topic",
+        &output,
+        "--group-id",
+        &group,
+        "--max-out-of-orderness",
+        "60s",
+        "--idle-timeout",
+        "3s",
+        "--session-timeout",
+        "6s",
+    ];
+    let mut first = AggProcess::start(&broker, &args, dir.path().join("first.log"));
+    wait_for("the first instance's assignment", Duration::from_secs(60), || {
+        first.assert_running();
+        last_assignment(&first.log_text()).is_some()
+    });
+    let mut second = AggProcess::start(&broker, &args, dir.path().join("second.log"));
+    // Range assignment of 3 partitions to 2 members: both end up with some.
+    wait_for("both instances to own partitions", Duration::from_secs(60), || {
+        first.assert_running();
+        second.assert_running();
+        let owns = |log: String| last_assignment(&log).is_some_and(|p| !p.is_empty());
+        owns(second.log_text()) && owns(first.log_text()) && {
+            let a = last_assignment(&first.log_text()).unwrap();
+            let b = last_assignment(&second.log_text()).unwrap();
+            a.split(", ").count() + b.split(", ").count() == 3
+        }
+    });
+
+    produce_file(&servers, &input, &visits_file());
+    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+        first.assert_running();
+        second.assert_running();
+        group_caught_up(&servers, &group, &input)
+    });
+    let split = (
+        last_assignment(&first.log_text()).unwrap(),
+        last_assignment(&second.log_text()).unwrap(),
+    );
+    first.terminate();
+    second.terminate();
+
+    let reads = read_topic(&servers, &output, false);
+    let expected = reference_windows(&visits_file());
+    let actual = dedupe(&reads);
+    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+    assert_eq!(reads.len(), expected.len(), "each window once: {split:?}");
+}
