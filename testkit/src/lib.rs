@@ -55,3 +55,8 @@ pub use stream::{ScriptError, TestStream, ToTimestamp, WithTimestamp};
 pub use time::{timestamp, window};
 pub use traffic::{page_views, visit};
 pub use transcript::Transcript;
+
+/// The README's Rust examples, compiled and run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
