@@ -1,3 +1,190 @@
-//! Placeholder: the consume benchmark comes in a later commit.
+//! Consume-rate benchmark: the traffic aggregation on a broker against a bare rdkafka consumer, in one
+//! run, on the same broker and topic.
+//!
+//! The topic holds the recorded traffic (`ci/visits.jsonl`) repeated, each copy 20 minutes later in
+//! event time, to `BENCH_RECORDS` records
+//! (default 200 000; noida-db 0.2.3 starts answering fetches with corrupt batches somewhere between
+//! 200 000 and 300 000 of these records) over 3 partitions. Each round reads all of it twice from the beginning with fresh
+//! consumer groups: once with a bare `BaseConsumer` poll loop (the same consumer settings as the
+//! runner, touching every payload), once with the runner (decode, per-partition watermarks, windowing,
+//! output production, commits). The rate is records over the time from the first record to the last;
+//! the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `testkit::broker` (see its docs;
+//! by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured the
+//! benchmark prints why and exits.
+//!
+//! `cargo bench -p kafka-runtime --bench consume`
 
-fn main() {}
+use std::time::{Duration, Instant};
+
+use kafka_runtime::produce::{produce, OutLine, ProduceOptions};
+use kafka_runtime::{run_observed, RunnerOptions, Shutdown};
+use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Message;
+use testkit::broker::{broker_or_skip, unique_name};
+
+/// mimalloc: fewer cycles per record allocation than the system allocator (the simulator measured 8%).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const ROUNDS: usize = 5;
+
+fn main() {
+    let records: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
+    let Some(broker) = broker_or_skip("consume benchmark") else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let topic = unique_name("bench-visits");
+    broker.create_topic(&topic, 3).expect("create the topic");
+    let recording = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ci/visits.jsonl"))
+        .expect("read ci/visits.jsonl");
+    let lines = shifted_copies(&recording, records);
+    let bytes: usize = lines.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    let sent = produce(
+        &ProduceOptions::new(&servers, &topic),
+        lines.into_iter().map(|value| OutLine { value, due: None }),
+        &Shutdown::new(),
+        |_, _| {},
+    )
+    .expect("produce the input")
+    .sent;
+    println!(
+        "broker: {}\ninput: {sent} records, {:.1} MB, produced in {:.2?}",
+        broker.description(),
+        bytes as f64 / 1e6,
+        started.elapsed()
+    );
+
+    let mut best = (0.0f64, 0.0f64);
+    let mut ratios = Vec::new();
+    for round in 1..=ROUNDS {
+        let cpu = process_cpu_seconds();
+        let bare = bare_consumer_rate(&servers, &topic, records);
+        let bare_cpu = process_cpu_seconds() - cpu;
+        let cpu = process_cpu_seconds();
+        let pipeline = pipeline_rate(&servers, &topic, records);
+        let pipeline_cpu = process_cpu_seconds() - cpu;
+        let per_record = |seconds: f64| seconds * 1e6 / records as f64;
+        println!(
+            "round {round}: bare rdkafka consumer {bare:>8.0} records/s ({:.2} us CPU/record)   traffic-agg pipeline {pipeline:>8.0} records/s ({:.2} us CPU/record)   ratio {:.2}",
+            per_record(bare_cpu),
+            per_record(pipeline_cpu),
+            pipeline / bare
+        );
+        best = (best.0.max(bare), best.1.max(pipeline));
+        ratios.push(pipeline / bare);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "best: bare {:.0} records/s, pipeline {:.0} records/s, ratio of bests {:.2}; median ratio {:.2} (target >= 0.8)",
+        best.0,
+        best.1,
+        best.1 / best.0,
+        ratios[ratios.len() / 2]
+    );
+}
+
+/// `records` lines: the recording over and over, each copy's event times moved 20 minutes (more than
+/// the recording spans) past the previous copy's, so that the watermark keeps up and records are
+/// counted rather than dropped as late. Malformed lines stay as they are.
+fn shifted_copies(recording: &str, records: usize) -> Vec<Vec<u8>> {
+    let lines: Vec<&str> = recording.lines().collect();
+    (0..records)
+        .map(|i| {
+            let line = lines[i % lines.len()];
+            let copy = (i / lines.len()) as i64;
+            let Ok(mut visit) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) else {
+                return line.as_bytes().to_vec();
+            };
+            let shifted = visit
+                .get("event_datetime")
+                .and_then(|v| v.as_str())
+                .and_then(|t| pipeline::time::Timestamp::parse_datetime(t).ok())
+                .map(|t| t.plus(pipeline::time::Duration::minutes(20 * copy)).format_millis());
+            match shifted {
+                Some(t) => {
+                    visit.insert("event_datetime".to_owned(), serde_json::Value::String(t));
+                    serde_json::to_vec(&visit).expect("serialize")
+                }
+                None => line.as_bytes().to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// User plus system CPU time of this process so far (Linux; 0 elsewhere): includes librdkafka's threads.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // CLK_TCK is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn options(servers: &str, topic: &str) -> RunnerOptions {
+    let mut options = RunnerOptions::new(servers);
+    options.input_topic = topic.to_owned();
+    options.output_topic = unique_name("bench-out");
+    options.group_id = unique_name("bench-group");
+    options.max_out_of_orderness = "60s".parse().unwrap();
+    options.progress_interval = Duration::ZERO;
+    options
+}
+
+/// Records per second of a bare poll loop with the runner's consumer settings.
+fn bare_consumer_rate(servers: &str, topic: &str, records: usize) -> f64 {
+    let consumer: BaseConsumer = options(servers, topic).consumer_config().create().expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut first = None;
+    let mut seen = 0usize;
+    let mut checksum = 0usize;
+    while seen < records {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("a message");
+            first.get_or_insert_with(Instant::now);
+            checksum = checksum.wrapping_add(message.payload().map_or(0, |p| p.len() + usize::from(p[0])));
+            seen += 1;
+        }
+    }
+    let elapsed = first.expect("read something").elapsed();
+    std::hint::black_box(checksum);
+    records as f64 / elapsed.as_secs_f64()
+}
+
+/// Records per second of the traffic aggregation runner over the same topic.
+fn pipeline_rate(servers: &str, topic: &str, records: usize) -> f64 {
+    let shutdown = Shutdown::new();
+    let mut first = None;
+    let mut last = None;
+    let options = options(servers, topic);
+    let stop = shutdown.clone();
+    run_observed(
+        traffic_pipeline(TrafficConfig::default()),
+        options,
+        &shutdown,
+        &mut |stats, _| {
+            let read = (stats.pipeline.read + stats.replay_skipped + stats.late_behind_floor) as usize;
+            if read > 0 {
+                first.get_or_insert_with(Instant::now);
+            }
+            if read >= records && last.is_none() {
+                last = Some(Instant::now());
+                stop.request();
+            }
+        },
+    )
+    .expect("the runner");
+    let elapsed = last.expect("read everything") - first.expect("read something");
+    records as f64 / elapsed.as_secs_f64()
+}

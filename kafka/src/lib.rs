@@ -29,7 +29,7 @@ pub mod watermark;
 
 pub use error::RuntimeError;
 pub use options::RunnerOptions;
-pub use runner::{run, RunStats, RunSummary};
+pub use runner::{run, run_observed, RunStats, RunSummary};
 pub use shutdown::Shutdown;
 
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};

@@ -1,17 +1,23 @@
 //! The Kafka runner: a consumer-group member that drives a [`PipelineInstance`] from a topic and writes
 //! its results to topics, committing input offsets only for records whose results are acknowledged.
 //!
-//! The runner is a thin, synchronous driver of the pipeline crate's sans-IO core. One loop, one thread:
+//! The runner is a thin, synchronous driver of the pipeline crate's sans-IO core, on two threads:
 //!
-//! 1. poll up to `max_bundle` records from the consumer (waiting at most 100 ms for the first);
-//! 2. per partition, apply the checkpoint rules of [`crate::ledger`] (skip what a previous owner
-//!    already emitted) and hand the records to [`PipelineInstance::process_bundle`] as one bundle;
-//! 3. feed the bundle's largest event time to that partition's watermark generator and move the
-//!    pipeline watermark to the combined watermark ([`crate::watermark`]; this also runs when no
-//!    record came, so idleness advances it);
-//! 4. send window results, dead letters and late records to their topics;
-//! 5. every `commit_interval`: wait for every delivery report, then commit the ledger's safe offsets
-//!    with their checkpoints (in exactly-once mode: add them to the open transaction and commit it).
+//! 1. the polling thread polls up to `max_bundle` records (waiting at most 100 ms for the first) and
+//!    queues them as one batch (at most two batches wait); rebalance callbacks run on it;
+//! 2. the processing thread takes each batch and, per partition, applies the checkpoint rules of
+//!    [`crate::ledger`] (skipping what a previous owner already emitted) and hands the records to
+//!    [`PipelineInstance::process_bundle`] as one bundle;
+//! 3. it feeds the bundle's largest event time to that partition's watermark generator and moves the
+//!    pipeline watermark to the combined watermark ([`crate::watermark`]; this also runs when no batch
+//!    came for 100 ms, so idleness advances it);
+//! 4. it sends window results, dead letters and late records to their topics;
+//! 5. every `commit_interval` it waits for every delivery report, then commits the ledger's safe
+//!    offsets with their checkpoints (in exactly-once mode: adds them to the open transaction and
+//!    commits it).
+//!
+//! Splitting polling from processing lets librdkafka's per-message work overlap with decoding; the
+//! pipeline state itself is only ever touched under one lock, by one thread at a time.
 //!
 //! # Rebalances
 //!
@@ -105,6 +111,24 @@ where
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
 {
+    run_observed(pipeline, options, shutdown, &mut |_, _| {})
+}
+
+/// [`run`], calling `observer` with the counts so far and the watermark after every poll (benchmarks
+/// and embedding programs watch progress this way; it must be quick).
+pub fn run_observed<E, K, C, O>(
+    pipeline: Pipeline<E, K, C, O>,
+    options: RunnerOptions,
+    shutdown: &Shutdown,
+    observer: &mut (dyn FnMut(&RunStats, Watermark) + Send),
+) -> Result<RunSummary, RuntimeError>
+where
+    E: 'static,
+    K: Clone + Ord + Hash + Send + 'static,
+    C: CombineFn + Clone + Send + 'static,
+    O: KafkaOutput + Send + 'static,
+    PipelineInstance<E, K, C, O>: Send,
+{
     if options.max_bundle == 0 {
         return Err(RuntimeError::Options("max_bundle must be at least 1".to_owned()));
     }
@@ -144,7 +168,7 @@ where
         "traffic-agg runner started"
     );
 
-    let result = poll_loop(&consumer, &options, shutdown);
+    let result = poll_loop(&consumer, &options, shutdown, observer);
     let finish = match result {
         Ok(()) => lock(&engine).commit(&consumer),
         Err(e) => Err(e),
@@ -166,10 +190,26 @@ where
     Ok(summary)
 }
 
+/// How many polled batches may wait for the processing thread: enough to keep both threads busy, few
+/// enough that a rebalance discards little.
+const QUEUED_BATCHES: usize = 2;
+
+/// Records polled together, tagged with the rebalance generation they were polled in.
+struct Batch {
+    generation: u64,
+    records: Vec<InputRecord>,
+}
+
+/// Polling and processing run on two threads, so that librdkafka's per-message work and the
+/// pipeline's decoding overlap: this thread polls and hands batches over a short queue; the
+/// processing thread owns the pipeline through the engine's lock. Rebalance callbacks run here, inside
+/// `poll`, and take the same lock, so they happen between two batches; batches polled before a
+/// rebalance carry an older generation and are discarded by the processing thread.
 fn poll_loop<E, K, C, O>(
     consumer: &BaseConsumer<RunnerContext<E, K, C, O>>,
     options: &RunnerOptions,
     shutdown: &Shutdown,
+    observer: &mut (dyn FnMut(&RunStats, Watermark) + Send),
 ) -> Result<(), RuntimeError>
 where
     E: 'static,
@@ -179,38 +219,94 @@ where
     PipelineInstance<E, K, C, O>: Send,
 {
     let context = consumer.context();
-    let mut batch: Vec<InputRecord> = Vec::with_capacity(options.max_bundle);
-    let mut progress = Progress::new(options.progress_interval);
-    while !shutdown.is_requested() {
-        batch.clear();
-        let mut generation = context.generation.load(Ordering::SeqCst);
-        let mut wait = POLL_WAIT;
-        while batch.len() < options.max_bundle {
-            let polled = consumer.poll(wait);
-            // A rebalance ran inside poll: what was polled before it lies after the committed offsets
-            // and will be read again by whoever owns its partition now.
-            let now_generation = context.generation.load(Ordering::SeqCst);
-            if now_generation != generation {
-                batch.clear();
-                generation = now_generation;
+    let (batches, queue) = std::sync::mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+    std::thread::scope(|scope| {
+        let processing = std::thread::Builder::new()
+            .name("pipeline".to_owned())
+            .spawn_scoped(scope, || process_loop(consumer, options, queue, observer))
+            .map_err(|source| RuntimeError::Io {
+                path: "spawning the pipeline thread".to_owned(),
+                source,
+            })?;
+        while !shutdown.is_requested() && !processing.is_finished() {
+            let mut generation = context.generation.load(Ordering::SeqCst);
+            let mut records = Vec::with_capacity(options.max_bundle);
+            let mut wait = POLL_WAIT;
+            while records.len() < options.max_bundle {
+                let polled = consumer.poll(wait);
+                // A rebalance ran inside poll: what was polled before it lies after the committed
+                // offsets and will be read again by whoever owns its partition now.
+                let now_generation = context.generation.load(Ordering::SeqCst);
+                if now_generation != generation {
+                    records.clear();
+                    generation = now_generation;
+                }
+                match polled {
+                    None => break,
+                    Some(Ok(message)) => records.push(InputRecord {
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        payload: message.payload().unwrap_or_default().to_vec(),
+                    }),
+                    Some(Err(e)) => {
+                        if let Err(e) = on_poll_error(e) {
+                            drop(batches);
+                            let _ = processing.join();
+                            return Err(e);
+                        }
+                    }
+                }
+                wait = Wall::ZERO;
             }
-            match polled {
-                None => break,
-                Some(Ok(message)) => batch.push(InputRecord {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    payload: message.payload().unwrap_or_default().to_vec(),
-                }),
-                Some(Err(e)) => on_poll_error(e)?,
+            if records.is_empty() {
+                continue;
             }
-            wait = Wall::ZERO;
+            if batches.send(Batch { generation, records }).is_err() {
+                break; // the processing thread stopped; its result says why
+            }
         }
+        drop(batches);
+        processing
+            .join()
+            .unwrap_or_else(|_| Err(RuntimeError::Options("the pipeline thread panicked".to_owned())))
+    })
+}
+
+/// The processing thread: batches from the queue into the pipeline, the watermark moved (also when no
+/// batch comes, so idleness advances it), results sent, offsets committed. Returns when the queue
+/// closes (after processing what it held) or on the first error.
+fn process_loop<E, K, C, O>(
+    consumer: &BaseConsumer<RunnerContext<E, K, C, O>>,
+    options: &RunnerOptions,
+    queue: std::sync::mpsc::Receiver<Batch>,
+    observer: &mut (dyn FnMut(&RunStats, Watermark) + Send),
+) -> Result<(), RuntimeError>
+where
+    E: 'static,
+    K: Clone + Ord + Hash + Send + 'static,
+    C: CombineFn + Clone + Send + 'static,
+    O: KafkaOutput + Send + 'static,
+    PipelineInstance<E, K, C, O>: Send,
+{
+    use std::sync::mpsc::RecvTimeoutError;
+    let context = consumer.context();
+    let mut progress = Progress::new(options.progress_interval);
+    loop {
+        let batch = match queue.recv_timeout(POLL_WAIT) {
+            Ok(batch) => Some(batch),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         let mut engine = lock(&context.engine);
         if let Some(e) = engine.fatal.take() {
             return Err(e);
         }
         let now = Instant::now();
-        engine.process(&batch, now)?;
+        if let Some(batch) = batch {
+            if batch.generation == context.generation.load(Ordering::SeqCst) {
+                engine.process(batch.records, now)?;
+            }
+        }
         engine.advance_watermark(now, wall_clock())?;
         if now.duration_since(engine.last_commit) >= options.commit_interval {
             engine.commit(consumer)?;
@@ -219,8 +315,8 @@ where
             let lag = *context.lag.lock().unwrap_or_else(|e| e.into_inner());
             progress.log(&engine, lag, now);
         }
+        observer(&engine.stats(), engine.instance.watermark());
     }
-    Ok(())
 }
 
 fn on_poll_error(error: KafkaError) -> Result<(), RuntimeError> {
@@ -379,11 +475,11 @@ where
         self.windows.iter().map(Window::end).max().unwrap_or(t)
     }
 
-    fn process(&mut self, batch: &[InputRecord], now: Instant) -> Result<(), RuntimeError> {
+    fn process(&mut self, batch: Vec<InputRecord>, now: Instant) -> Result<(), RuntimeError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut by_partition: BTreeMap<i32, Vec<&InputRecord>> = BTreeMap::new();
+        let mut by_partition: BTreeMap<i32, Vec<InputRecord>> = BTreeMap::new();
         for record in batch {
             by_partition.entry(record.partition).or_default().push(record);
         }
@@ -391,12 +487,12 @@ where
             if !self.ledger.is_assigned(partition) {
                 continue;
             }
-            self.process_partition(partition, &records, now)?;
+            self.process_partition(partition, records, now)?;
         }
         Ok(())
     }
 
-    fn process_partition(&mut self, partition: i32, input: &[&InputRecord], now: Instant) -> Result<(), RuntimeError> {
+    fn process_partition(&mut self, partition: i32, input: Vec<InputRecord>, now: Instant) -> Result<(), RuntimeError> {
         let first = input[0].offset;
         let last = input[input.len() - 1].offset;
         let watermark = self.instance.watermark();
@@ -407,12 +503,12 @@ where
                 offset: record.offset,
             };
             match self.ledger.replay_rule(partition, record.offset, watermark) {
-                Replay::Process => records.push(Record::new(record.payload.clone(), position)),
+                Replay::Process => records.push(Record::new(record.payload, position)),
                 Replay::BeforeCheckpoint { floor } => match self.pipeline.decode(&record.payload) {
                     // Dead-lettered before the checkpoint was committed.
                     Err(_) => self.stats.replay_skipped += 1,
                     Ok((_, t)) if self.latest_window_end(t) <= floor.timestamp() => self.stats.replay_skipped += 1,
-                    Ok(_) => records.push(Record::new(record.payload.clone(), position)),
+                    Ok(_) => records.push(Record::new(record.payload, position)),
                 },
                 Replay::BehindFloor { floor } => match self.pipeline.decode(&record.payload) {
                     Ok((_, t)) if self.latest_window_end(t) <= floor.timestamp() => {
@@ -424,10 +520,10 @@ where
                             reason: format!(
                                 "late: every window of {t} ended by {floor}, the watermark restored for partition {partition}"
                             ),
-                            payload: record.payload.clone(),
+                            payload: record.payload,
                         });
                     }
-                    _ => records.push(Record::new(record.payload.clone(), position)),
+                    _ => records.push(Record::new(record.payload, position)),
                 },
             }
         }
