@@ -1,0 +1,78 @@
+//! Repartitioning: input that is not keyed by user id (spread at random over partitions) still gives
+//! the right per-user counts when two instances split it, because `--repartition` re-keys it by id
+//! through an internal topic first.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use testkit::broker::{broker_or_skip, unique_name};
+
+#[test]
+fn two_instances_with_repartition_count_unkeyed_input_correctly() {
+    let Some(broker) = broker_or_skip("two_instances_with_repartition_count_unkeyed_input_correctly") else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let input = unique_name("website-visit");
+    let output = unique_name("traffic-agg");
+    let group = unique_name("traffic-agg");
+    broker.create_topic(&input, 3).unwrap();
+    broker.create_topic(&output, 3).unwrap();
+
+    // No key: librdkafka's default partitioner spreads the visits of every user over all partitions.
+    let producer: ThreadedProducer<_> = broker.producer_config().create().unwrap();
+    let recording = std::fs::read_to_string(visits_file()).unwrap();
+    for line in recording.lines() {
+        producer.send(BaseRecord::<(), str>::to(&input).payload(line)).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let spread = read_topic(&servers, &input, false);
+    let partitions_of_first_user: std::collections::BTreeSet<i32> = spread
+        .iter()
+        .filter(|r| r.value.contains(r#""id":"1734328107054255797""#))
+        .map(|r| r.partition)
+        .collect();
+    assert!(partitions_of_first_user.len() > 1, "the input is not keyed by id");
+
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--input-topic",
+        &input,
+        "--output-topic",
+        &output,
+        "--group-id",
+        &group,
+        "--repartition",
+        // Each internal partition merges what both stages forward from all three input partitions; with
+        // the whole input already waiting, that merge is out of event-time order by up to the
+        // recording's span (17 minutes). See the README on repartitioning and watermarks.
+        "--max-out-of-orderness",
+        "1h",
+        "--idle-timeout",
+        "3s",
+        "--session-timeout",
+        "6s",
+    ];
+    let mut first = AggProcess::start(&broker, &args, dir.path().join("first.log"));
+    let mut second = AggProcess::start(&broker, &args, dir.path().join("second.log"));
+    let internal = format!("{group}-repartition");
+    wait_for(
+        "both stages to commit the whole input",
+        Duration::from_secs(120),
+        || {
+            first.assert_running();
+            second.assert_running();
+            group_caught_up(&servers, &internal, &input) && group_caught_up(&servers, &group, &internal)
+        },
+    );
+    first.terminate();
+    second.terminate();
+
+    let reads = read_topic(&servers, &output, false);
+    let expected = reference_windows(&visits_file());
+    let actual = dedupe(&reads);
+    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+}
