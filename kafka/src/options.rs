@@ -42,8 +42,11 @@ pub struct RunnerOptions {
     pub progress_interval: Wall,
     /// The consumer's `session.timeout.ms`: how soon a crashed instance's partitions move.
     pub session_timeout: Wall,
-    /// At most this many records are processed as one bundle.
+    /// At most this many records of one partition are processed as one bundle; the watermark moves
+    /// after each bundle, so this is also how coarsely lateness is judged while catching up.
     pub max_bundle: usize,
+    /// At most this many records are handed from the polling thread to the processing thread at once.
+    pub poll_batch: usize,
     /// Extra librdkafka settings for the consumer (applied before the fixed ones).
     pub consumer_properties: Vec<(String, String)>,
     /// Extra librdkafka settings for the producer: they override the defaults (`acks=all`,
@@ -69,7 +72,8 @@ impl RunnerOptions {
             commit_interval: Wall::from_secs(1),
             progress_interval: Wall::from_secs(10),
             session_timeout: Wall::from_secs(10),
-            max_bundle: 500,
+            max_bundle: 50,
+            poll_batch: 500,
             consumer_properties: Vec::new(),
             producer_properties: Vec::new(),
         }

@@ -313,3 +313,26 @@ pub fn topic_partitions(bootstrap_servers: &str, topic: &str) -> Result<i32, Run
     partition_count(&admin, topic)?
         .ok_or_else(|| RuntimeError::Options(format!("topic {topic} does not exist at {bootstrap_servers}")))
 }
+
+/// Creates the runner's output, DLQ and late topics that do not exist yet, with as many partitions as
+/// the input topic (replication factor 1), so that they do not depend on the broker's auto-creation
+/// defaults. Best effort: returns what could not be done, for the caller to log.
+pub fn ensure_output_topics(options: &crate::RunnerOptions) -> Vec<String> {
+    let servers = &options.bootstrap_servers;
+    let partitions = match topic_partitions(servers, &options.input_topic) {
+        Ok(n) => n,
+        Err(e) => return vec![format!("not creating output topics: {e}")],
+    };
+    let mut topics = vec![&options.output_topic];
+    topics.extend(options.dlq_topic.iter());
+    topics.extend(options.late_topic.iter());
+    let mut problems = Vec::new();
+    for topic in topics {
+        match create_topic_if_missing(servers, topic, partitions, 1) {
+            Ok(true) => tracing::info!(topic = %topic, partitions, "created topic"),
+            Ok(false) => {}
+            Err(e) => problems.push(format!("creating topic {topic}: {e}")),
+        }
+    }
+    problems
+}

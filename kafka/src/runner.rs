@@ -3,14 +3,16 @@
 //!
 //! The runner is a thin, synchronous driver of the pipeline crate's sans-IO core, on two threads:
 //!
-//! 1. the polling thread polls up to `max_bundle` records (waiting at most 100 ms for the first) and
+//! 1. the polling thread polls up to `poll_batch` records (waiting at most 100 ms for the first) and
 //!    queues them as one batch (at most two batches wait); rebalance callbacks run on it;
-//! 2. the processing thread takes each batch and, per partition, applies the checkpoint rules of
+//! 2. the processing thread takes each batch and splits it into bundles of at most `max_bundle`
+//!    consecutive records of one partition; to each it applies the checkpoint rules of
 //!    [`crate::ledger`] (skipping what a previous owner already emitted) and hands the records to
-//!    [`PipelineInstance::process_bundle`] as one bundle;
-//! 3. it feeds the bundle's largest event time to that partition's watermark generator and moves the
-//!    pipeline watermark to the combined watermark ([`crate::watermark`]; this also runs when no batch
-//!    came for 100 ms, so idleness advances it);
+//!    [`PipelineInstance::process_bundle`];
+//! 3. after each bundle it feeds the bundle's largest event time to that partition's watermark
+//!    generator and moves the pipeline watermark to the combined watermark ([`crate::watermark`]; this
+//!    also runs when no batch came for 100 ms, so idleness advances it). Lateness is judged against
+//!    the watermark before the bundle, so `max_bundle` bounds how coarse that is while catching up;
 //! 4. it sends window results, dead letters and late records to their topics;
 //! 5. every `commit_interval` it waits for every delivery report, then commits the ledger's safe
 //!    offsets with their checkpoints (in exactly-once mode: adds them to the open transaction and
@@ -129,8 +131,10 @@ where
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
 {
-    if options.max_bundle == 0 {
-        return Err(RuntimeError::Options("max_bundle must be at least 1".to_owned()));
+    if options.max_bundle == 0 || options.poll_batch == 0 {
+        return Err(RuntimeError::Options(
+            "max_bundle and poll_batch must be at least 1".to_owned(),
+        ));
     }
     let mut topics = vec![&options.output_topic];
     topics.extend(options.dlq_topic.iter());
@@ -230,9 +234,9 @@ where
             })?;
         while !shutdown.is_requested() && !processing.is_finished() {
             let mut generation = context.generation.load(Ordering::SeqCst);
-            let mut records = Vec::with_capacity(options.max_bundle);
+            let mut records = Vec::with_capacity(options.poll_batch);
             let mut wait = POLL_WAIT;
-            while records.len() < options.max_bundle {
+            while records.len() < options.poll_batch {
                 let polled = consumer.poll(wait);
                 // A rebalance ran inside poll: what was polled before it lies after the committed
                 // offsets and will be read again by whoever owns its partition now.
@@ -302,12 +306,13 @@ where
             return Err(e);
         }
         let now = Instant::now();
+        let wall = wall_clock();
         if let Some(batch) = batch {
             if batch.generation == context.generation.load(Ordering::SeqCst) {
-                engine.process(batch.records, now)?;
+                engine.process(batch.records, now, wall)?;
             }
         }
-        engine.advance_watermark(now, wall_clock())?;
+        engine.advance_watermark(now, wall)?;
         if now.duration_since(engine.last_commit) >= options.commit_interval {
             engine.commit(consumer)?;
         }
@@ -475,7 +480,7 @@ where
         self.windows.iter().map(Window::end).max().unwrap_or(t)
     }
 
-    fn process(&mut self, batch: Vec<InputRecord>, now: Instant) -> Result<(), RuntimeError> {
+    fn process(&mut self, batch: Vec<InputRecord>, now: Instant, wall: Timestamp) -> Result<(), RuntimeError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -483,11 +488,21 @@ where
         for record in batch {
             by_partition.entry(record.partition).or_default().push(record);
         }
-        for (partition, records) in by_partition {
-            if !self.ledger.is_assigned(partition) {
-                continue;
+        // Bundles of the partitions in turn, so that their watermarks move together.
+        let mut queues: Vec<(i32, std::vec::IntoIter<InputRecord>)> = by_partition
+            .into_iter()
+            .filter(|(partition, _)| self.ledger.is_assigned(*partition))
+            .map(|(partition, records)| (partition, records.into_iter()))
+            .collect();
+        while !queues.is_empty() {
+            for (partition, records) in &mut queues {
+                let bundle: Vec<InputRecord> = records.by_ref().take(self.options.max_bundle).collect();
+                if !bundle.is_empty() {
+                    self.process_partition(*partition, bundle, now)?;
+                    self.advance_watermark(now, wall)?;
+                }
             }
-            self.process_partition(partition, records, now)?;
+            queues.retain(|(_, records)| records.len() > 0);
         }
         Ok(())
     }

@@ -22,11 +22,12 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     broker.create_topic(&input, 3).unwrap();
     broker.create_topic(&output, 3).unwrap();
 
-    // No key: librdkafka's default partitioner spreads the visits of every user over all partitions.
+    // No key, partitions in turn: the visits of every user are spread over all partitions.
     let producer: ThreadedProducer<_> = broker.producer_config().create().unwrap();
     let recording = std::fs::read_to_string(visits_file()).unwrap();
-    for line in recording.lines() {
-        producer.send(BaseRecord::<(), str>::to(&input).payload(line)).unwrap();
+    for (i, line) in recording.lines().enumerate() {
+        let record = BaseRecord::<(), str>::to(&input).payload(line).partition(i as i32 % 3);
+        producer.send(record).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     let spread = read_topic(&servers, &input, false);

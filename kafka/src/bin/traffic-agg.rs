@@ -143,6 +143,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     options.consumer_properties = cli.consumer_properties;
     options.producer_properties = cli.producer_properties;
 
+    for problem in kafka_runtime::produce::ensure_output_topics(&options) {
+        tracing::warn!("{problem} (the broker may create it on first use)");
+    }
     let stage = if cli.repartition {
         let repartition = RepartitionOptions::for_runner(&options);
         repartition::ensure_topic(&repartition).context("creating the repartition topic")?;
