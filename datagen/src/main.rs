@@ -252,7 +252,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         });
         send_to_kafka(&cli, lines, pace)?;
-        report(&summary, &format!("topic {} at {}", cli.topic, cli.bootstrap_servers));
+        report(
+            "generated",
+            &summary,
+            &format!("for topic {} at {}", cli.topic, cli.bootstrap_servers),
+        );
         return Ok(());
     }
 
@@ -271,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("writing stdout"),
         },
     };
-    report(&summary, &target);
+    report("wrote", &summary, &format!("to {target}"));
     Ok(())
 }
 
@@ -355,14 +359,14 @@ fn replay(cli: &Cli, path: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
-fn report(summary: &Summary, target: &str) {
+fn report(verb: &str, summary: &Summary, target: &str) {
     let range = match summary.event_times {
         Some((lo, hi)) => format!(", event times {lo} to {hi}"),
         None => String::new(),
     };
     let _ = writeln!(
         io::stderr(),
-        "datagen: wrote {} line{} to {target} ({} late, {} malformed, {} with empty coordinates{range})",
+        "datagen: {verb} {} line{} {target} ({} late, {} malformed, {} with empty coordinates{range})",
         summary.lines,
         if summary.lines == 1 { "" } else { "s" },
         summary.late,
