@@ -73,7 +73,8 @@ fn read_committed_consumers_see_every_window_exactly_once_across_sigkill_restart
     let mut agg = AggProcess::start(&broker, &args, log.clone());
     wait_for("new windows on the output topic", Duration::from_secs(60), || {
         agg.assert_running();
-        topic_end_total(&servers, &output) >= outputs_before + 50
+        // (On a very slow machine the stream may be over already: then there is nothing new to emit.)
+        topic_end_total(&servers, &output) >= outputs_before + 50 || group_caught_up(&servers, &group, &input)
     });
     agg.kill();
 
