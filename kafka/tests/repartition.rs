@@ -19,8 +19,12 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     let input = unique_name("website-visit");
     let output = unique_name("traffic-agg");
     let group = unique_name("traffic-agg");
+    let internal = format!("{group}-repartition");
     broker.create_topic(&input, 3).unwrap();
     broker.create_topic(&output, 3).unwrap();
+    // traffic-agg creates it when missing; created here too, for brokers without an admin API (the
+    // librdkafka mock cluster).
+    broker.create_topic(&internal, 3).unwrap();
 
     // No key, partitions in turn: the visits of every user are spread over all partitions.
     let producer: ThreadedProducer<_> = broker.producer_config().create().unwrap();
@@ -59,7 +63,6 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     ];
     let mut first = AggProcess::start(&broker, &args, dir.path().join("first.log"));
     let mut second = AggProcess::start(&broker, &args, dir.path().join("second.log"));
-    let internal = format!("{group}-repartition");
     wait_for(
         "both stages to commit the whole input",
         Duration::from_secs(120),
