@@ -17,6 +17,7 @@
 //! for tests belong to `testkit::broker`. The `traffic-agg` binary is a thin command line over
 //! [`traffic_agg`]. See `kafka/README.md` for the guarantees and how to run it.
 
+pub mod cli;
 pub mod error;
 pub mod ledger;
 pub mod options;

@@ -51,6 +51,22 @@ impl KafkaOutput for TrafficAgg {
     }
 }
 
+impl KafkaOutput for sql::SqlRow {
+    /// `{"event_id": ..., "window_start": ...}` as the seed's SQL version writes it, when the query has
+    /// both columns; otherwise the whole row, so equal rows still share a key.
+    fn message_key(&self) -> Vec<u8> {
+        self.message_key()
+            .unwrap_or_else(|| self.clone())
+            .to_json()
+            .into_bytes()
+    }
+
+    /// The row as `json.dumps` of its dict, columns in `SELECT` order.
+    fn message_value(&self) -> Vec<u8> {
+        self.to_json().into_bytes()
+    }
+}
+
 /// Counts acknowledgements and keeps the first delivery failure.
 #[derive(Debug, Default)]
 pub struct DeliveryTracker {

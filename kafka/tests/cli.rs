@@ -57,3 +57,29 @@ fn bad_durations_and_unknown_flags_are_usage_errors() {
         assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     }
 }
+
+#[test]
+fn traffic_agg_sql_has_its_own_defaults_and_takes_the_window_from_the_query() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_traffic-agg-sql"))
+            .args(args)
+            .env_remove("BOOTSTRAP_SERVERS")
+            .output()
+            .expect("run traffic-agg-sql")
+    };
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(help.contains("[default: traffic-agg-sql]"), "{help}");
+    let refused = run(&["--window", "20s"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the query's TUMBLE or HOP sets the windows"));
+    let dir = tempfile::tempdir().unwrap();
+    let query = dir.path().join("bad.sql");
+    std::fs::write(&query, "SELECT id, COUNT(*) FROM PCOLLECTION GROUP BY id").unwrap();
+    let bad = run(&["--sql", query.to_str().unwrap(), "--bootstrap-servers", "127.0.0.1:1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("does not compile") && err.contains("GROUP BY has no TUMBLE or HOP"),
+        "{err}"
+    );
+}

@@ -12,7 +12,7 @@ use kafka_runtime::produce::{as_fast_as_possible, produce, ProduceOptions};
 use kafka_runtime::Shutdown;
 use pipeline::io::jsonl::JsonlSource;
 use pipeline::io::memory::MemorySink;
-use pipeline::traffic::{traffic_pipeline, TrafficAgg, TrafficConfig};
+use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use pipeline::watermark::WatermarkStrategy;
 use pipeline::WindowOutput;
 use rdkafka::config::RDKafkaLogLevel;
@@ -58,18 +58,34 @@ pub fn produce_lines(bootstrap_servers: &str, topic: &str, lines: &[Vec<u8>]) {
 
 /// The windows `simulate --watermark perfect` computes for `path` (key JSON → value JSON).
 pub fn reference_windows(path: &Path) -> BTreeMap<String, String> {
-    reference_windows_from(&mut JsonlSource::open(path).expect("open the recorded traffic"))
+    let pipeline = traffic_pipeline(TrafficConfig::default());
+    perfect_windows(
+        &pipeline,
+        &mut JsonlSource::open(path).expect("open the recorded traffic"),
+    )
 }
 
 /// The windows a perfect watermark gives for these records (their order does not matter: nothing is
 /// late).
 pub fn reference_windows_of(payloads: impl IntoIterator<Item = Vec<u8>>) -> BTreeMap<String, String> {
-    reference_windows_from(&mut pipeline::io::memory::MemorySource::from_payloads(payloads))
+    let pipeline = traffic_pipeline(TrafficConfig::default());
+    perfect_windows(
+        &pipeline,
+        &mut pipeline::io::memory::MemorySource::from_payloads(payloads),
+    )
 }
 
-fn reference_windows_from(source: &mut dyn pipeline::io::Source) -> BTreeMap<String, String> {
-    let pipeline = traffic_pipeline(TrafficConfig::default());
-    let mut outputs: MemorySink<WindowOutput<String, TrafficAgg>> = MemorySink::default();
+/// The messages (key JSON → value JSON) any pipeline emits for `source` under a perfect watermark.
+pub fn perfect_windows<E, K, C, O>(
+    pipeline: &pipeline::Pipeline<E, K, C, O>,
+    source: &mut dyn pipeline::io::Source,
+) -> BTreeMap<String, String>
+where
+    K: Clone + Ord + std::hash::Hash,
+    C: pipeline::combine::CombineFn + Clone,
+    O: kafka_runtime::sink::KafkaOutput + Clone,
+{
+    let mut outputs: MemorySink<WindowOutput<K, O>> = MemorySink::default();
     let mut late = MemorySink::default();
     let mut dead = MemorySink::default();
     let options = SimulationOptions {
@@ -77,7 +93,7 @@ fn reference_windows_from(source: &mut dyn pipeline::io::Source) -> BTreeMap<Str
         disorder: None,
     };
     simulate(
-        &pipeline,
+        pipeline,
         source,
         &options,
         Sinks {
@@ -90,7 +106,6 @@ fn reference_windows_from(source: &mut dyn pipeline::io::Source) -> BTreeMap<Str
     .expect("simulate");
     let mut windows = BTreeMap::new();
     for output in outputs.items {
-        use kafka_runtime::sink::KafkaOutput;
         let key = String::from_utf8(output.value.message_key()).unwrap();
         let value = String::from_utf8(output.value.message_value()).unwrap();
         assert!(
@@ -237,12 +252,17 @@ pub struct AggProcess {
 impl AggProcess {
     /// Starts `traffic-agg` with `args` after the broker address.
     pub fn start(broker: &TestBroker, args: &[&str], log: PathBuf) -> AggProcess {
+        AggProcess::start_binary(env!("CARGO_BIN_EXE_traffic-agg"), broker, args, log)
+    }
+
+    /// Starts `binary` (`traffic-agg` or `traffic-agg-sql`) with `args` after the broker address.
+    pub fn start_binary(binary: &str, broker: &TestBroker, args: &[&str], log: PathBuf) -> AggProcess {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_traffic-agg"))
+        let child = Command::new(binary)
             .arg("--bootstrap-servers")
             .arg(broker.bootstrap_servers())
             .args(args)
