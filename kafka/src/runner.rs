@@ -569,10 +569,10 @@ where
                     self.stats.dead_letters_sent += 1;
                 }
                 None => {
-                    if !self.warned_no_dlq {
-                        self.warned_no_dlq = true;
-                        tracing::warn!("records that do not parse are counted and dropped (no --dlq-topic)");
-                    }
+                    warn_once(
+                        &mut self.warned_no_dlq,
+                        "records that do not parse are counted and dropped (no --dlq-topic)",
+                    );
                     tracing::debug!(position = %dead.position, reason = %dead.reason, "dead letter");
                 }
             }
@@ -584,10 +584,10 @@ where
                     self.stats.late_sent += 1;
                 }
                 None => {
-                    if !self.warned_no_late {
-                        self.warned_no_late = true;
-                        tracing::warn!("late records are counted and dropped (no --late-topic)");
-                    }
+                    warn_once(
+                        &mut self.warned_no_late,
+                        "late records are counted and dropped (no --late-topic)",
+                    );
                     tracing::debug!(position = %late.position, reason = %late.reason, "late record");
                 }
             }
@@ -774,5 +774,12 @@ impl Progress {
         );
         self.last = now;
         self.last_read = read;
+    }
+}
+
+/// Logs `message` as a warning the first time only; `warned` remembers that it was.
+fn warn_once(warned: &mut bool, message: &str) {
+    if !std::mem::replace(warned, true) {
+        tracing::warn!("{message}");
     }
 }
