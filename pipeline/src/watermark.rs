@@ -6,6 +6,10 @@
 
 use crate::time::{Duration, Timestamp, Watermark};
 
+/// The out-of-orderness bound of `bounded` when none is given, for the simulator and the Kafka runners
+/// alike: the seed's 5 seconds.
+pub const DEFAULT_BOUND: Duration = Duration::seconds(5);
+
 /// The watermark strategies `simulate --watermark` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatermarkStrategy {
@@ -23,7 +27,7 @@ impl std::str::FromStr for WatermarkStrategy {
         match s {
             "explicit" => Ok(WatermarkStrategy::Explicit),
             "perfect" => Ok(WatermarkStrategy::Perfect),
-            "bounded" => Ok(WatermarkStrategy::Bounded(Duration::seconds(5))),
+            "bounded" => Ok(WatermarkStrategy::Bounded(DEFAULT_BOUND)),
             _ => match s.strip_prefix("bounded:") {
                 Some(bound) => bound.parse().map(WatermarkStrategy::Bounded).map_err(|e| e.to_string()),
                 None => Err(format!(

@@ -1,0 +1,403 @@
+//! The offset ledger: which input offsets are safe to commit, and the checkpoint a commit carries so
+//! that a restart rebuilds exactly the windows that were still open.
+//!
+//! # What is committed
+//!
+//! A record is *done* once every window it was added to has fired and the resulting messages were
+//! acknowledged by the broker (records that were dead-lettered or dropped as late are done once their
+//! DLQ or late-topic message is acknowledged). The runner flushes the producer before it commits, so at
+//! commit time "fired" implies "acknowledged". Per partition the ledger commits the smallest offset
+//! among records that are not done, or the next offset to read when all are.
+//!
+//! Tracking is per bundle, not per record: each bundle of a partition (consecutive offsets) is held
+//! until the watermark reaches the end of the latest window of its largest event time. Window ends
+//! grow with event time (fixed and sliding windows), so that releases every window of the bundle.
+//! Holds are kept with strictly increasing release times (a bundle released no later than the one
+//! before it adds nothing), so the queue stays as short as the number of open windows.
+//!
+//! # The checkpoint
+//!
+//! Committing the smallest open offset means a restart re-reads some records whose windows *have*
+//! fired (a late element of an old window sits before records of newer, still open windows). Adding
+//! those again would emit a second, partial pane for an already emitted window. So every commit carries
+//! a [`Checkpoint`] in the offset's metadata:
+//!
+//! * `floor`: the pipeline watermark at commit time (at least the floor restored at assignment). Every
+//!   window of this partition ending at or before it was emitted and acknowledged.
+//! * `replay_until`: the next offset to read at commit time. Records before it were processed by the
+//!   committer.
+//!
+//! On restart, a record below `replay_until` whose windows all end at or before `floor` is skipped (it
+//! was counted and emitted, or reported late, or dead-lettered, before the commit); every other record
+//! is processed. Records at or after `replay_until` whose windows all end at or before `floor` are late
+//! for this partition even if the new pipeline's watermark is lower (it can be, when partitions
+//! committed by different instances meet in one). The runner applies these rules; this module keeps the
+//! numbers. Brokers that drop commit metadata (tansu does) lose the checkpoint: a restart then treats
+//! everything from the committed offset as new, which can re-emit a window with a partial count.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+use pipeline::time::{Timestamp, Watermark};
+
+/// Prefix of the offset metadata this crate writes.
+const CHECKPOINT_TAG: &str = "kafka-runtime/1";
+
+/// What a committed offset carries in its metadata: see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Every window of the partition ending at or before this was emitted and acknowledged.
+    pub floor: Watermark,
+    /// Records before this offset were processed before the commit.
+    pub replay_until: i64,
+}
+
+impl Checkpoint {
+    /// The metadata text: `kafka-runtime/1 floor=<ms|-inf|+inf> replay-until=<offset>`.
+    ///
+    /// ```
+    /// use kafka_core::ledger::Checkpoint;
+    /// use pipeline::time::{Timestamp, Watermark};
+    /// let c = Checkpoint { floor: Watermark::at(Timestamp::from_millis(20_000)), replay_until: 7 };
+    /// assert_eq!(c.encode(), "kafka-runtime/1 floor=20000 replay-until=7");
+    /// assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
+    /// assert_eq!(Checkpoint::decode(""), None);
+    /// ```
+    pub fn encode(&self) -> String {
+        let floor = match self.floor {
+            Watermark::MIN => "-inf".to_owned(),
+            Watermark::MAX => "+inf".to_owned(),
+            w => w.timestamp().millis().to_string(),
+        };
+        format!("{CHECKPOINT_TAG} floor={floor} replay-until={}", self.replay_until)
+    }
+
+    /// Reads metadata written by [`encode`](Self::encode); `None` for anything else (empty metadata,
+    /// another tool's).
+    pub fn decode(text: &str) -> Option<Checkpoint> {
+        let mut words = text.split_ascii_whitespace();
+        if words.next()? != CHECKPOINT_TAG {
+            return None;
+        }
+        let floor = match words.next()?.strip_prefix("floor=")? {
+            "-inf" => Watermark::MIN,
+            "+inf" => Watermark::MAX,
+            ms => Watermark::at(Timestamp::from_millis(ms.parse().ok()?)),
+        };
+        let replay_until = words.next()?.strip_prefix("replay-until=")?.parse().ok()?;
+        Some(Checkpoint { floor, replay_until })
+    }
+}
+
+impl fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "floor {} replay-until {}", self.floor, self.replay_until)
+    }
+}
+
+/// An offset to commit for one partition, with its checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitPoint {
+    /// The partition.
+    pub partition: i32,
+    /// The offset to commit: the next record a restart reads.
+    pub offset: i64,
+    /// The metadata to commit with it.
+    pub checkpoint: Checkpoint,
+}
+
+/// How the runner must treat a record, given its partition's restored checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Process it normally: no checkpoint rule applies.
+    Process,
+    /// It lies before the checkpoint's `replay_until`: decode it, skip it if all its windows end at or
+    /// before `floor` (or it does not decode), process it otherwise.
+    BeforeCheckpoint {
+        /// The partition's floor.
+        floor: Watermark,
+    },
+    /// It is new, but the partition's floor is ahead of the pipeline watermark: decode it, and if all
+    /// its windows end at or before `floor` it is late.
+    BehindFloor {
+        /// The partition's floor.
+        floor: Watermark,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct PartitionLedger {
+    /// The committed offset found at assignment, if any.
+    start: Option<i64>,
+    /// One past the last record processed (or skipped) since the assignment.
+    next: Option<i64>,
+    restored: Option<Checkpoint>,
+    /// (first offset of a bundle, time the watermark must reach to release it), release times
+    /// strictly increasing.
+    holds: VecDeque<(i64, Timestamp)>,
+    last_commit: Option<(i64, Watermark)>,
+}
+
+/// The commit bookkeeping of every assigned partition.
+///
+/// ```
+/// use kafka_core::ledger::OffsetLedger;
+/// use pipeline::time::{Timestamp, Watermark};
+///
+/// let mut ledger = OffsetLedger::default();
+/// ledger.assign(0, None, None);
+/// // Offsets 0..=9 went into windows that close at 20 s; 10..=19 into windows closing at 40 s.
+/// ledger.processed(0, 0, 9, Some(Timestamp::from_millis(20_000)));
+/// ledger.processed(0, 10, 19, Some(Timestamp::from_millis(40_000)));
+/// let at = |ms| Watermark::at(Timestamp::from_millis(ms));
+/// assert_eq!(ledger.commit_points(at(19_999))[0].offset, 0);
+/// assert_eq!(ledger.commit_points(at(20_000))[0].offset, 10);
+/// assert_eq!(ledger.commit_points(at(40_000))[0].offset, 20);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OffsetLedger {
+    partitions: BTreeMap<i32, PartitionLedger>,
+}
+
+impl OffsetLedger {
+    /// Starts tracking `partition`, which resumes from `committed` (`None`: no commit, the consumer
+    /// starts by `auto.offset.reset`) with the checkpoint found in its metadata, if any.
+    pub fn assign(&mut self, partition: i32, committed: Option<i64>, checkpoint: Option<Checkpoint>) {
+        // A checkpoint only means something together with the offset it was committed with.
+        let restored = checkpoint.filter(|_| committed.is_some());
+        self.partitions.insert(
+            partition,
+            PartitionLedger {
+                start: committed,
+                next: None,
+                restored,
+                holds: VecDeque::new(),
+                last_commit: None,
+            },
+        );
+    }
+
+    /// Forgets every partition (they were revoked).
+    pub fn clear(&mut self) {
+        self.partitions.clear();
+    }
+
+    /// Whether `partition` is tracked.
+    pub fn is_assigned(&self, partition: i32) -> bool {
+        self.partitions.contains_key(&partition)
+    }
+
+    /// The checkpoint restored for `partition` at assignment.
+    pub fn restored(&self, partition: i32) -> Option<Checkpoint> {
+        self.partitions.get(&partition).and_then(|p| p.restored)
+    }
+
+    /// The floor restored for `partition` (−∞ without a checkpoint).
+    pub fn floor(&self, partition: i32) -> Watermark {
+        self.restored(partition).map_or(Watermark::MIN, |c| c.floor)
+    }
+
+    /// How the record at `offset` of `partition` must be treated when the pipeline watermark is
+    /// `watermark` (see [`Replay`]).
+    pub fn replay_rule(&self, partition: i32, offset: i64, watermark: Watermark) -> Replay {
+        match self.restored(partition) {
+            Some(c) if offset < c.replay_until => Replay::BeforeCheckpoint { floor: c.floor },
+            Some(c) if c.floor > watermark => Replay::BehindFloor { floor: c.floor },
+            _ => Replay::Process,
+        }
+    }
+
+    /// Records `first..=last` of `partition` were handled. `release_at` is the end of the latest window
+    /// they were added to (`None` when none was added to a window: all were skipped, dead-lettered or
+    /// late, and are done once the producer is flushed).
+    pub fn processed(&mut self, partition: i32, first: i64, last: i64, release_at: Option<Timestamp>) {
+        let Some(p) = self.partitions.get_mut(&partition) else {
+            return;
+        };
+        debug_assert!(first <= last);
+        p.next = Some(p.next.map_or(last + 1, |n| n.max(last + 1)));
+        if let Some(release_at) = release_at {
+            if p.holds.back().is_none_or(|(_, r)| release_at > *r) {
+                p.holds.push_back((first, release_at));
+            }
+        }
+    }
+
+    /// The offsets to commit now that the pipeline watermark is `watermark` and everything produced so
+    /// far is acknowledged; only partitions whose offset or floor changed since the last
+    /// [`committed`](Self::committed) are listed.
+    pub fn commit_points(&mut self, watermark: Watermark) -> Vec<CommitPoint> {
+        let mut points = Vec::new();
+        for (&partition, p) in &mut self.partitions {
+            while p.holds.front().is_some_and(|(_, r)| watermark.timestamp() >= *r) {
+                p.holds.pop_front();
+            }
+            let offset = match (p.holds.front(), p.next, p.start) {
+                (Some((first, _)), _, _) => *first,
+                (None, Some(next), _) => next,
+                (None, None, Some(start)) => start,
+                (None, None, None) => continue,
+            };
+            let restored = p.restored.unwrap_or(Checkpoint {
+                floor: Watermark::MIN,
+                replay_until: offset,
+            });
+            let floor = restored.floor.max(watermark);
+            if p.last_commit == Some((offset, floor)) {
+                continue;
+            }
+            let replay_until = restored.replay_until.max(p.next.unwrap_or(offset)).max(offset);
+            points.push(CommitPoint {
+                partition,
+                offset,
+                checkpoint: Checkpoint { floor, replay_until },
+            });
+        }
+        points
+    }
+
+    /// The broker accepted `points`.
+    pub fn committed(&mut self, points: &[CommitPoint]) {
+        for point in points {
+            if let Some(p) = self.partitions.get_mut(&point.partition) {
+                p.last_commit = Some((point.offset, point.checkpoint.floor));
+            }
+        }
+    }
+
+    /// The next offset to read of `partition`, when known.
+    pub fn position(&self, partition: i32) -> Option<i64> {
+        self.partitions.get(&partition).and_then(|p| p.next.or(p.start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    fn wm(ms: i64) -> Watermark {
+        Watermark::at(t(ms))
+    }
+
+    #[test]
+    fn checkpoints_round_trip_including_infinities() {
+        for floor in [Watermark::MIN, Watermark::MAX, wm(-5), wm(1_714_345_980_000)] {
+            let c = Checkpoint {
+                floor,
+                replay_until: 42,
+            };
+            assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
+        }
+        for bad in [
+            "x",
+            "kafka-runtime/1",
+            "kafka-runtime/1 floor=x replay-until=1",
+            "other floor=1 replay-until=1",
+        ] {
+            assert_eq!(Checkpoint::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_partition_never_read_and_never_committed_is_not_committed() {
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, None, None);
+        assert!(ledger.commit_points(wm(0)).is_empty());
+    }
+
+    #[test]
+    fn a_partition_with_only_done_records_commits_the_next_offset() {
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(3, Some(100), None);
+        ledger.processed(3, 100, 149, None);
+        let points = ledger.commit_points(wm(0));
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0].partition, points[0].offset), (3, 150));
+        assert_eq!(
+            points[0].checkpoint,
+            Checkpoint {
+                floor: wm(0),
+                replay_until: 150
+            }
+        );
+    }
+
+    #[test]
+    fn the_earliest_unreleased_bundle_bounds_the_commit() {
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, Some(0), None);
+        ledger.processed(0, 0, 9, Some(t(40_000)));
+        ledger.processed(0, 10, 19, Some(t(20_000)));
+        ledger.processed(0, 20, 29, Some(t(60_000)));
+        // 10..=19 released first, but 0..=9 still waits: nothing past 0 is safe.
+        assert_eq!(ledger.commit_points(wm(20_000))[0].offset, 0);
+        assert_eq!(ledger.commit_points(wm(40_000))[0].offset, 20);
+        assert_eq!(ledger.commit_points(wm(60_000))[0].offset, 30);
+    }
+
+    #[test]
+    fn unchanged_points_are_not_listed_again() {
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, Some(0), None);
+        ledger.processed(0, 0, 9, None);
+        let points = ledger.commit_points(wm(5));
+        ledger.committed(&points);
+        assert!(ledger.commit_points(wm(5)).is_empty());
+        assert_eq!(
+            ledger.commit_points(wm(6)).len(),
+            1,
+            "a higher floor is worth committing"
+        );
+    }
+
+    #[test]
+    fn a_restored_checkpoint_keeps_its_replay_range_and_floor_until_passed() {
+        let mut ledger = OffsetLedger::default();
+        let restored = Checkpoint {
+            floor: wm(80_000),
+            replay_until: 50,
+        };
+        ledger.assign(0, Some(10), Some(restored));
+        assert_eq!(
+            ledger.replay_rule(0, 10, wm(0)),
+            Replay::BeforeCheckpoint { floor: wm(80_000) }
+        );
+        assert_eq!(
+            ledger.replay_rule(0, 50, wm(0)),
+            Replay::BehindFloor { floor: wm(80_000) }
+        );
+        assert_eq!(ledger.replay_rule(0, 50, wm(80_000)), Replay::Process);
+        // Nothing read yet: recommitting keeps the replay range and never lowers the floor.
+        let points = ledger.commit_points(wm(60_000));
+        assert_eq!(points[0].offset, 10);
+        assert_eq!(points[0].checkpoint, restored);
+        ledger.processed(0, 10, 19, Some(t(100_000)));
+        let points = ledger.commit_points(wm(90_000));
+        assert_eq!(points[0].offset, 10);
+        assert_eq!(
+            points[0].checkpoint,
+            Checkpoint {
+                floor: wm(90_000),
+                replay_until: 50
+            }
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_without_a_committed_offset_is_ignored() {
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(
+            0,
+            None,
+            Some(Checkpoint {
+                floor: wm(1),
+                replay_until: 5,
+            }),
+        );
+        assert_eq!(ledger.replay_rule(0, 0, Watermark::MIN), Replay::Process);
+    }
+}
