@@ -75,6 +75,22 @@ pub struct CoreConfig {
     pub max_in_flight: usize,
     /// How long a revocation may wait for its deliveries and commit.
     pub revoke_timeout: Duration,
+    /// A deliberate bug, for the test that proves the simulator catches it.
+    #[cfg(feature = "mutations")]
+    pub mutation: Option<Mutation>,
+}
+
+/// A deliberate bug in the core, switched on only by the mutation test (feature `mutations`): each breaks
+/// one guarantee, and the simulator's explorer must catch it.
+#[cfg(feature = "mutations")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// Commits one offset further than the ledger says is safe.
+    CommitOneTooFar,
+    /// Commits without the checkpoint (no floor, no replay range).
+    SkipCheckpoint,
+    /// Commits without waiting for the delivery reports of what was sent before.
+    CommitBeforeAcknowledgement,
 }
 
 impl Default for CoreConfig {
@@ -88,6 +104,8 @@ impl Default for CoreConfig {
             exactly_once: false,
             max_in_flight: defaults::MAX_IN_FLIGHT,
             revoke_timeout: defaults::REVOKE_TIMEOUT,
+            #[cfg(feature = "mutations")]
+            mutation: None,
         }
     }
 }

@@ -190,7 +190,8 @@ pub enum CoreError {
 
 /// Counts of a core's life, over every pipeline instance it started (one per assignment).
 ///
-/// Conservation: `received = discarded + redelivered + replay_skipped + late_behind_floor + pipeline.read`,
+/// Conservation: `received = discarded + redelivered + replay_skipped + late_behind_floor +
+/// late_in_partition + pipeline.read`,
 /// and the pipeline's own `read = counted + filtered + dropped_late + dead_lettered`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CoreStats {
@@ -208,6 +209,9 @@ pub struct CoreStats {
     pub replay_skipped: u64,
     /// Records dropped as late because their partition's restored floor had passed their windows.
     pub late_behind_floor: u64,
+    /// Records dropped as late because their partition's watermark had passed their windows (see
+    /// [`ConsumerCore`]'s lateness rule).
+    pub late_in_partition: u64,
     /// Window results sent.
     pub outputs_sent: u64,
     /// Dead letters sent.
@@ -229,32 +233,32 @@ pub struct CoreStats {
 impl CoreStats {
     /// Records the core read, in any sense: the number a user compares with the input.
     pub fn records_read(&self) -> u64 {
-        self.pipeline.read + self.replay_skipped + self.late_behind_floor
+        self.pipeline.read + self.replay_skipped + self.late_behind_floor + self.late_in_partition
     }
 
-    /// Records reported late, by the pipeline or because of a restored floor.
+    /// Records reported late: by the pipeline, behind their partition's watermark or its restored floor.
     pub fn late(&self) -> u64 {
-        self.pipeline.dropped_late + self.late_behind_floor
+        self.pipeline.dropped_late + self.late_behind_floor + self.late_in_partition
     }
 
     /// Checks that every record received is accounted for exactly once.
     pub fn check_conservation(&self) -> Result<(), String> {
         self.pipeline.check_conservation()?;
-        let accounted =
-            self.discarded + self.redelivered + self.replay_skipped + self.late_behind_floor + self.pipeline.read;
+        let accounted = self.discarded + self.redelivered + self.records_read();
         if self.received != accounted {
             return Err(format!(
                 "records lost: received {} != discarded {} + redelivered {} + replay-skipped {} + late behind \
-                 floor {} + read by the pipeline {}",
+                 floor {} + late in partition {} + read by the pipeline {}",
                 self.received,
                 self.discarded,
                 self.redelivered,
                 self.replay_skipped,
                 self.late_behind_floor,
+                self.late_in_partition,
                 self.pipeline.read
             ));
         }
-        let late = self.pipeline.dropped_late + self.late_behind_floor;
+        let late = self.late();
         if self.late_sent + self.late_unrouted > late
             || self.dead_letters_sent + self.dead_letters_unrouted > self.pipeline.dead_lettered
         {
@@ -450,8 +454,8 @@ where
         for a in partitions {
             let checkpoint = a.metadata.as_deref().and_then(Checkpoint::decode);
             self.ledger.assign(a.partition, a.committed, checkpoint);
-            self.watermarks
-                .assign(a.partition, self.ledger.floor(a.partition), self.now);
+            let (floor, max) = (self.ledger.floor(a.partition), self.ledger.max_event_time(a.partition));
+            self.watermarks.assign(a.partition, floor, max, self.now);
             described.push(match (a.committed, self.ledger.restored(a.partition)) {
                 (Some(o), Some(c)) => format!("{}@{o} ({c})", a.partition),
                 (Some(o), None) => format!("{}@{o}", a.partition),
@@ -715,6 +719,12 @@ where
             self.decide_commit();
         }
         if let CommitState::WaitingForAcks { barrier, .. } = &self.commit {
+            #[cfg(feature = "mutations")]
+            let barrier = &if self.config.mutation == Some(crate::config::Mutation::CommitBeforeAcknowledgement) {
+                u64::MAX
+            } else {
+                *barrier
+            };
             if self.unacked.first().is_none_or(|first| first >= barrier) {
                 let CommitState::WaitingForAcks { points, .. } = std::mem::replace(&mut self.commit, CommitState::Idle)
                 else {
@@ -741,6 +751,8 @@ where
     fn decide_commit(&mut self) {
         self.last_commit_decision = Some(self.now);
         let points = self.ledger.commit_points(self.instance.watermark());
+        #[cfg(feature = "mutations")]
+        let points = self.mutate(points);
         if points.is_empty() {
             if self.revoking.is_some() && self.unacked.is_empty() {
                 self.finish_revoke(true);
@@ -779,6 +791,8 @@ where
             Txn::Open => {
                 self.last_commit_decision = Some(self.now);
                 let points = self.ledger.commit_points(self.instance.watermark());
+                #[cfg(feature = "mutations")]
+                let points = self.mutate(points);
                 if points.is_empty() {
                     self.actions.push_back(Action::CommitTransaction);
                     self.txn = Txn::Committing(points);
@@ -805,6 +819,24 @@ where
             }
             _ => {}
         }
+    }
+
+    #[cfg(feature = "mutations")]
+    fn mutate(&self, mut points: Vec<CommitPoint>) -> Vec<CommitPoint> {
+        use crate::config::Mutation;
+        for point in &mut points {
+            match self.config.mutation {
+                Some(Mutation::CommitOneTooFar) => point.offset += 1,
+                Some(Mutation::SkipCheckpoint) => {
+                    point.checkpoint = Checkpoint {
+                        floor: Watermark::MIN,
+                        replay_until: point.offset,
+                    }
+                }
+                _ => {}
+            }
+        }
+        points
     }
 
     fn maybe_pause(&mut self) {
@@ -845,47 +877,87 @@ where
         self.windows.iter().map(Window::end).max().unwrap_or(t)
     }
 
+    /// One bundle of consecutive records of `partition`.
+    ///
+    /// Each record is judged late against its own partition's watermark just before it
+    /// (`max(floor, largest event time before it − bound)`), not against the pipeline watermark, which
+    /// depends on how the partitions' reads interleave. The partition watermark depends only on the
+    /// partition's records (the checkpoint restores the largest event time before the committed offset),
+    /// so a replay after a crash or rebalance decides every record's lateness exactly as the first reading
+    /// did, and re-emits identical windows. Records the pipeline watermark has already passed are dropped
+    /// by the pipeline too (it can be ahead after idleness).
     fn process_partition(&mut self, partition: i32, input: Vec<InputRecord>) {
         let first = input[0].offset;
         let last = input[input.len() - 1].offset;
         let watermark = self.instance.watermark();
+        let strategy = self.pipeline.strategy().clone();
         let mut records = Vec::with_capacity(input.len());
+        let mut bundle_max: Option<Timestamp> = None;
         for record in input {
             let position = Position::Offset {
                 partition,
                 offset: record.offset,
             };
-            match self.ledger.replay_rule(partition, record.offset, watermark) {
-                Replay::Process => records.push(Record::new(record.payload, position)),
-                Replay::BeforeCheckpoint { floor } => match self.pipeline.decode(&record.payload) {
-                    // Dead-lettered before the checkpoint was committed.
-                    Err(_) => self.stats.replay_skipped += 1,
-                    Ok((_, t)) if self.latest_window_end(t) <= floor.timestamp() => self.stats.replay_skipped += 1,
-                    Ok(_) => records.push(Record::new(record.payload, position)),
-                },
-                Replay::BehindFloor { floor } => match self.pipeline.decode(&record.payload) {
-                    Ok((_, t)) if self.latest_window_end(t) <= floor.timestamp() => {
-                        self.stats.late_behind_floor += 1;
-                        self.emitted.late.push(LateRecord {
-                            position,
-                            event_time: t,
-                            watermark: floor,
-                            reason: format!(
-                                "late: every window of {t} ended by {floor}, the watermark restored for partition {partition}"
-                            ),
-                            payload: record.payload,
-                        });
-                    }
-                    _ => records.push(Record::new(record.payload, position)),
-                },
+            let event_time = self.pipeline.decode(&record.payload).ok().map(|(_, t)| t);
+            let partition_watermark = self.watermarks.partition_watermark(partition);
+            if let Some(t) = event_time {
+                self.watermarks.observe(partition, Some(t), self.now);
+                bundle_max = bundle_max.max(Some(t));
             }
+            let rule = self.ledger.replay_rule(partition, record.offset, watermark);
+            let Some(t) = event_time else {
+                match rule {
+                    // Dead-lettered before the checkpoint was committed.
+                    Replay::BeforeCheckpoint { .. } => self.stats.replay_skipped += 1,
+                    _ => records.push(Record::new(record.payload, position)),
+                }
+                continue;
+            };
+            let latest_end = self.latest_window_end(t);
+            match rule {
+                Replay::BeforeCheckpoint { floor } if latest_end <= floor.timestamp() => {
+                    self.stats.replay_skipped += 1;
+                    continue;
+                }
+                Replay::BehindFloor { floor } if latest_end <= floor.timestamp() => {
+                    self.stats.late_behind_floor += 1;
+                    self.emitted.late.push(LateRecord {
+                        position,
+                        event_time: t,
+                        watermark: floor,
+                        reason: format!(
+                            "late: every window of {t} ended by {floor}, the watermark restored for partition {partition}"
+                        ),
+                        payload: record.payload,
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+            self.windows.clear();
+            strategy.window_fn.assign_windows(t, &mut self.windows);
+            if self.windows.iter().all(|w| strategy.is_expired(w, partition_watermark)) {
+                self.stats.late_in_partition += 1;
+                self.emitted.late.push(LateRecord {
+                    position,
+                    event_time: t,
+                    watermark: partition_watermark,
+                    reason: format!(
+                        "late: every window of {t} expired (end - 1ms + allowed lateness {}) before partition {partition}'s watermark {partition_watermark}",
+                        strategy.allowed_lateness
+                    ),
+                    payload: record.payload,
+                });
+                continue;
+            }
+            records.push(Record::new(record.payload, position));
         }
         let mut out = std::mem::take(&mut self.emitted);
         let summary = self.instance.process_bundle(records, &mut out);
         self.emitted = out;
-        self.watermarks.observe(partition, summary.max_event_time, self.now);
+        self.watermarks.observe(partition, None, self.now);
         let release_at = summary.max_event_time.map(|t| self.latest_window_end(t));
-        self.ledger.processed(partition, first, last, release_at);
+        self.ledger.processed(partition, first, last, release_at, bundle_max);
         self.send_emitted();
     }
 

@@ -26,6 +26,10 @@
 //!   window of this partition ending at or before it was emitted and acknowledged.
 //! * `replay_until`: the next offset to read at commit time. Records before it were processed by the
 //!   committer.
+//! * `max`: the largest event time among the partition's records before the committed offset. A restart
+//!   starts its partition watermark from it, so the partition watermark before every record — against
+//!   which the core judges lateness, see [`crate::ConsumerCore`] — is the same in every incarnation that
+//!   reads the record: a replay decides lateness exactly as the first reading did.
 //!
 //! On restart, a record below `replay_until` whose windows all end at or before `floor` is skipped (it
 //! was counted and emitted, or reported late, or dead-lettered, before the commit); every other record
@@ -41,7 +45,9 @@ use std::fmt;
 use pipeline::time::{Timestamp, Watermark};
 
 /// Prefix of the offset metadata this crate writes.
-const CHECKPOINT_TAG: &str = "kafka-runtime/1";
+const CHECKPOINT_TAG: &str = "kafka-runtime/2";
+/// The previous format, without `max`: still read, its `max` taken as unknown (−∞).
+const CHECKPOINT_TAG_V1: &str = "kafka-runtime/1";
 
 /// What a committed offset carries in its metadata: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +56,22 @@ pub struct Checkpoint {
     pub floor: Watermark,
     /// Records before this offset were processed before the commit.
     pub replay_until: i64,
+    /// The largest event time among the partition's records before the committed offset (`None`: none).
+    pub max_event_time: Option<Timestamp>,
 }
 
 impl Checkpoint {
-    /// The metadata text: `kafka-runtime/1 floor=<ms|-inf|+inf> replay-until=<offset>`.
+    /// The metadata text: `kafka-runtime/2 floor=<ms|-inf|+inf> replay-until=<offset> max=<ms|none>`.
     ///
     /// ```
     /// use kafka_core::ledger::Checkpoint;
     /// use pipeline::time::{Timestamp, Watermark};
-    /// let c = Checkpoint { floor: Watermark::at(Timestamp::from_millis(20_000)), replay_until: 7 };
-    /// assert_eq!(c.encode(), "kafka-runtime/1 floor=20000 replay-until=7");
+    /// let c = Checkpoint {
+    ///     floor: Watermark::at(Timestamp::from_millis(20_000)),
+    ///     replay_until: 7,
+    ///     max_event_time: Some(Timestamp::from_millis(26_000)),
+    /// };
+    /// assert_eq!(c.encode(), "kafka-runtime/2 floor=20000 replay-until=7 max=26000");
     /// assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
     /// assert_eq!(Checkpoint::decode(""), None);
     /// ```
@@ -69,29 +81,53 @@ impl Checkpoint {
             Watermark::MAX => "+inf".to_owned(),
             w => w.timestamp().millis().to_string(),
         };
-        format!("{CHECKPOINT_TAG} floor={floor} replay-until={}", self.replay_until)
+        let max = self
+            .max_event_time
+            .map_or_else(|| "none".to_owned(), |t| t.millis().to_string());
+        format!("{CHECKPOINT_TAG} floor={floor} replay-until={} max={max}", self.replay_until)
     }
 
-    /// Reads metadata written by [`encode`](Self::encode); `None` for anything else (empty metadata,
-    /// another tool's).
+    /// Reads metadata written by [`encode`](Self::encode) (or by the previous format, without `max`);
+    /// `None` for anything else (empty metadata, another tool's).
     pub fn decode(text: &str) -> Option<Checkpoint> {
         let mut words = text.split_ascii_whitespace();
-        if words.next()? != CHECKPOINT_TAG {
-            return None;
-        }
+        let v1 = match words.next()? {
+            CHECKPOINT_TAG => false,
+            CHECKPOINT_TAG_V1 => true,
+            _ => return None,
+        };
         let floor = match words.next()?.strip_prefix("floor=")? {
             "-inf" => Watermark::MIN,
             "+inf" => Watermark::MAX,
             ms => Watermark::at(Timestamp::from_millis(ms.parse().ok()?)),
         };
         let replay_until = words.next()?.strip_prefix("replay-until=")?.parse().ok()?;
-        Some(Checkpoint { floor, replay_until })
+        let max_event_time = if v1 {
+            None
+        } else {
+            match words.next()?.strip_prefix("max=")? {
+                "none" => None,
+                ms => Some(Timestamp::from_millis(ms.parse().ok()?)),
+            }
+        };
+        if words.next().is_some() {
+            return None;
+        }
+        Some(Checkpoint {
+            floor,
+            replay_until,
+            max_event_time,
+        })
     }
 }
 
 impl fmt::Display for Checkpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "floor {} replay-until {}", self.floor, self.replay_until)
+        write!(f, "floor {} replay-until {}", self.floor, self.replay_until)?;
+        match self.max_event_time {
+            Some(t) => write!(f, " max {t}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -132,10 +168,22 @@ struct PartitionLedger {
     /// One past the last record processed (or skipped) since the assignment.
     next: Option<i64>,
     restored: Option<Checkpoint>,
-    /// (first offset of a bundle, time the watermark must reach to release it), release times
-    /// strictly increasing.
-    holds: VecDeque<(i64, Timestamp)>,
-    last_commit: Option<(i64, Watermark)>,
+    /// Held bundles, release times strictly increasing.
+    holds: VecDeque<Hold>,
+    /// The largest event time read so far (the restored one included).
+    max_event_time: Option<Timestamp>,
+    /// The last point the broker accepted.
+    last_commit: Option<(i64, Checkpoint)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// The bundle's first offset.
+    first: i64,
+    /// The watermark must reach this for every window of the bundle to have fired.
+    release_at: Timestamp,
+    /// The partition's largest event time before the bundle.
+    max_before: Option<Timestamp>,
 }
 
 /// The commit bookkeeping of every assigned partition.
@@ -147,11 +195,13 @@ struct PartitionLedger {
 /// let mut ledger = OffsetLedger::default();
 /// ledger.assign(0, None, None);
 /// // Offsets 0..=9 went into windows that close at 20 s; 10..=19 into windows closing at 40 s.
-/// ledger.processed(0, 0, 9, Some(Timestamp::from_millis(20_000)));
-/// ledger.processed(0, 10, 19, Some(Timestamp::from_millis(40_000)));
+/// ledger.processed(0, 0, 9, Some(Timestamp::from_millis(20_000)), Some(Timestamp::from_millis(19_000)));
+/// ledger.processed(0, 10, 19, Some(Timestamp::from_millis(40_000)), Some(Timestamp::from_millis(39_000)));
 /// let at = |ms| Watermark::at(Timestamp::from_millis(ms));
 /// assert_eq!(ledger.commit_points(at(19_999))[0].offset, 0);
-/// assert_eq!(ledger.commit_points(at(20_000))[0].offset, 10);
+/// let point = ledger.commit_points(at(20_000))[0];
+/// // A restart from offset 10 starts the partition's watermark from the largest event time before it.
+/// assert_eq!((point.offset, point.checkpoint.max_event_time), (10, Some(Timestamp::from_millis(19_000))));
 /// assert_eq!(ledger.commit_points(at(40_000))[0].offset, 20);
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -172,6 +222,7 @@ impl OffsetLedger {
                 next: None,
                 restored,
                 holds: VecDeque::new(),
+                max_event_time: restored.and_then(|c| c.max_event_time),
                 last_commit: None,
             },
         );
@@ -192,6 +243,11 @@ impl OffsetLedger {
         self.partitions.get(&partition).and_then(|p| p.restored)
     }
 
+    /// The largest event time of `partition` read so far, the restored one included.
+    pub fn max_event_time(&self, partition: i32) -> Option<Timestamp> {
+        self.partitions.get(&partition).and_then(|p| p.max_event_time)
+    }
+
     /// The floor restored for `partition` (−∞ without a checkpoint).
     pub fn floor(&self, partition: i32) -> Watermark {
         self.restored(partition).map_or(Watermark::MIN, |c| c.floor)
@@ -209,48 +265,68 @@ impl OffsetLedger {
 
     /// Records `first..=last` of `partition` were handled. `release_at` is the end of the latest window
     /// they were added to (`None` when none was added to a window: all were skipped, dead-lettered or
-    /// late, and are done once the producer is flushed).
-    pub fn processed(&mut self, partition: i32, first: i64, last: i64, release_at: Option<Timestamp>) {
+    /// late, and are done once the producer is flushed); `max_event_time` the largest event time among
+    /// those that decoded, skipped and late ones included.
+    pub fn processed(
+        &mut self,
+        partition: i32,
+        first: i64,
+        last: i64,
+        release_at: Option<Timestamp>,
+        max_event_time: Option<Timestamp>,
+    ) {
         let Some(p) = self.partitions.get_mut(&partition) else {
             return;
         };
         debug_assert!(first <= last);
         p.next = Some(p.next.map_or(last + 1, |n| n.max(last + 1)));
+        let max_before = p.max_event_time;
+        p.max_event_time = p.max_event_time.max(max_event_time);
         if let Some(release_at) = release_at {
-            if p.holds.back().is_none_or(|(_, r)| release_at > *r) {
-                p.holds.push_back((first, release_at));
+            if p.holds.back().is_none_or(|h| release_at > h.release_at) {
+                p.holds.push_back(Hold {
+                    first,
+                    release_at,
+                    max_before,
+                });
             }
         }
     }
 
     /// The offsets to commit now that the pipeline watermark is `watermark` and everything produced so
-    /// far is acknowledged; only partitions whose offset or floor changed since the last
+    /// far is acknowledged; only partitions whose offset or checkpoint changed since the last
     /// [`committed`](Self::committed) are listed.
     pub fn commit_points(&mut self, watermark: Watermark) -> Vec<CommitPoint> {
         let mut points = Vec::new();
         for (&partition, p) in &mut self.partitions {
-            while p.holds.front().is_some_and(|(_, r)| watermark.timestamp() >= *r) {
+            while p.holds.front().is_some_and(|h| watermark.timestamp() >= h.release_at) {
                 p.holds.pop_front();
             }
-            let offset = match (p.holds.front(), p.next, p.start) {
-                (Some((first, _)), _, _) => *first,
-                (None, Some(next), _) => next,
-                (None, None, Some(start)) => start,
+            let (offset, max_event_time) = match (p.holds.front(), p.next, p.start) {
+                (Some(hold), _, _) => (hold.first, hold.max_before),
+                (None, Some(next), _) => (next, p.max_event_time),
+                (None, None, Some(start)) => (start, p.max_event_time),
                 (None, None, None) => continue,
             };
             let restored = p.restored.unwrap_or(Checkpoint {
                 floor: Watermark::MIN,
                 replay_until: offset,
+                max_event_time: None,
             });
-            let floor = restored.floor.max(watermark);
-            if p.last_commit == Some((offset, floor)) {
+            let checkpoint = Checkpoint {
+                floor: restored.floor.max(watermark),
+                replay_until: restored.replay_until.max(p.next.unwrap_or(offset)).max(offset),
+                max_event_time,
+            };
+            // Any change matters: a transaction that makes the effects of newly read records visible must
+            // also move `replay_until` past them, or a replay would report them again.
+            if p.last_commit == Some((offset, checkpoint)) {
                 continue;
             }
-            let replay_until = restored.replay_until.max(p.next.unwrap_or(offset)).max(offset);
             points.push(CommitPoint {
                 partition,
                 offset,
-                checkpoint: Checkpoint { floor, replay_until },
+                checkpoint,
             });
         }
         points
@@ -260,7 +336,7 @@ impl OffsetLedger {
     pub fn committed(&mut self, points: &[CommitPoint]) {
         for point in points {
             if let Some(p) = self.partitions.get_mut(&point.partition) {
-                p.last_commit = Some((point.offset, point.checkpoint.floor));
+                p.last_commit = Some((point.offset, point.checkpoint));
             }
         }
     }
@@ -286,20 +362,56 @@ mod tests {
     #[test]
     fn checkpoints_round_trip_including_infinities() {
         for floor in [Watermark::MIN, Watermark::MAX, wm(-5), wm(1_714_345_980_000)] {
-            let c = Checkpoint {
-                floor,
-                replay_until: 42,
-            };
-            assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
+            for max_event_time in [None, Some(t(-7)), Some(t(1_714_345_980_123))] {
+                let c = Checkpoint {
+                    floor,
+                    replay_until: 42,
+                    max_event_time,
+                };
+                assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
+            }
         }
         for bad in [
             "x",
-            "kafka-runtime/1",
-            "kafka-runtime/1 floor=x replay-until=1",
+            "kafka-runtime/2",
+            "kafka-runtime/2 floor=x replay-until=1 max=none",
+            "kafka-runtime/2 floor=1 replay-until=1",
+            "kafka-runtime/2 floor=1 replay-until=1 max=none extra",
             "other floor=1 replay-until=1",
         ] {
             assert_eq!(Checkpoint::decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn checkpoints_of_the_previous_format_are_read_with_an_unknown_max() {
+        assert_eq!(
+            Checkpoint::decode("kafka-runtime/1 floor=20000 replay-until=7"),
+            Some(Checkpoint {
+                floor: wm(20_000),
+                replay_until: 7,
+                max_event_time: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_commit_carries_the_largest_event_time_before_its_offset() {
+        let mut ledger = OffsetLedger::default();
+        let restored = Checkpoint {
+            floor: Watermark::MIN,
+            replay_until: 0,
+            max_event_time: Some(t(5_000)),
+        };
+        ledger.assign(0, Some(10), Some(restored));
+        assert_eq!(ledger.commit_points(wm(0))[0].checkpoint.max_event_time, Some(t(5_000)));
+        ledger.processed(0, 10, 19, Some(t(40_000)), Some(t(21_000)));
+        ledger.processed(0, 20, 29, Some(t(60_000)), Some(t(45_000)));
+        let point = ledger.commit_points(wm(40_000))[0];
+        assert_eq!((point.offset, point.checkpoint.max_event_time), (20, Some(t(21_000))));
+        let point = ledger.commit_points(wm(60_000))[0];
+        assert_eq!((point.offset, point.checkpoint.max_event_time), (30, Some(t(45_000))));
+        assert_eq!(ledger.max_event_time(0), Some(t(45_000)));
     }
 
     #[test]
@@ -313,7 +425,7 @@ mod tests {
     fn a_partition_with_only_done_records_commits_the_next_offset() {
         let mut ledger = OffsetLedger::default();
         ledger.assign(3, Some(100), None);
-        ledger.processed(3, 100, 149, None);
+        ledger.processed(3, 100, 149, None, None);
         let points = ledger.commit_points(wm(0));
         assert_eq!(points.len(), 1);
         assert_eq!((points[0].partition, points[0].offset), (3, 150));
@@ -321,7 +433,8 @@ mod tests {
             points[0].checkpoint,
             Checkpoint {
                 floor: wm(0),
-                replay_until: 150
+                replay_until: 150,
+                max_event_time: None
             }
         );
     }
@@ -330,9 +443,9 @@ mod tests {
     fn the_earliest_unreleased_bundle_bounds_the_commit() {
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, Some(0), None);
-        ledger.processed(0, 0, 9, Some(t(40_000)));
-        ledger.processed(0, 10, 19, Some(t(20_000)));
-        ledger.processed(0, 20, 29, Some(t(60_000)));
+        ledger.processed(0, 0, 9, Some(t(40_000)), None);
+        ledger.processed(0, 10, 19, Some(t(20_000)), None);
+        ledger.processed(0, 20, 29, Some(t(60_000)), None);
         // 10..=19 released first, but 0..=9 still waits: nothing past 0 is safe.
         assert_eq!(ledger.commit_points(wm(20_000))[0].offset, 0);
         assert_eq!(ledger.commit_points(wm(40_000))[0].offset, 20);
@@ -343,7 +456,7 @@ mod tests {
     fn unchanged_points_are_not_listed_again() {
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, Some(0), None);
-        ledger.processed(0, 0, 9, None);
+        ledger.processed(0, 0, 9, None, None);
         let points = ledger.commit_points(wm(5));
         ledger.committed(&points);
         assert!(ledger.commit_points(wm(5)).is_empty());
@@ -355,11 +468,27 @@ mod tests {
     }
 
     #[test]
+    fn records_read_behind_a_held_bundle_move_replay_until_and_are_worth_committing() {
+        // The offset stays at the held bundle, the floor does not move, but offsets 10..=19 were read: a
+        // commit must say so, or a replay would treat them as new (and report a late one twice).
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, Some(0), None);
+        ledger.processed(0, 0, 9, Some(t(40_000)), None);
+        let points = ledger.commit_points(wm(5));
+        ledger.committed(&points);
+        ledger.processed(0, 10, 19, None, None);
+        let points = ledger.commit_points(wm(5));
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0].offset, points[0].checkpoint.replay_until), (0, 20));
+    }
+
+    #[test]
     fn a_restored_checkpoint_keeps_its_replay_range_and_floor_until_passed() {
         let mut ledger = OffsetLedger::default();
         let restored = Checkpoint {
             floor: wm(80_000),
             replay_until: 50,
+            max_event_time: None,
         };
         ledger.assign(0, Some(10), Some(restored));
         assert_eq!(
@@ -375,14 +504,15 @@ mod tests {
         let points = ledger.commit_points(wm(60_000));
         assert_eq!(points[0].offset, 10);
         assert_eq!(points[0].checkpoint, restored);
-        ledger.processed(0, 10, 19, Some(t(100_000)));
+        ledger.processed(0, 10, 19, Some(t(100_000)), None);
         let points = ledger.commit_points(wm(90_000));
         assert_eq!(points[0].offset, 10);
         assert_eq!(
             points[0].checkpoint,
             Checkpoint {
                 floor: wm(90_000),
-                replay_until: 50
+                replay_until: 50,
+                max_event_time: None
             }
         );
     }
@@ -396,6 +526,7 @@ mod tests {
             Some(Checkpoint {
                 floor: wm(1),
                 replay_until: 5,
+                max_event_time: None,
             }),
         );
         assert_eq!(ledger.replay_rule(0, 0, Watermark::MIN), Replay::Process);

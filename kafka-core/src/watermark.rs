@@ -85,8 +85,8 @@ impl PartitionClock {
 ///
 /// let at = Timestamp::from_millis;
 /// let mut wm = PartitionWatermarks::new(Duration::seconds(5), Duration::seconds(10));
-/// wm.assign(0, Watermark::MIN, at(0));
-/// wm.assign(1, Watermark::MIN, at(0));
+/// wm.assign(0, Watermark::MIN, None, at(0));
+/// wm.assign(1, Watermark::MIN, None, at(0));
 /// wm.observe(0, Some(at(60_000)), at(0));
 /// wm.observe(1, Some(at(30_000)), at(0));
 /// assert_eq!(wm.compute(at(0)), Watermark::at(at(25_000)));
@@ -125,12 +125,17 @@ impl PartitionWatermarks {
     }
 
     /// Starts tracking `partition`, whose restored checkpoint says every window ending at or before `floor`
-    /// was emitted. It counts as active (not idle) from `now`.
-    pub fn assign(&mut self, partition: i32, floor: Watermark, now: Timestamp) {
+    /// was emitted and that the records before the committed offset reached `max_event_time`. It counts
+    /// as active (not idle) from `now`.
+    pub fn assign(&mut self, partition: i32, floor: Watermark, max_event_time: Option<Timestamp>, now: Timestamp) {
+        let mut generator = BoundedOutOfOrderness::new(self.bound);
+        if let Some(t) = max_event_time {
+            generator.observe(t);
+        }
         self.partitions.insert(
             partition,
             PartitionClock {
-                generator: BoundedOutOfOrderness::new(self.bound),
+                generator,
                 floor,
                 last_active: now,
                 report: None,
@@ -279,8 +284,8 @@ mod tests {
 
     fn two_partitions() -> PartitionWatermarks {
         let mut w = PartitionWatermarks::new(Duration::seconds(5), Duration::seconds(10));
-        w.assign(0, Watermark::MIN, at(0));
-        w.assign(1, Watermark::MIN, at(0));
+        w.assign(0, Watermark::MIN, None, at(0));
+        w.assign(1, Watermark::MIN, None, at(0));
         w
     }
 
@@ -397,8 +402,8 @@ mod tests {
     #[test]
     fn a_restored_floor_is_a_lower_bound_of_the_partition_watermark() {
         let mut w = PartitionWatermarks::new(Duration::seconds(5), Duration::seconds(10));
-        w.assign(0, wm(80_000), at(0));
-        w.assign(1, wm(60_000), at(0));
+        w.assign(0, wm(80_000), None, at(0));
+        w.assign(1, wm(60_000), None, at(0));
         assert_eq!(w.compute(at(0)), wm(60_000));
         w.observe(0, Some(at(70_000)), at(0));
         assert_eq!(w.partition_watermark(0), wm(80_000));

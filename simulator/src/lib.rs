@@ -5,6 +5,7 @@
 //! late delivery, [`run`] the event loop, [`output`] the JSON-lines results and [`golden`] the comparison
 //! with committed golden files. The binary (`src/bin/simulate.rs`) only parses flags and wires these.
 
+pub mod cluster;
 pub mod disorder;
 pub mod golden;
 pub mod output;
