@@ -195,7 +195,15 @@ struct StageContext {
     stage: Arc<Mutex<Stage>>,
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("repartition consumer", level, facility, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        crate::client_log::client_error("repartition consumer", &error, reason);
+    }
+}
 
 impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

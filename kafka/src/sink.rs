@@ -85,7 +85,15 @@ impl DeliveryTracker {
     }
 }
 
-impl ClientContext for DeliveryTracker {}
+impl ClientContext for DeliveryTracker {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("producer", level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::client_log::client_error("producer", &error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryTracker {
     type DeliveryOpaque = ();
