@@ -12,6 +12,7 @@
 //! * [`produce`]: writing visit lines to a topic (the Kafka side of `datagen`);
 //! * [`repartition`]: re-keying an input topic by user id through an internal topic;
 //! * [`shutdown`]: stopping cleanly on Ctrl-C or SIGTERM;
+//! * [`connect`]: waiting for a broker at start, with a deadline;
 //! * [`client_log`]: librdkafka's logs and errors, each repeated message once per interval.
 //!
 //! The windowing rules, the visit model and the output format belong to the pipeline crate; brokers
@@ -20,6 +21,7 @@
 
 pub mod cli;
 pub mod client_log;
+pub mod connect;
 pub mod error;
 pub mod ledger;
 pub mod options;

@@ -64,6 +64,22 @@ impl ProduceOptions {
     }
 }
 
+impl ProduceOptions {
+    /// The producer's configuration: idempotent, `acks=all`, `linger.ms=5`, then the extra settings.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("linger.ms", "5")
+            .set("acks", "all")
+            .set("enable.idempotence", "true");
+        for (key, value) in &self.producer_properties {
+            config.set(key, value);
+        }
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        config
+    }
+}
+
 /// What [`produce`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProduceSummary {
@@ -90,16 +106,7 @@ pub fn produce(
         options.partitions,
         options.replication_factor,
     )?;
-    let mut config = ClientConfig::new();
-    config
-        .set("linger.ms", "5")
-        .set("acks", "all")
-        .set("enable.idempotence", "true");
-    for (key, value) in &options.producer_properties {
-        config.set(key, value);
-    }
-    config.set("bootstrap.servers", &options.bootstrap_servers);
-    let mut producer = OutputProducer::new(&config)?;
+    let mut producer = OutputProducer::new(&options.producer_config())?;
     let mut summary = ProduceSummary {
         created_topic,
         ..ProduceSummary::default()
