@@ -145,10 +145,14 @@ pub struct ScenarioSource<R> {
 impl<R: BufRead> ScenarioSource<R> {
     /// Reads scenario steps from `reader`; `name` appears in error messages.
     pub fn from_reader(name: impl Into<String>, reader: R) -> Self {
-        let name = name.into();
+        ScenarioSource::from_lines(JsonlSource::from_reader(name, reader))
+    }
+
+    /// Reads scenario steps from `lines`, from the line it stands at (a peeked line included).
+    pub fn from_lines(lines: JsonlSource<R>) -> Self {
         ScenarioSource {
-            lines: JsonlSource::from_reader(name.clone(), reader),
-            name,
+            name: lines.name().to_owned(),
+            lines,
             last_watermark: Watermark::MIN,
         }
     }
@@ -192,55 +196,92 @@ impl<R: BufRead> Source for ScenarioSource<R> {
     }
 }
 
-/// An input file of either kind, told apart by its first non-blank line.
-pub enum InputFile {
+/// How an input is read, as the whole stream: a boxed reader so that a file, a pipe and standard input
+/// are one type.
+pub type InputReader = Box<dyn BufRead>;
+
+/// The `--file` path that means standard input.
+pub const STDIN_PATH: &str = "-";
+
+/// An input of either kind, told apart by its first non-blank line.
+///
+/// It is opened once and streamed: the first line is peeked at, then read again as the first record or
+/// step, so a pipe, a FIFO or standard input loses nothing.
+pub struct InputFile {
+    lines: InputLines,
+    len: Option<u64>,
+}
+
+enum InputLines {
     /// Recorded traffic: one record a line, file order = arrival order.
-    Recording(JsonlSource<BufReader<File>>),
+    Recording(JsonlSource<InputReader>),
     /// A scripted scenario.
-    Scenario(ScenarioSource<BufReader<File>>),
+    Scenario(ScenarioSource<InputReader>),
 }
 
 impl InputFile {
-    /// Opens `path` and decides what it is.
+    /// Opens `path` (`-` for standard input) and decides what it is.
     pub fn open(path: &Path) -> Result<InputFile, SourceError> {
+        if path.as_os_str() == STDIN_PATH {
+            let reader = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+            return InputFile::from_reader("standard input", Box::new(reader), None);
+        }
         let io_error = |source| SourceError::Io {
             what: path.display().to_string(),
             source,
         };
         let file = File::open(path).map_err(io_error)?;
-        let mut peek = JsonlSource::from_reader(path.display().to_string(), BufReader::new(file));
-        let scenario = match peek.next_line()? {
+        // Only a regular file has a length known in advance; a pipe or a FIFO reports 0.
+        let metadata = file.metadata().map_err(io_error)?;
+        let len = metadata.is_file().then_some(metadata.len());
+        let reader = BufReader::with_capacity(1 << 16, file);
+        InputFile::from_reader(path.display().to_string(), Box::new(reader), len)
+    }
+
+    /// Reads from `reader` (`name` for messages, `len` its size in bytes when known) and decides what
+    /// it is from its first non-blank line.
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: InputReader,
+        len: Option<u64>,
+    ) -> Result<InputFile, SourceError> {
+        let mut lines = JsonlSource::from_reader(name, reader);
+        let scenario = match lines.peek_line()? {
             Some((_, first)) => is_scenario_line(first),
             None => false,
         };
-        let reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_error)?);
-        let name = path.display().to_string();
-        Ok(if scenario {
-            InputFile::Scenario(ScenarioSource::from_reader(name, reader))
+        let lines = if scenario {
+            InputLines::Scenario(ScenarioSource::from_lines(lines))
         } else {
-            InputFile::Recording(JsonlSource::from_reader(name, reader))
-        })
+            InputLines::Recording(lines)
+        };
+        Ok(InputFile { lines, len })
     }
 
     /// True for a scenario.
     pub fn is_scenario(&self) -> bool {
-        matches!(self, InputFile::Scenario(_))
+        matches!(self.lines, InputLines::Scenario(_))
+    }
+
+    /// The input's size in bytes when known in advance (a regular file), `None` for a pipe.
+    pub fn size_in_bytes(&self) -> Option<u64> {
+        self.len
     }
 
     /// Bytes consumed so far.
     pub fn bytes_read(&self) -> u64 {
-        match self {
-            InputFile::Recording(s) => s.bytes_read(),
-            InputFile::Scenario(s) => s.bytes_read(),
+        match &self.lines {
+            InputLines::Recording(s) => s.bytes_read(),
+            InputLines::Scenario(s) => s.bytes_read(),
         }
     }
 }
 
 impl Source for InputFile {
     fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
-        match self {
-            InputFile::Recording(s) => s.next_event(),
-            InputFile::Scenario(s) => s.next_event(),
+        match &mut self.lines {
+            InputLines::Recording(s) => s.next_event(),
+            InputLines::Scenario(s) => s.next_event(),
         }
     }
 }

@@ -324,3 +324,120 @@ fn golden_mismatch_exits_1_with_a_diff_and_bless_rewrites_it() {
         "{err}"
     );
 }
+
+/// The bundled recording: 2 MB, far more than a pipe's buffer, so a reader that opens its input twice
+/// or reads ahead and throws it away loses records.
+fn recording_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("ci/visits.jsonl")
+}
+
+/// Runs simulate with `args`, feeding `stdin` through a pipe from another thread.
+fn simulate_with_stdin(args: &[&std::ffi::OsStr], stdin: Vec<u8>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("simulate starts");
+    let mut pipe = child.stdin.take().unwrap();
+    // A reader that stops early closes the pipe: the write fails, and the output comparison says why.
+    let writer = std::thread::spawn(move || pipe.write_all(&stdin));
+    let output = child.wait_with_output().unwrap();
+    let _ = writer.join().unwrap();
+    output
+}
+
+/// Waits for `child` with a generous deadline: a reader that opens a FIFO a second time blocks forever.
+fn wait_with_deadline(child: std::process::Child) -> Output {
+    let pid = child.id();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(child.wait_with_output()));
+    match receive.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("simulate did not finish within 120 s (blocked on its input?)");
+        }
+    }
+}
+
+/// The part of the summary that does not name the input: the record counts.
+fn counts(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .skip_while(|l| !l.contains("records read"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn input_from_a_pipe_gives_the_same_output_as_the_file() {
+    let path = recording_path();
+    let by_path = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(by_path.status.success());
+    assert!(
+        by_path.stdout.len() > 64 * 1024,
+        "the test needs more than a pipe's buffer of output"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    for name in ["-", "/dev/stdin"] {
+        let piped = simulate_with_stdin(&["--file".as_ref(), name.as_ref()], bytes.clone());
+        assert!(
+            piped.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&piped.stderr)
+        );
+        assert_eq!(counts(&piped), counts(&by_path), "--file {name}");
+        assert!(
+            piped.stdout == by_path.stdout,
+            "--file {name}: the output differs from the file's"
+        );
+    }
+}
+
+#[test]
+fn input_from_a_fifo_gives_the_same_output_as_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("visits.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let path = recording_path();
+    let by_path = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = {
+        let (fifo, path) = (fifo.clone(), path.clone());
+        // Opening a FIFO for writing waits for its reader; a failed write shows in the comparison.
+        std::thread::spawn(move || std::io::copy(&mut std::fs::File::open(path)?, &mut std::fs::File::create(fifo)?))
+    };
+    let through_fifo = wait_with_deadline(child);
+    let _ = writer.join().unwrap();
+    assert!(
+        through_fifo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&through_fifo.stderr)
+    );
+    assert_eq!(counts(&through_fifo), counts(&by_path));
+    assert!(
+        through_fifo.stdout == by_path.stdout,
+        "the output through a FIFO differs from the file's"
+    );
+}

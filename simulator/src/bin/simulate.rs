@@ -35,7 +35,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "simulate", version, about, after_help = AFTER_HELP)]
 struct Args {
-    /// Recorded traffic (one visit per line, file order = arrival order) or a scenario script.
+    /// Recorded traffic (one visit per line, file order = arrival order) or a scenario script; `-`
+    /// reads standard input. Read once, as a stream: a pipe or a FIFO works too.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
 
@@ -288,7 +289,7 @@ where
     O: Serialize,
 {
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let mut source = ProgressSource::new(input, &args.file, show_progress);
+    let mut source = ProgressSource::new(input, show_progress);
 
     let mut fanout = Fanout {
         out: match (&args.out, &args.golden) {
@@ -423,15 +424,16 @@ struct ProgressSource {
 }
 
 impl ProgressSource {
-    fn new(input: InputFile, path: &Path, show: bool) -> Self {
-        let bar = show.then(|| {
-            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            let bar = ProgressBar::new(len);
-            bar.set_style(
+    fn new(input: InputFile, show: bool) -> Self {
+        let bar = show.then(|| match input.size_in_bytes() {
+            Some(len) => ProgressBar::new(len).with_style(
                 ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
                     .expect("a valid template"),
-            );
-            bar
+            ),
+            // A pipe or standard input: no total to measure against, so bytes and rate only.
+            None => ProgressBar::no_length().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} read ({bytes_per_sec})").expect("a valid template"),
+            ),
         });
         ProgressSource { input, bar, events: 0 }
     }
