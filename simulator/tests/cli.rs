@@ -441,3 +441,39 @@ fn input_from_a_fifo_gives_the_same_output_as_the_file() {
         "the output through a FIFO differs from the file's"
     );
 }
+
+#[test]
+fn a_typo_in_the_first_step_is_a_script_error_not_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        r#"{"watermak": "2024-04-28T23:12:00.000"}"#.to_owned(),
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    let output = simulate(dir.path(), &script, &[]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("line 1") && err.contains("did you mean `watermark`?"),
+        "{err}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_recording_whose_first_line_is_garbage_is_still_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = visit("u1", "2024-04-28T23:12:41.000");
+    for first in ["{not json".to_owned(), good.replace("2024-04-28T23:12:41.000", "noon")] {
+        let recording = [first.clone(), good.clone(), good.clone()].join("\n");
+        let output = simulate(dir.path(), &recording, &[]);
+        assert_eq!(stdout_lines(&output).len(), 1, "{first}");
+        let summary = String::from_utf8_lossy(&output.stderr);
+        assert!(summary.contains("(recording)"), "{first}: {summary}");
+        assert!(
+            summary.contains("read 3 = counted 2 + late 0 + dead-lettered 1: ok"),
+            "{first}: {summary}"
+        );
+    }
+}

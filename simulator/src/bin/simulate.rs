@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use simulator::disorder::DisorderOptions;
 use simulator::golden::{GoldenCheck, GoldenOutcome};
 use simulator::output::{Discard, OutputLines};
-use simulator::scenario::InputFile;
+use simulator::scenario::{InputFile, InputFormat};
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
@@ -39,6 +40,12 @@ struct Args {
     /// reads standard input. Read once, as a stream: a pipe or a FIFO works too.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
+
+    /// How to read --file: auto (a scenario when its first line is meant as a step), recording or
+    /// scenario.
+    #[arg(long, value_name = "FORMAT", default_value = "auto",
+          value_parser = PossibleValuesParser::new(InputFormat::NAMES).map(|s| s.parse::<InputFormat>().expect("a listed name")))]
+    input_format: InputFormat,
 
     /// Write window results here instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -110,7 +117,9 @@ struct Args {
 const AFTER_HELP: &str = "\
 Scenario files hold one step a line: {\"event\": {...}}, {\"events\": [...]} (one bundle),
 {\"watermark\": \"2024-04-28T23:13:00.000\"} or {\"processing_time\": 5} (seconds); the end of the
-file moves the watermark to +inf. Durations: 500ms, 20s, 1m, 2h.
+file moves the watermark to +inf. A file is a scenario when its first line is a JSON object with no
+field of a visit and a key that is a step keyword or a near miss of one (a misspelt first step is an
+error, not a recording); --input-format overrides. Durations: 500ms, 20s, 1m, 2h.
 
 With --sql, the input table is PCOLLECTION with the visit's columns, as in Beam SQL;
 --allowed-lateness and --accumulating apply to the query's windows.
@@ -203,7 +212,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => Some((path, compile_query(path, args.allowed_lateness, accumulation)?)),
         None => None,
     };
-    let input = InputFile::open(&args.file).with_context(|| "cannot open the input (--file)")?;
+    let input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
     } else {
