@@ -477,3 +477,72 @@ fn a_recording_whose_first_line_is_garbage_is_still_a_recording() {
         );
     }
 }
+
+/// Runs simulate in `dir` with `args` as they are (no --file added).
+fn simulate_args(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("simulate runs")
+}
+
+#[test]
+fn each_exit_code_means_what_the_help_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("v.jsonl"), &recording).unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("s.jsonl"), &script).unwrap();
+    std::fs::write(
+        dir.path().join("bad-step.jsonl"),
+        script.clone() + "\n{\"watermrk\": 1}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("other.jsonl"), "{}\n").unwrap();
+
+    let ok = simulate_args(dir.path(), &["--file", "v.jsonl", "--quiet"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    for (args, what) in [
+        (
+            &["--file", "v.jsonl", "--golden", "other.jsonl"][..],
+            "a golden difference",
+        ),
+        (&["--file", "missing.jsonl"], "an unreadable input"),
+        (&["--file", "bad-step.jsonl"], "a malformed scenario step"),
+    ] {
+        let output = simulate_args(dir.path(), args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what} ({args:?}): {err}");
+    }
+
+    for (args, what) in [
+        (&["--file", "v.jsonl", "--window", "0s"][..], "--window"),
+        (&["--file", "v.jsonl", "--late-fraction", "2"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-fraction=-0.5"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-fraction", "NaN"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-by=-5s"], "--late-by"),
+        (&["--file", "v.jsonl", "--allowed-lateness=-1s"], "--allowed-lateness"),
+        (&["--file", "s.jsonl", "--reorder", "3"], "--reorder"),
+        (&["--file", "s.jsonl", "--late-fraction", "0.5"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--no-such-flag"], "--no-such-flag"),
+    ] {
+        let output = simulate_args(dir.path(), args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(what),
+            "{args:?}: a clap-style message naming {what}: {err}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}: nothing is written for a bad flag");
+    }
+}

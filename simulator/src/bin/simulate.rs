@@ -6,7 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
@@ -57,11 +57,11 @@ struct Args {
     sql: Option<PathBuf>,
 
     /// Window size of the built-in aggregation [default: 20s]. Not with --sql.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     window: Option<Duration>,
 
     /// How long after the watermark passes a window's end it still accepts late elements.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = non_negative_duration)]
     allowed_lateness: Duration,
 
     /// bounded:<duration> (max event time seen minus the bound), explicit (scenario steps only) or
@@ -86,11 +86,11 @@ struct Args {
     reorder: usize,
 
     /// Hold back this fraction of records (0 to 1) and deliver them late.
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = fraction)]
     late_fraction: f64,
 
     /// How late held-back records arrive: once the delivered event time is this far past theirs.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = non_negative_duration)]
     late_by: Duration,
 
     /// Write records dropped as late here, one JSON line each with the reason.
@@ -124,9 +124,13 @@ error, not a recording); --input-format overrides. Durations: 500ms, 20s, 1m, 2h
 With --sql, the input table is PCOLLECTION with the visit's columns, as in Beam SQL;
 --allowed-lateness and --accumulating apply to the query's windows.
 
-Exit status: 0 on success, 1 when the output differs from --golden or the input (--file, --sql)
-cannot be read, 2 for bad flags or a --sql query that does not compile (shown with its line and
-column).";
+Exit status:
+  0  success
+  1  the output differs from --golden; the input (--file, --sql) cannot be read; a scenario step is
+     malformed; an output cannot be written
+  2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), --reorder
+     or --late-fraction on a scenario, or a --sql query that does not compile (shown with its line
+     and column)";
 
 /// The window of the built-in aggregation when --window is not given.
 const DEFAULT_WINDOW: Duration = Duration::seconds(20);
@@ -147,6 +151,49 @@ impl std::fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// A flag that turns out to be wrong only once the input is open (`--reorder` on a scenario): a usage
+/// error (exit 2), reported by clap like any other.
+#[derive(Debug)]
+struct UsageError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A duration longer than zero (`--window`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration: Duration = text.parse().map_err(|e: pipeline::time::DurationError| e.to_string())?;
+    if duration.as_millis() <= 0 {
+        return Err(format!("must be longer than zero, got {duration}"));
+    }
+    Ok(duration)
+}
+
+/// A duration of zero or more (`--allowed-lateness`, `--late-by`).
+fn non_negative_duration(text: &str) -> Result<Duration, String> {
+    let duration: Duration = text.parse().map_err(|e: pipeline::time::DurationError| e.to_string())?;
+    if duration.as_millis() < 0 {
+        return Err(format!("must not be negative, got {duration}"));
+    }
+    Ok(duration)
+}
+
+/// A fraction from 0 to 1 (`--late-fraction`).
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("must be a number from 0 to 1, got {text}"));
+    }
+    Ok(value)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.sql.is_some() && args.window.is_some() {
@@ -160,6 +207,10 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UsageError>() => {
+            let usage = e.downcast::<UsageError>().expect("checked above");
+            Args::command().error(usage.kind, usage.message).exit()
+        }
         Err(e) if e.is::<QueryError>() => {
             eprintln!("simulate: error: {e}");
             ExitCode::from(2)
@@ -195,13 +246,7 @@ fn describe(e: &anyhow::Error) -> String {
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
-    if !(0.0..=1.0).contains(&args.late_fraction) {
-        bail!("--late-fraction must be between 0 and 1, got {}", args.late_fraction);
-    }
     let window = args.window.unwrap_or(DEFAULT_WINDOW);
-    if window.as_millis() <= 0 {
-        bail!("--window must be positive, got {window}");
-    }
     let accumulation = if args.accumulating {
         AccumulationMode::Accumulating
     } else {
@@ -226,7 +271,15 @@ fn run(args: &Args) -> Result<ExitCode> {
     };
     if !disorder.is_identity() {
         if input.is_scenario() {
-            bail!("--reorder and --late-fraction apply to recordings, not to scenario scripts");
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: format!(
+                    "--reorder and --late-fraction apply to recordings, not to scenario scripts ({} is a \
+                     scenario; --input-format recording reads it as one)",
+                    args.file.display()
+                ),
+            }
+            .into());
         }
         if !args.quiet {
             eprintln!(
