@@ -327,6 +327,17 @@ pub const STDIN_PATH: &str = "-";
 pub struct InputFile {
     lines: InputLines,
     len: Option<u64>,
+    origin: Origin,
+}
+
+/// Where an input's bytes come from, to tell whether an output would overwrite it.
+enum Origin {
+    /// A file opened by path: a second handle on it.
+    File(File),
+    /// Standard input.
+    Stdin,
+    /// A reader given by the caller: no file to compare.
+    Reader,
 }
 
 enum InputLines {
@@ -341,7 +352,11 @@ impl InputFile {
     pub fn open(path: &Path, format: InputFormat) -> Result<InputFile, SourceError> {
         if path.as_os_str() == STDIN_PATH {
             let reader = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
-            return InputFile::from_reader("standard input", Box::new(reader), None, format);
+            let input = InputFile::from_reader("standard input", Box::new(reader), None, format)?;
+            return Ok(InputFile {
+                origin: Origin::Stdin,
+                ..input
+            });
         }
         let io_error = |source| SourceError::Io {
             what: path.display().to_string(),
@@ -351,8 +366,10 @@ impl InputFile {
         // Only a regular file has a length known in advance; a pipe or a FIFO reports 0.
         let metadata = file.metadata().map_err(io_error)?;
         let len = metadata.is_file().then_some(metadata.len());
+        let origin = Origin::File(file.try_clone().map_err(io_error)?);
         let reader = BufReader::with_capacity(1 << 16, file);
-        InputFile::from_reader(path.display().to_string(), Box::new(reader), len, format)
+        let input = InputFile::from_reader(path.display().to_string(), Box::new(reader), len, format)?;
+        Ok(InputFile { origin, ..input })
     }
 
     /// Reads from `reader` (`name` for messages, `len` its size in bytes when known) and decides what
@@ -377,7 +394,21 @@ impl InputFile {
         } else {
             InputLines::Recording(lines)
         };
-        Ok(InputFile { lines, len })
+        Ok(InputFile {
+            lines,
+            len,
+            origin: Origin::Reader,
+        })
+    }
+
+    /// The identity of the file being read (standard input's when it is `-`), to compare an output
+    /// path with; `None` for a reader given to [`from_reader`](Self::from_reader).
+    pub fn handle(&self) -> std::io::Result<Option<same_file::Handle>> {
+        match &self.origin {
+            Origin::File(file) => same_file::Handle::from_file(file.try_clone()?).map(Some),
+            Origin::Stdin => same_file::Handle::stdin().map(Some),
+            Origin::Reader => Ok(None),
+        }
     }
 
     /// True for a scenario.

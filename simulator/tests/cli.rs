@@ -534,6 +534,7 @@ fn each_exit_code_means_what_the_help_says() {
         (&["--file", "v.jsonl", "--allowed-lateness=-1s"], "--allowed-lateness"),
         (&["--file", "s.jsonl", "--reorder", "3"], "--reorder"),
         (&["--file", "s.jsonl", "--late-fraction", "0.5"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--out", "./v.jsonl"], "--out"),
         (&["--file", "v.jsonl", "--no-such-flag"], "--no-such-flag"),
     ] {
         let output = simulate_args(dir.path(), args);
@@ -545,4 +546,176 @@ fn each_exit_code_means_what_the_help_says() {
         );
         assert!(output.stdout.is_empty(), "{args:?}: nothing is written for a bad flag");
     }
+}
+
+/// The names and contents of the files in `dir`, sorted.
+fn directory_listing(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_an_input_or_another_output_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n")
+        + "\n";
+    std::fs::write(d.join("v.jsonl"), &recording).unwrap();
+    std::fs::hard_link(d.join("v.jsonl"), d.join("hard.jsonl")).unwrap();
+    std::os::unix::fs::symlink("v.jsonl", d.join("soft.jsonl")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::copy(root.join("sql/queries/traffic_agg.sql"), d.join("q.sql")).unwrap();
+    std::fs::write(d.join("existing.jsonl"), "existing\n").unwrap();
+    std::fs::write(d.join("golden.jsonl"), "golden\n").unwrap();
+    let before = directory_listing(d);
+
+    for (args, flags) in [
+        (&["--out", "v.jsonl"][..], ["--out", "--file"]),
+        (&["--out", "./v.jsonl"], ["--out", "--file"]),
+        (&["--out", "hard.jsonl"], ["--out", "--file"]),
+        (&["--out", "soft.jsonl"], ["--out", "--file"]),
+        (&["--dlq-out", "v.jsonl"], ["--dlq-out", "--file"]),
+        (&["--late-out", "v.jsonl"], ["--late-out", "--file"]),
+        (&["--golden", "v.jsonl", "--bless"], ["--golden", "--file"]),
+        (&["--sql", "q.sql", "--out", "q.sql"], ["--out", "--sql"]),
+        (
+            &["--golden", "golden.jsonl", "--out", "golden.jsonl"],
+            ["--out", "--golden"],
+        ),
+        (
+            &["--out", "new.jsonl", "--dlq-out", "./new.jsonl"],
+            ["--dlq-out", "--out"],
+        ),
+        (
+            &["--out", "existing.jsonl", "--late-out", "./existing.jsonl"],
+            ["--late-out", "--out"],
+        ),
+        (
+            &["--golden", "new.jsonl", "--bless", "--out", "new.jsonl"],
+            ["--out", "--golden"],
+        ),
+    ] {
+        let output = simulate_args(d, &[&["--file", "v.jsonl"][..], args].concat());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        for flag in flags {
+            assert!(err.contains(flag), "{args:?}: the message names {flag}: {err}");
+        }
+        assert_eq!(
+            directory_listing(d),
+            before,
+            "{args:?}: nothing may be created or changed"
+        );
+    }
+
+    // Standard input redirected from the file is the file too.
+    let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .current_dir(d)
+        .args(["--file", "-", "--out", "v.jsonl"])
+        .stdin(std::fs::File::open(d.join("v.jsonl")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(directory_listing(d), before);
+
+    // Devices are not files that a run could overwrite by mistake: /dev/null may take several outputs.
+    let output = simulate_args(
+        d,
+        &[
+            "--file",
+            "v.jsonl",
+            "--out",
+            "/dev/null",
+            "--dlq-out",
+            "/dev/null",
+            "--late-out",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_every_previous_file_untouched_and_no_temporary_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Line 2 is a malformed step: the run stops with a script error after writing nothing.
+    let script = [event("u1", "2024-04-28T23:12:41.000"), r#"{"watermrk": 1}"#.to_owned()].join("\n");
+    std::fs::write(d.join("s.jsonl"), &script).unwrap();
+    for name in ["g.jsonl", "out.jsonl", "late.jsonl", "dlq.jsonl"] {
+        std::fs::write(d.join(name), format!("previous {name}\n")).unwrap();
+    }
+    let before = directory_listing(d);
+    for args in [
+        &["--golden", "g.jsonl", "--bless"][..],
+        &[
+            "--out",
+            "out.jsonl",
+            "--late-out",
+            "late.jsonl",
+            "--dlq-out",
+            "dlq.jsonl",
+        ],
+    ] {
+        let output = simulate_args(d, &[&["--file", "s.jsonl"][..], args].concat());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(
+            directory_listing(d),
+            before,
+            "{args:?}: the files changed or a temporary was left"
+        );
+    }
+    // The same outputs from a run that succeeds replace the previous files.
+    std::fs::write(
+        d.join("s.jsonl"),
+        script.replace("watermrk\": 1", "watermark\": \"+inf\""),
+    )
+    .unwrap();
+    let output = simulate_args(
+        d,
+        &[
+            "--file",
+            "s.jsonl",
+            "--out",
+            "out.jsonl",
+            "--golden",
+            "g.jsonl",
+            "--bless",
+        ],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out = std::fs::read_to_string(d.join("out.jsonl")).unwrap();
+    assert!(out.contains(r#""page_views": 1"#), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join("g.jsonl")).unwrap(), out);
+    let names: Vec<String> = directory_listing(d).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["dlq.jsonl", "g.jsonl", "late.jsonl", "out.jsonl", "s.jsonl"]);
 }

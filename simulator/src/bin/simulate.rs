@@ -1,7 +1,6 @@
 //! `simulate`: replay recorded traffic or a scripted scenario through the traffic pipeline, or a Beam
 //! SQL query compiled by the `sql` crate, in virtual time, and write the window results as JSON lines.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +12,7 @@ use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
 use pipeline::io::jsonl::JsonlSink;
-use pipeline::io::{DeadLetter, LateRecord, Sink, Source, SourceError, SourceEvent};
+use pipeline::io::{DeadLetter, LateRecord, Source, SourceError, SourceEvent};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
@@ -21,6 +20,7 @@ use pipeline::watermark::WatermarkStrategy;
 use pipeline::{Pipeline, PipelineStats};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
+use simulator::files::{FileSet, OutputFile};
 use simulator::golden::{GoldenCheck, GoldenOutcome};
 use simulator::output::{Discard, OutputLines};
 use simulator::scenario::{InputFile, InputFormat};
@@ -129,8 +129,12 @@ Exit status:
   1  the output differs from --golden; the input (--file, --sql) cannot be read; a scenario step is
      malformed; an output cannot be written
   2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), --reorder
-     or --late-fraction on a scenario, or a --sql query that does not compile (shown with its line
-     and column)";
+     or --late-fraction on a scenario, an output (--out, --golden with --bless, --late-out, --dlq-out)
+     that is an input or another output's file, or a --sql query that does not compile (shown with
+     its line and column)
+
+Files are written whole or not at all: each output goes to a temporary file beside it, renamed into
+place when the run completes; a failed run leaves the previous files untouched.";
 
 /// The window of the built-in aggregation when --window is not given.
 const DEFAULT_WINDOW: Duration = Duration::seconds(20);
@@ -258,6 +262,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         None => None,
     };
     let input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
+    check_files(args, &input)?;
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
     } else {
@@ -353,11 +358,13 @@ where
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut source = ProgressSource::new(input, show_progress);
 
+    // Every file is written to a temporary beside it and renamed into place only once the run has
+    // succeeded: a failed run (a script error, an unreadable input) leaves the previous files as they were.
     let mut fanout = Fanout {
         out: match (&args.out, &args.golden) {
-            (Some(path), _) => Box::new(create(path, "--out")?),
-            (None, Some(_)) => Box::new(std::io::sink()),
-            (None, None) => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+            (Some(path), _) => Destination::File(create(path, "--out")?),
+            (None, Some(_)) => Destination::Nowhere,
+            (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
         },
         golden: None,
         bless: None,
@@ -368,19 +375,32 @@ where
         (None, _) => {}
     }
     let mut outputs = OutputLines::new(fanout, "output", args.pane_info);
-    let mut late: Box<dyn Sink<LateRecord>> = match &args.late_out {
-        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --late-out")?),
-        None => Box::new(Discard),
+    let mut late = match &args.late_out {
+        Some(path) => Some(JsonlSink::<_, LateRecord>::new(
+            path.display().to_string(),
+            create(path, "--late-out")?,
+        )),
+        None => None,
     };
-    let mut dead: Box<dyn Sink<DeadLetter>> = match &args.dlq_out {
-        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --dlq-out")?),
-        None => Box::new(Discard),
+    let mut dead = match &args.dlq_out {
+        Some(path) => Some(JsonlSink::<_, DeadLetter>::new(
+            path.display().to_string(),
+            create(path, "--dlq-out")?,
+        )),
+        None => None,
     };
+    let (mut no_late, mut no_dead) = (Discard, Discard);
 
     let sinks = Sinks {
         outputs: &mut outputs,
-        late: &mut *late,
-        dead_letters: &mut *dead,
+        late: match &mut late {
+            Some(sink) => sink,
+            None => &mut no_late,
+        },
+        dead_letters: match &mut dead {
+            Some(sink) => sink,
+            None => &mut no_dead,
+        },
     };
     let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
     source.finish();
@@ -388,10 +408,21 @@ where
     if !args.quiet {
         print_summary(description, &report);
     }
-    let Fanout { mut out, golden, bless } = outputs.into_inner();
-    out.flush()?;
-    if let Some(mut file) = bless {
-        file.flush()?;
+    let Fanout { out, golden, bless } = outputs.into_inner();
+    // The run is complete: its files go in place, even when the output then differs from --golden.
+    match out {
+        Destination::Stdout(mut stdout) => stdout.flush()?,
+        Destination::File(file) => commit(file, "--out")?,
+        Destination::Nowhere => {}
+    }
+    if let Some(sink) = late {
+        commit(sink.into_inner(), "--late-out")?;
+    }
+    if let Some(sink) = dead {
+        commit(sink.into_inner(), "--dlq-out")?;
+    }
+    if let Some(file) = bless {
+        commit(file, "--golden")?;
         let path = args.golden.as_ref().expect("--bless requires --golden");
         if !args.quiet {
             eprintln!("simulate: blessed {} ({lines} lines)", path.display());
@@ -413,11 +444,37 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where window results go.
+enum Destination {
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+    File(OutputFile),
+    /// With --golden and no --out: the lines only go to the comparison.
+    Nowhere,
+}
+
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Destination::Stdout(w) => w.write(buf),
+            Destination::File(w) => w.write(buf),
+            Destination::Nowhere => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Destination::Stdout(w) => w.flush(),
+            Destination::File(w) => w.flush(),
+            Destination::Nowhere => Ok(()),
+        }
+    }
+}
+
 /// Where output lines go: the output itself, and the golden file being compared or blessed.
 struct Fanout {
-    out: Box<dyn Write>,
+    out: Destination,
     golden: Option<GoldenCheck>,
-    bless: Option<BufWriter<File>>,
+    bless: Option<OutputFile>,
 }
 
 impl Write for Fanout {
@@ -440,9 +497,44 @@ impl Write for Fanout {
     }
 }
 
-fn create(path: &Path, flag: &str) -> Result<BufWriter<File>> {
-    let file = File::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))?;
-    Ok(BufWriter::with_capacity(1 << 16, file))
+fn create(path: &Path, flag: &str) -> Result<OutputFile> {
+    OutputFile::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))
+}
+
+fn commit(file: OutputFile, flag: &str) -> Result<()> {
+    let path = file.path().to_owned();
+    file.commit()
+        .with_context(|| format!("cannot write {} ({flag})", path.display()))
+}
+
+/// Refuses, before anything is opened for writing, an output that is an input (`--file`, `--sql`,
+/// `--golden` when comparing) or the same file as another output: a usage error (exit 2).
+fn check_files(args: &Args, input: &InputFile) -> Result<()> {
+    let mut files = FileSet::default();
+    if let Some(handle) = input.handle().context("cannot open the input (--file)")? {
+        files.add_input_handle("--file", &args.file, handle);
+    }
+    if let Some(path) = &args.sql {
+        files.add_input_path("--sql", path);
+    }
+    if let (Some(path), false) = (&args.golden, args.bless) {
+        files.add_input_path("--golden", path);
+    }
+    let outputs = [
+        ("--out", args.out.as_ref()),
+        ("--golden", args.golden.as_ref().filter(|_| args.bless)),
+        ("--late-out", args.late_out.as_ref()),
+        ("--dlq-out", args.dlq_out.as_ref()),
+    ];
+    for (flag, path) in outputs {
+        if let Some(path) = path {
+            files.add_output(flag, path).map_err(|conflict| UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: conflict.to_string(),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn print_summary(description: &str, report: &SimulationReport) {
