@@ -719,3 +719,25 @@ fn a_failed_run_leaves_every_previous_file_untouched_and_no_temporary_behind() {
     let names: Vec<String> = directory_listing(d).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["dlq.jsonl", "g.jsonl", "late.jsonl", "out.jsonl", "s.jsonl"]);
 }
+
+#[test]
+fn a_dead_letter_keeps_the_original_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, b"{\"ip\": \"\xff\xfe\"}\n{\"ip\": \"caf\xc3\xa9\"}\n").unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let output = simulate_args(
+        dir.path(),
+        &["--file", file.to_str().unwrap(), "--dlq-out", dlq.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(&dlq).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    // Not UTF-8: the exact bytes in standard base64 (python3 -c 'base64.b64encode(...)'), no `record`.
+    assert_eq!(lines[0]["record_base64"], "eyJpcCI6ICL//iJ9", "{text}");
+    assert!(lines[0].get("record").is_none(), "{text}");
+    // UTF-8 (even non-ASCII): the text itself.
+    assert_eq!(lines[1]["record"], "{\"ip\": \"café\"}", "{text}");
+    assert!(lines[1].get("record_base64").is_none(), "{text}");
+}
