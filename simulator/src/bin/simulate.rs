@@ -155,8 +155,8 @@ impl std::fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
-/// A flag that turns out to be wrong only once the input is open (`--reorder` on a scenario): a usage
-/// error (exit 2), reported by clap like any other.
+/// A flag that turns out to be wrong only once the input is open (`--reorder` on a scenario, an output
+/// that is an input): a usage error (exit 2), reported by clap like any other.
 #[derive(Debug)]
 struct UsageError {
     kind: ErrorKind,
