@@ -4,7 +4,8 @@
 //! resolves the two things that may come from outside the config (`--seed random`, `--start now`),
 //! prints the seed first, and writes JSON lines to `--out` or stdout, or sends them to a Kafka topic
 //! through `kafka_runtime::produce` (`--to kafka`; `--source streaming` streams live, as the seed does).
-//! Exit codes: 0 done, 1 an I/O or Kafka failure, 2 a usage error.
+//! Before sending it waits for a broker at most `--connect-timeout`. Exit codes: 0 done, 1 an I/O or
+//! Kafka failure (no broker answering included), 2 a usage error (clap's message and usage).
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
@@ -13,16 +14,18 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
 use datagen::config::parse_decimal_seconds;
 use datagen::{Generator, GeneratorConfig, Summary};
+use kafka_runtime::connect::{await_brokers, ClientKind};
 use kafka_runtime::produce::{as_fast_as_possible, produce, recorded_pace, OutLine, ProduceOptions};
-use kafka_runtime::Shutdown;
+use kafka_runtime::{RuntimeError, Shutdown};
 use pipeline::time::{Duration, Timestamp};
 
 /// Generates website-visit events as JSON lines, reproducibly from a seed.
 #[derive(Debug, Parser)]
-#[command(name = "datagen", version)]
+#[command(name = "datagen", version, after_help = AFTER_HELP)]
 struct Cli {
     /// How many distinct users visit.
     #[arg(long, alias = "num_users", default_value_t = 20)]
@@ -74,22 +77,50 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = Sink::File)]
     to: Sink,
     /// Kafka brokers for `--to kafka`.
-    #[arg(long, env = "BOOTSTRAP_SERVERS", default_value = "localhost:29092")]
+    #[arg(long, env = "BOOTSTRAP_SERVERS", default_value = "localhost:29092", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     bootstrap_servers: String,
+    /// With `--to kafka`: how long to wait at start for a broker to answer before giving up (exit
+    /// status 1).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    connect_timeout: Duration,
     /// The topic for `--to kafka`; created with `--partitions` partitions when missing.
-    #[arg(long, default_value = "website-visit")]
+    #[arg(long, default_value = "website-visit", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     topic: String,
     /// Partitions of the topic when `--to kafka` creates it.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..))]
     partitions: i32,
     /// With `--to kafka`: send the lines of this JSONL file (a recording) instead of generating.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = GENERATOR_FLAGS)]
     replay: Option<PathBuf>,
     /// With `--to kafka`: `fast` sends at once; `recorded` keeps the gaps between event times (the
     /// nominal times for generated lines). Default: recorded for --source streaming, else fast.
     #[arg(long, value_enum)]
     pace: Option<Pace>,
 }
+
+/// The flags that shape generated lines: they mean nothing with `--replay`.
+const GENERATOR_FLAGS: [&str; 11] = [
+    "num_users",
+    "events",
+    "seed",
+    "start",
+    "mean_gap",
+    "delay_seconds",
+    "jitter",
+    "late_fraction",
+    "late_by",
+    "malformed_fraction",
+    "empty_coords_fraction",
+];
+
+const AFTER_HELP: &str = "\
+Durations: 500ms, 20s, 1m, 2h. With --to kafka, a repeated Kafka error is logged once per 10 s with
+the number of repeats (RUST_LOG, default warn).
+
+Exit status:
+  0  done (or stopped by Ctrl-C or SIGTERM after flushing)
+  1  an I/O failure; no Kafka broker answered within --connect-timeout; a Kafka or delivery failure
+  2  bad flags (bad values, conflicting flags)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Pace {
@@ -146,33 +177,55 @@ impl FromStr for StartArg {
     }
 }
 
-/// A mistake in the request, as opposed to a failure while carrying it out.
+/// A mistake in the request, as opposed to a failure while carrying it out: reported as clap reports
+/// its own (message, usage, exit status 2).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Usage(String);
+#[error("{1}")]
+struct Usage(ErrorKind, String);
+
+impl Usage {
+    fn conflict(message: impl Into<String>) -> Usage {
+        Usage(ErrorKind::ArgumentConflict, message.into())
+    }
+
+    fn invalid(message: impl Into<String>) -> Usage {
+        Usage(ErrorKind::ValueValidation, message.into())
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("datagen: error: {e:#}");
-            if e.is::<Usage>() {
-                ExitCode::from(2)
-            } else {
+        Err(e) => match e.downcast::<Usage>() {
+            Ok(Usage(kind, message)) => Cli::command().error(kind, message).exit(),
+            Err(e) => {
+                eprintln!("datagen: error: {}", kafka_runtime::error::one_line(&e));
                 ExitCode::FAILURE
             }
-        }
+        },
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let to_kafka = cli.to == Sink::Kafka || cli.source == Source::Streaming;
     if !to_kafka && (cli.replay.is_some() || cli.pace.is_some()) {
-        return Err(Usage("--replay and --pace go with --to kafka (or --source streaming)".into()).into());
+        return Err(Usage::conflict("--replay and --pace go with --to kafka (or --source streaming)").into());
     }
     if to_kafka && cli.out.is_some() {
-        return Err(Usage("--out writes a file; it does not go with --to kafka or --source streaming".into()).into());
+        return Err(
+            Usage::conflict("--out writes a file; it does not go with --to kafka or --source streaming").into(),
+        );
+    }
+    if cli.connect_timeout.as_millis() <= 0 {
+        return Err(Usage::invalid(format!(
+            "invalid value '{}' for '--connect-timeout <DURATION>': must be longer than 0",
+            cli.connect_timeout
+        ))
+        .into());
+    }
+    if to_kafka {
+        kafka_runtime::client_log::init_stderr_logging("warn");
     }
     if let Some(path) = &cli.replay {
         return replay(&cli, path);
@@ -185,7 +238,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mean_gap = match (&cli.mean_gap, &cli.delay_seconds) {
         (Some(gap), _) => *gap,
         (None, Some(text)) => {
-            let gap = parse_decimal_seconds(text).map_err(|e| Usage(format!("--delay-seconds: {e}")))?;
+            let gap = parse_decimal_seconds(text).map_err(|e| {
+                Usage::invalid(format!(
+                    "invalid value '{text}' for '--delay-seconds <DELAY_SECONDS>': {e}"
+                ))
+            })?;
             if cli.source == Source::Streaming {
                 notes.push(format!(
                     "--delay-seconds {text} is the mean gap ({gap}) between messages"
@@ -227,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         malformed_fraction: cli.malformed_fraction,
         empty_coords_fraction: cli.empty_coords_fraction,
     };
-    let mut generator = Generator::new(config).map_err(|e| Usage(e.to_string()))?;
+    let mut generator = Generator::new(config).map_err(|e| Usage::invalid(e.to_string()))?;
     // The seed goes out before any other output, so that every run can be replayed from its log.
     eprintln!("datagen: seed {seed}");
     for note in notes {
@@ -304,6 +361,13 @@ fn send_to_kafka(cli: &Cli, lines: impl Iterator<Item = OutLine>, pace: Pace) ->
     let shutdown = Shutdown::on_signals().context("watching for Ctrl-C and SIGTERM")?;
     let mut options = ProduceOptions::new(&cli.bootstrap_servers, &cli.topic);
     options.partitions = cli.partitions;
+    eprintln!("datagen: connecting to {}", cli.bootstrap_servers);
+    let timeout = std::time::Duration::from_millis(cli.connect_timeout.as_millis() as u64);
+    // Its message names the brokers and the cause: no context to add.
+    await_brokers(&options.producer_config(), ClientKind::Producer, timeout).map_err(|e| match e {
+        e @ RuntimeError::Unreachable { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("connecting to {}", cli.bootstrap_servers)),
+    })?;
     let every = if pace == Pace::Recorded { 10 } else { 10_000 };
     let mut stdout = io::stdout().lock();
     let sent = produce(&options, lines, &shutdown, |n, line| {

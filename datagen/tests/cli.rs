@@ -1,7 +1,10 @@
-//! The `datagen` binary: flags reach the library unchanged, the seed is printed first, and mistakes fail
-//! with a clear message and exit code 2. Sending to Kafka is tested in `tests/kafka.rs`.
+//! The `datagen` binary: flags reach the library unchanged, the seed is printed first, mistakes fail
+//! with clap's message and exit code 2, and an unreachable broker ends it with one line and exit code
+//! 1. Sending to Kafka is tested in `tests/kafka.rs`.
 
-use std::process::{Command, Output};
+use std::net::TcpListener;
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration as Wall, Instant};
 
 use datagen::{Generator, GeneratorConfig};
 use pipeline::time::Duration;
@@ -15,6 +18,18 @@ fn datagen(args: &[&str]) -> Output {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a usage error: status 2, nothing written, clap's layout (message, pointer to --help).
+fn assert_usage_error(output: &Output, args: &[&str]) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+    assert!(output.stdout.is_empty(), "{args:?}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        err.trim_end().ends_with("For more information, try '--help'."),
+        "{args:?}: {err}"
+    );
 }
 
 fn library(config: GeneratorConfig) -> Vec<u8> {
@@ -106,10 +121,14 @@ fn kafka_flags_used_without_kafka_or_with_a_file_are_usage_errors() {
         &["--to", "kafka", "--out", "visits.jsonl"],
         &["--source", "streaming", "--out", "visits.jsonl"],
         &["--to", "kafka", "--pace", "slow"],
+        &["--to", "kafka", "--replay", "visits.jsonl", "--events", "10"],
+        &["--to", "kafka", "--replay", "visits.jsonl", "--seed", "3"],
+        &["--to", "kafka", "--partitions", "0"],
+        &["--to", "kafka", "--connect-timeout", "0s"],
+        &["--to", "kafka", "--connect-timeout", "soon"],
+        &["--to", "kafka", "--topic", ""],
     ] {
-        let output = datagen(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
-        assert!(output.stdout.is_empty());
+        assert_usage_error(&datagen(args), args);
     }
 }
 
@@ -124,13 +143,89 @@ fn usage_mistakes_exit_2_and_io_failures_exit_1() {
         &["--start", "yesterday"],
         &["--seed", "-4"],
     ] {
-        let output = datagen(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
-        assert!(output.stdout.is_empty());
+        assert_usage_error(&datagen(args), args);
     }
     let output = datagen(&["--out", "/nonexistent-dir/visits.jsonl"]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(err.contains("creating /nonexistent-dir/visits.jsonl"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn help_documents_every_exit_status() {
+    let output = datagen(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    let statuses = &help[help.find("Exit status:").expect("an exit status section")..];
+    for line in [
+        "  0  done",
+        "  1  an I/O failure; no Kafka broker answered",
+        "  2  bad flags",
+    ] {
+        assert!(statuses.contains(line), "{line:?} missing from:\n{statuses}");
+    }
+}
+
+/// An address where nothing listens: a port the system just handed out, closed again.
+fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().unwrap().port()
+}
+
+/// Runs datagen to its end, however long a busy machine takes (failing after 120 s); its status and
+/// standard error.
+fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_datagen"))
+        .args(args)
+        .env_remove("BOOTSTRAP_SERVERS")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn datagen");
+    let deadline = Instant::now() + Wall::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "datagen {args:?} still runs after 120 s; stderr so far:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Wall::from_millis(50));
+    };
+    (status, std::fs::read_to_string(&log).unwrap())
+}
+
+#[test]
+fn an_unreachable_broker_ends_datagen_with_one_line_that_names_it_and_its_cause() {
+    let recording = concat!(env!("CARGO_MANIFEST_DIR"), "/../ci/visits.jsonl");
+    for mode in [
+        &["--to", "kafka"][..],
+        &["--source", "streaming"],
+        &["--to", "kafka", "--replay", recording],
+    ] {
+        let servers = format!("127.0.0.1:{}", closed_port());
+        let mut args = vec!["--bootstrap-servers", &servers, "--connect-timeout", "1s"];
+        args.extend(mode);
+        let (status, err) = run_to_exit(&args);
+        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("datagen: connecting to {servers}\n")), "{err}");
+        assert!(
+            err.contains(&format!(
+                "datagen: error: no Kafka broker answered at {servers} within 1s (last error: Connection refused)\n"
+            )),
+            "{err}"
+        );
+        assert_eq!(err.matches("Connection refused").count(), 1, "the cause once: {err}");
+        assert!(err.lines().count() <= 5, "few lines: {err}");
+    }
 }

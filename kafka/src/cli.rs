@@ -2,18 +2,25 @@
 //! built in or from the seed's SQL query. Both read website visits from a topic, count page views per
 //! user id in event-time windows and write one message per window, committing input offsets only once
 //! the windows they went into are acknowledged. The binaries only call [`main`].
+//!
+//! Before touching Kafka, [`main`] checks what clap cannot (zero durations, flags that contradict each
+//! other, unknown librdkafka settings) and compiles the query: those mistakes exit 2 with clap's
+//! message. Then it says which brokers it connects to and waits at most `--connect-timeout` for one to
+//! answer ([`crate::connect`]); every failure from there on exits 1 with one line.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration as Wall;
 
 use crate::repartition::{self, RepartitionOptions};
 use crate::{run as run_pipeline, traffic_agg, RunSummary, RunnerOptions, Shutdown};
 use anyhow::Context;
+use clap::builder::NonEmptyStringValueParser;
+use clap::error::ErrorKind;
 use clap::Parser;
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::TrafficConfig;
+use rdkafka::error::KafkaError;
 
 /// Which pipeline a binary runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,16 +49,19 @@ impl Flavor {
 )]
 struct Cli {
     /// Kafka brokers, host:port[,host:port...].
-    #[arg(long, env = "BOOTSTRAP_SERVERS", default_value = "host.docker.internal:29092")]
+    #[arg(long, env = "BOOTSTRAP_SERVERS", default_value = "host.docker.internal:29092", value_parser = NonEmptyStringValueParser::new())]
     bootstrap_servers: String,
+    /// How long to wait at start for a broker to answer before giving up (exit status 1).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    connect_timeout: Duration,
     /// The topic of website visits (JSON, one per message).
-    #[arg(long, default_value = "website-visit")]
+    #[arg(long, default_value = "website-visit", value_parser = NonEmptyStringValueParser::new())]
     input_topic: String,
     /// The topic window results go to.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     output_topic: Option<String>,
     /// Consumer group: processes with the same group split the input's partitions.
-    #[arg(long)]
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     group_id: Option<String>,
     /// Window size (traffic-agg-sql takes it from the query's TUMBLE or HOP instead).
     #[arg(long, value_name = "DURATION")]
@@ -70,10 +80,10 @@ struct Cli {
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     idle_timeout: Duration,
     /// Send records that do not parse here (original bytes; reason and source position in headers).
-    #[arg(long, value_name = "TOPIC")]
+    #[arg(long, value_name = "TOPIC", value_parser = NonEmptyStringValueParser::new())]
     dlq_topic: Option<String>,
     /// Send records dropped as late here (original bytes; reason and source position in headers).
-    #[arg(long, value_name = "TOPIC")]
+    #[arg(long, value_name = "TOPIC", value_parser = NonEmptyStringValueParser::new())]
     late_topic: Option<String>,
     /// Write outputs and commit input offsets in one Kafka transaction (needs a broker with
     /// transactions); consumers of the output should read with isolation.level=read_committed.
@@ -81,7 +91,7 @@ struct Cli {
     exactly_once: bool,
     /// The transactional id for --exactly-once: unique per instance, the same across its restarts.
     /// Default: <group-id>-<hostname>.
-    #[arg(long, value_name = "ID", requires = "exactly_once")]
+    #[arg(long, value_name = "ID", requires = "exactly_once", value_parser = NonEmptyStringValueParser::new())]
     transactional_id: Option<String>,
     /// Re-key the input by user id through the internal topic <group-id>-repartition first (for input
     /// not keyed by id). Exact only with --exactly-once; see the README.
@@ -107,10 +117,15 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Durations: 500ms, 20s, 1m, 2h. Output messages: key {\"event_id\": ..., \"window_start\": ...}, value
 {\"id\": ..., \"window_start\": ..., \"window_end\": ..., \"page_views\": ...}, as the seed writes them.
-Ctrl-C or SIGTERM stops after flushing and committing. Logging: RUST_LOG (default info).
+Ctrl-C or SIGTERM stops after flushing and committing. Logging: RUST_LOG (default info); a repeated
+Kafka error is logged once per 10 s with the number of repeats.
 
-Exit status: 0 after a clean stop, 1 on a Kafka or delivery failure (restart to resume from the
-committed offsets), 2 for bad flags.";
+Exit status:
+  0  stopped cleanly (Ctrl-C or SIGTERM)
+  1  no broker answered within --connect-timeout; a Kafka or delivery failure (restart to resume
+     from the committed offsets); the --sql file cannot be read
+  2  bad flags (bad durations, a zero --window, conflicting flags, unknown client properties) or a
+     --sql query that does not compile";
 
 fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -121,6 +136,28 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 
 fn wall(d: Duration) -> Wall {
     Wall::from_millis(d.as_millis().max(0) as u64)
+}
+
+/// Why a binary stops before or instead of running.
+enum Stop {
+    /// Bad flags: a clap-style message and exit status 2.
+    Usage(ErrorKind, String),
+    /// The --sql query does not compile: exit status 2.
+    Query(String),
+    /// Anything else: one line and exit status 1.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(e: anyhow::Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<crate::RuntimeError> for Stop {
+    fn from(e: crate::RuntimeError) -> Self {
+        Stop::Failed(e.into())
+    }
 }
 
 /// Parses the command line of `flavor`'s binary, runs it until Ctrl-C or SIGTERM, and says how it ended.
@@ -134,53 +171,167 @@ pub fn main(flavor: Flavor) -> ExitCode {
     if flavor == Flavor::Builtin {
         command = command.mut_arg("window", |a| a.default_value("20s"));
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+    let cli = match Cli::from_arg_matches(&command.get_matches_mut()) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => e.with_cmd(&command).exit(),
     };
-    if flavor == Flavor::Builtin && cli.sql.is_some() {
-        eprintln!("traffic-agg: error: --sql belongs to traffic-agg-sql (or use simulate --sql)");
-        return ExitCode::from(2);
-    }
-    if flavor == Flavor::Sql && cli.window.is_some() {
-        eprintln!("traffic-agg-sql: error: --window cannot be used: the query's TUMBLE or HOP sets the windows");
-        return ExitCode::from(2);
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(cli, flavor) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{}: error: {e:#}", flavor.name());
+    let stop = match check_flags(&cli, flavor) {
+        Ok(()) => {
+            crate::client_log::init_stderr_logging("info");
+            match run(cli, flavor) {
+                Ok(()) => return ExitCode::SUCCESS,
+                Err(stop) => stop,
+            }
+        }
+        Err((kind, message)) => Stop::Usage(kind, message),
+    };
+    match stop {
+        Stop::Usage(kind, message) => command.error(kind, message).exit(),
+        Stop::Query(message) => {
+            eprintln!("{}: error: {message}", flavor.name());
+            ExitCode::from(2)
+        }
+        Stop::Failed(e) => {
+            eprintln!("{}: error: {}", flavor.name(), crate::error::one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli, flavor: Flavor) -> anyhow::Result<()> {
-    // Compile the query before touching Kafka: a bad query is the user's to fix, not a retry.
-    let query = match (&cli.sql, flavor) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Some(text)
+/// The checks clap cannot make alone: values out of range and flags that contradict each other.
+fn check_flags(cli: &Cli, flavor: Flavor) -> Result<(), (ErrorKind, String)> {
+    if flavor == Flavor::Builtin && cli.sql.is_some() {
+        return Err((
+            ErrorKind::ArgumentConflict,
+            "--sql belongs to traffic-agg-sql (or use simulate --sql)".to_owned(),
+        ));
+    }
+    if flavor == Flavor::Sql && cli.window.is_some() {
+        return Err((
+            ErrorKind::ArgumentConflict,
+            "--window cannot be used with traffic-agg-sql: the query's TUMBLE or HOP sets the windows".to_owned(),
+        ));
+    }
+    let positive = [
+        ("--window <DURATION>", cli.window),
+        ("--connect-timeout <DURATION>", Some(cli.connect_timeout)),
+        ("--idle-timeout <DURATION>", Some(cli.idle_timeout)),
+        ("--commit-interval <DURATION>", Some(cli.commit_interval)),
+        ("--session-timeout <DURATION>", Some(cli.session_timeout)),
+    ];
+    for (flag, value) in positive {
+        if let Some(value) = value.filter(|v| v.as_millis() <= 0) {
+            return Err((
+                ErrorKind::ValueValidation,
+                format!("invalid value '{value}' for '{flag}': must be longer than 0"),
+            ));
         }
-        (None, Flavor::Sql) => Some(sql::TRAFFIC_AGG_QUERY.to_owned()),
-        (None, Flavor::Builtin) => None,
-    };
-    let sql_pipeline = match &query {
-        Some(text) => Some(
-            sql::compile(text, sql::SqlOptions::default().allowed_lateness(cli.allowed_lateness))
-                .map_err(|e| anyhow::anyhow!("the query does not compile:\n{e}"))?,
+    }
+    let outputs = [
+        ("--output-topic", cli.output_topic.as_deref().unwrap_or(flavor.name())),
+        ("--dlq-topic", cli.dlq_topic.as_deref().unwrap_or_default()),
+        ("--late-topic", cli.late_topic.as_deref().unwrap_or_default()),
+    ];
+    if let Some((flag, _)) = outputs.iter().find(|(_, topic)| *topic == cli.input_topic) {
+        return Err((
+            ErrorKind::ArgumentConflict,
+            format!(
+                "--input-topic {} is also {flag}: the runner would read its own output",
+                cli.input_topic
+            ),
+        ));
+    }
+    for (flag, properties, reserved) in [
+        (
+            "--consumer-property",
+            &cli.consumer_properties,
+            RESERVED_CONSUMER_PROPERTIES,
         ),
-        None => None,
+        (
+            "--producer-property",
+            &cli.producer_properties,
+            RESERVED_PRODUCER_PROPERTIES,
+        ),
+    ] {
+        for (key, value) in properties {
+            if let Some((_, why)) = reserved.iter().find(|(reserved, _)| reserved == key) {
+                return Err((
+                    ErrorKind::ArgumentConflict,
+                    format!("invalid value '{key}={value}' for '{flag} <KEY=VALUE>': {key} {why}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Consumer settings the runner sets itself after the --consumer-property ones, and why.
+const RESERVED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "is set by --bootstrap-servers"),
+    ("group.id", "is set by --group-id"),
+    ("session.timeout.ms", "is set by --session-timeout"),
+    ("heartbeat.interval.ms", "follows --session-timeout"),
+    (
+        "enable.auto.commit",
+        "is off: offsets are committed only for acknowledged results",
+    ),
+    (
+        "enable.auto.offset.store",
+        "is off: offsets are committed only for acknowledged results",
+    ),
+    ("isolation.level", "follows --exactly-once"),
+    (
+        "partition.assignment.strategy",
+        "is range: the runner relies on eager rebalances",
+    ),
+];
+
+/// Producer settings the runner sets itself after the --producer-property ones, and why.
+const RESERVED_PRODUCER_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "is set by --bootstrap-servers"),
+    ("transactional.id", "is set by --transactional-id"),
+];
+
+/// Unknown or malformed librdkafka settings, found without connecting to anything.
+fn check_client_properties(options: &RunnerOptions) -> Result<(), Stop> {
+    let checks = [
+        ("--consumer-property", options.consumer_config()),
+        ("--producer-property", options.producer_config()),
+    ];
+    for (flag, config) in checks {
+        if let Err(e) = config.create_native_config() {
+            let message = match e {
+                KafkaError::ClientConfig(_, description, key, value) => {
+                    format!("invalid value '{key}={value}' for '{flag} <KEY=VALUE>': {description}")
+                }
+                e => format!("invalid value for '{flag} <KEY=VALUE>': {e}"),
+            };
+            return Err(Stop::Usage(ErrorKind::ValueValidation, message));
+        }
+    }
+    Ok(())
+}
+
+/// Reads and compiles the query: an unreadable file is a failure (1), a query that does not compile a
+/// usage error (2), as in `simulate`.
+fn compile_query(cli: &Cli, flavor: Flavor) -> Result<Option<sql::SqlPipeline>, Stop> {
+    let (text, name) = match (&cli.sql, flavor) {
+        (Some(path), _) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the query {} (--sql)", path.display()))?,
+            format!("the query {}", path.display()),
+        ),
+        (None, Flavor::Sql) => (sql::TRAFFIC_AGG_QUERY.to_owned(), "the built-in query".to_owned()),
+        (None, Flavor::Builtin) => return Ok(None),
     };
-    let shutdown = Shutdown::on_signals().context("watching for Ctrl-C and SIGTERM")?;
+    sql::compile(&text, sql::SqlOptions::default().allowed_lateness(cli.allowed_lateness))
+        .map(Some)
+        .map_err(|e| Stop::Query(format!("{name} does not compile: {e}")))
+}
+
+fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
+    // Compile the query before touching Kafka: a bad query is the user's to fix, not a retry.
+    let sql_pipeline = compile_query(&cli, flavor)?;
     let config = TrafficConfig {
         window: cli.window.unwrap_or(Duration::seconds(20)),
         allowed_lateness: cli.allowed_lateness,
@@ -201,7 +352,15 @@ fn run(cli: Cli, flavor: Flavor) -> anyhow::Result<()> {
     options.session_timeout = wall(cli.session_timeout);
     options.consumer_properties = cli.consumer_properties;
     options.producer_properties = cli.producer_properties;
+    check_client_properties(&options)?;
 
+    eprintln!("{}: connecting to {}", flavor.name(), options.bootstrap_servers);
+    crate::connect::await_brokers(
+        &options.consumer_config(),
+        crate::connect::ClientKind::Consumer,
+        wall(cli.connect_timeout),
+    )?;
+    let shutdown = Shutdown::on_signals().context("watching for Ctrl-C and SIGTERM")?;
     for problem in crate::produce::ensure_output_topics(&options) {
         tracing::warn!("{problem} (the broker may create it on first use)");
     }

@@ -41,6 +41,19 @@ pub enum RuntimeError {
         /// What the client reported.
         message: String,
     },
+    /// No broker answered within the connect timeout ([`crate::connect::await_brokers`]).
+    #[error(
+        "no Kafka broker answered at {bootstrap_servers} within {timeout}{}",
+        last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
+    )]
+    Unreachable {
+        /// The brokers tried.
+        bootstrap_servers: String,
+        /// How long they were given.
+        timeout: pipeline::time::Duration,
+        /// The last cause librdkafka reported, if it reported one.
+        last_error: Option<String>,
+    },
     /// The options cannot work together.
     #[error("{0}")]
     Options(String),
@@ -60,4 +73,31 @@ impl RuntimeError {
         let operation = operation.into();
         move |source| RuntimeError::Kafka { operation, source }
     }
+}
+
+/// An error and its causes on one line, each cause once: a cause whose text its parent already
+/// quotes (librdkafka's errors quote their code, and ours quote librdkafka's) is left out.
+///
+/// ```
+/// use kafka_runtime::error::one_line;
+/// let error = anyhow::anyhow!("Local: Broker transport failure")
+///     .context("fetching metadata: Local: Broker transport failure")
+///     .context("sending to topic website-visit");
+/// assert_eq!(
+///     one_line(&error),
+///     "sending to topic website-visit: fetching metadata: Local: Broker transport failure"
+/// );
+/// ```
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }

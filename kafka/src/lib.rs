@@ -11,13 +11,17 @@
 //! * [`options`]: the runner's settings and the librdkafka configurations derived from them;
 //! * [`produce`]: writing visit lines to a topic (the Kafka side of `datagen`);
 //! * [`repartition`]: re-keying an input topic by user id through an internal topic;
-//! * [`shutdown`]: stopping cleanly on Ctrl-C or SIGTERM.
+//! * [`shutdown`]: stopping cleanly on Ctrl-C or SIGTERM;
+//! * [`connect`]: waiting for a broker at start, with a deadline;
+//! * [`client_log`]: librdkafka's logs and errors, each repeated message once per interval.
 //!
 //! The windowing rules, the visit model and the output format belong to the pipeline crate; brokers
 //! for tests belong to `testkit::broker`. The `traffic-agg` binary is a thin command line over
 //! [`traffic_agg`]. See `kafka/README.md` for the guarantees and how to run it.
 
 pub mod cli;
+pub mod client_log;
+pub mod connect;
 pub mod error;
 pub mod ledger;
 pub mod options;

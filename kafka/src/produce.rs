@@ -17,10 +17,10 @@ use std::time::{Duration as Wall, Instant, SystemTime, UNIX_EPOCH};
 
 use pipeline::time::{Duration, Timestamp};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
+use crate::client_log::LimitedLog;
 use crate::error::RuntimeError;
 use crate::shutdown::Shutdown;
 use crate::sink::OutputProducer;
@@ -64,6 +64,22 @@ impl ProduceOptions {
     }
 }
 
+impl ProduceOptions {
+    /// The producer's configuration: idempotent, `acks=all`, `linger.ms=5`, then the extra settings.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("linger.ms", "5")
+            .set("acks", "all")
+            .set("enable.idempotence", "true");
+        for (key, value) in &self.producer_properties {
+            config.set(key, value);
+        }
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        config
+    }
+}
+
 /// What [`produce`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProduceSummary {
@@ -90,16 +106,7 @@ pub fn produce(
         options.partitions,
         options.replication_factor,
     )?;
-    let mut config = ClientConfig::new();
-    config
-        .set("linger.ms", "5")
-        .set("acks", "all")
-        .set("enable.idempotence", "true");
-    for (key, value) in &options.producer_properties {
-        config.set(key, value);
-    }
-    config.set("bootstrap.servers", &options.bootstrap_servers);
-    let mut producer = OutputProducer::new(&config)?;
+    let mut producer = OutputProducer::new(&options.producer_config())?;
     let mut summary = ProduceSummary {
         created_topic,
         ..ProduceSummary::default()
@@ -235,9 +242,9 @@ pub fn create_topic_if_missing(
     partitions: i32,
     replication_factor: i32,
 ) -> Result<bool, RuntimeError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+    let admin: AdminClient<LimitedLog> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap_servers)
-        .create()
+        .create_with_context(LimitedLog { client: "admin client" })
         .map_err(|source| RuntimeError::Client {
             client: "admin client",
             bootstrap_servers: bootstrap_servers.to_owned(),
@@ -288,7 +295,7 @@ pub fn create_topic_if_missing(
 
 /// The number of partitions of `topic` that have a leader, or `None` when the topic does not exist.
 /// Lists all topics (asking for one by name could auto-create it on some brokers).
-fn partition_count(admin: &AdminClient<DefaultClientContext>, topic: &str) -> Result<Option<i32>, RuntimeError> {
+fn partition_count(admin: &AdminClient<LimitedLog>, topic: &str) -> Result<Option<i32>, RuntimeError> {
     let metadata = admin
         .inner()
         .fetch_metadata(None, Wall::from_secs(30))
@@ -302,9 +309,9 @@ fn partition_count(admin: &AdminClient<DefaultClientContext>, topic: &str) -> Re
 
 /// The number of partitions of `topic` (erroring when it does not exist).
 pub fn topic_partitions(bootstrap_servers: &str, topic: &str) -> Result<i32, RuntimeError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+    let admin: AdminClient<LimitedLog> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap_servers)
-        .create()
+        .create_with_context(LimitedLog { client: "admin client" })
         .map_err(|source| RuntimeError::Client {
             client: "admin client",
             bootstrap_servers: bootstrap_servers.to_owned(),

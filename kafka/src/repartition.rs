@@ -8,7 +8,8 @@
 //! `<group-id>-repartition` reads the input topic and writes every record unchanged, keyed by its `id`,
 //! to `<group-id>-repartition` (created with the input's partition count), which the aggregation reads
 //! instead. Records without a string `id` (malformed ones) are written without a key and dead-lettered
-//! by the aggregation as usual.
+//! by the aggregation as usual. A record too big for one message is forwarded cut short (see
+//! [`crate::sink`]) rather than stopping the stage; the aggregation dead-letters the truncated JSON.
 //!
 //! At-least-once, a crash of this stage re-sends the records after its last commit, and the aggregation
 //! counts them twice. With `--exactly-once` the stage is transactional too (reads `read_committed`,
@@ -195,7 +196,15 @@ struct StageContext {
     stage: Arc<Mutex<Stage>>,
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("repartition consumer", level, facility, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        crate::client_log::client_error("repartition consumer", &error, reason);
+    }
+}
 
 impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -252,16 +261,25 @@ pub fn run(options: &RepartitionOptions, shutdown: &Shutdown) -> Result<u64, Run
                 let payload = message.payload().unwrap_or_default();
                 let key = visit_id(payload);
                 let topic = stage.options.output_topic.clone();
-                if let Err(e) = stage
-                    .producer
-                    .send(&topic, key.as_deref().map(str::as_bytes), payload, None)
-                {
+                let position = pipeline::io::Position::Offset {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                };
+                // An oversized record is forwarded cut short rather than stopping the stage; the
+                // aggregation then dead-letters it as the truncated JSON it is.
+                if let Err(e) = stage.producer.send_record(
+                    &topic,
+                    key.as_deref().map(str::as_bytes),
+                    payload,
+                    rdkafka::message::OwnedHeaders::new(),
+                    position,
+                ) {
                     break Err(e);
                 }
                 stage.positions.insert(message.partition(), message.offset() + 1);
                 stage.forwarded += 1;
             }
-            Some(Err(e)) => tracing::warn!("repartition consumer: {e}"),
+            Some(Err(e)) => crate::client_log::warn_client_error("repartition consumer", &e),
             None => {}
         }
         if last_commit.elapsed() >= options.commit_interval {

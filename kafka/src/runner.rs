@@ -335,8 +335,9 @@ fn on_poll_error(error: KafkaError) -> Result<(), RuntimeError> {
             source: error,
         });
     }
-    // Transport errors, a topic not created yet: librdkafka retries; say so and go on.
-    tracing::warn!("consumer: {error}");
+    // Transport errors, a topic not created yet: librdkafka retries; say so (once per interval: the
+    // error callback reported the same failure with its reason) and go on.
+    crate::client_log::warn_client_error("consumer", &error);
     Ok(())
 }
 
@@ -375,6 +376,14 @@ where
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
 {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("consumer", level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::client_log::client_error("consumer", &error, reason);
+    }
+
     fn stats(&self, statistics: Statistics) {
         let lag = statistics.topics.get(&self.input_topic).map(|topic| {
             topic
@@ -611,7 +620,10 @@ where
                 Ok(()) => self.committed(consumer, &points, &offsets),
                 // A rebalance in progress, a coordinator moving: the next commit carries the same or
                 // later offsets.
-                Err(e) => tracing::warn!("committing offsets failed (will retry): {e}"),
+                Err(e) => crate::client_log::warn_repeated(
+                    "commit",
+                    format_args!("committing offsets failed (will retry): {e}"),
+                ),
             }
             return Ok(());
         }

@@ -11,6 +11,14 @@
 //! `reason`, `source.topic`, `source.partition`, `source.offset`. A late record has the same, plus
 //! `event_time` and `watermark`.
 //!
+//! A record can be bigger than the producer may send (`message.max.bytes`, librdkafka's default
+//! 1,000,000 bytes counting key, value and headers): the broker's own limit (1 MiB by default, or a
+//! topic's `max.message.bytes`) is what let it into the input. Refusing it would stop the runner at
+//! the same record after every restart, so such a dead letter or late record is cut to the longest
+//! prefix that fits, with the headers `truncated: true` and `original.size: <bytes>`; the source
+//! position in its headers still finds the whole record. Raising `message.max.bytes` (and the DLQ
+//! topic's `max.message.bytes`) keeps bigger records whole.
+//!
 //! [`OutputProducer::flush`] returns only when every message sent so far was acknowledged, or with the
 //! first delivery failure: the runner commits offsets only after a successful flush. In exactly-once
 //! mode the producer is transactional and [`OutputProducer::commit_transaction`] commits the outputs
@@ -85,7 +93,15 @@ impl DeliveryTracker {
     }
 }
 
-impl ClientContext for DeliveryTracker {}
+impl ClientContext for DeliveryTracker {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("producer", level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::client_log::client_error("producer", &error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryTracker {
     type DeliveryOpaque = ();
@@ -111,6 +127,27 @@ pub struct OutputProducer {
     transactional_id: Option<String>,
     in_transaction: bool,
     sent: u64,
+    truncated: u64,
+    /// The producer's `message.max.bytes`: the most a message may take, key, value and headers.
+    max_message_bytes: usize,
+}
+
+/// librdkafka's `message.max.bytes` when it is not set.
+pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
+/// What librdkafka counts for a message besides its key, value and headers (the record's length,
+/// attributes, timestamp and offset deltas and the lengths, as varints at their widest: 36 bytes),
+/// rounded up.
+const RECORD_OVERHEAD: usize = 64;
+
+/// The bytes `headers` take in a record: each key and value with their varint lengths.
+fn headers_size(headers: &OwnedHeaders) -> usize {
+    use rdkafka::message::Headers;
+    headers
+        .iter()
+        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 2 * 5)
+        .sum::<usize>()
+        + 5
 }
 
 /// How long a flush or transaction call may take before the runner gives up (and a restart re-reads).
@@ -133,11 +170,17 @@ impl OutputProducer {
                 .init_transactions(FLUSH_TIMEOUT)
                 .map_err(RuntimeError::kafka(format!("initialising transactions as {id}")))?;
         }
+        let max_message_bytes = config
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(OutputProducer {
             producer,
             transactional_id,
             in_transaction: false,
             sent: 0,
+            truncated: 0,
+            max_message_bytes,
         })
     }
 
@@ -149,6 +192,11 @@ impl OutputProducer {
     /// Messages sent so far (acknowledged or not).
     pub fn sent(&self) -> u64 {
         self.sent
+    }
+
+    /// Dead letters and late records sent cut short because the whole record did not fit.
+    pub fn truncated(&self) -> u64 {
+        self.truncated
     }
 
     /// Messages acknowledged so far.
@@ -202,7 +250,53 @@ impl OutputProducer {
     /// Sends a dead letter: the original bytes, with the reason and source position in headers.
     pub fn send_dead_letter(&mut self, topic: &str, source_topic: &str, dead: &DeadLetter) -> Result<(), RuntimeError> {
         let headers = source_headers(&dead.reason, source_topic, dead.position);
-        self.send(topic, None, &dead.payload, Some(headers))
+        self.send_record(topic, None, &dead.payload, headers, dead.position)
+    }
+
+    /// Sends an input record's bytes (found at `position`) with `key` and `headers`: whole when they
+    /// fit in one message, else the longest prefix that does, with the headers `truncated` and
+    /// `original.size` (see the module documentation).
+    pub fn send_record(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: OwnedHeaders,
+        position: Position,
+    ) -> Result<(), RuntimeError> {
+        if payload.len() <= self.room_for(key, &headers) {
+            return self.send(topic, key, payload, Some(headers));
+        }
+        let original_size = payload.len().to_string();
+        let headers = headers
+            .insert(Header {
+                key: "truncated",
+                value: Some("true".as_bytes()),
+            })
+            .insert(Header {
+                key: "original.size",
+                value: Some(original_size.as_bytes()),
+            });
+        let room = self.room_for(key, &headers);
+        crate::client_log::warn_repeated(
+            "truncated",
+            format_args!(
+                "the record at {position} ({} bytes) is larger than a message may be (message.max.bytes {}): \
+                 sent to {topic} cut to its first {room} bytes",
+                payload.len(),
+                self.max_message_bytes
+            ),
+        );
+        self.send(topic, key, &payload[..room], Some(headers))?;
+        self.truncated += 1;
+        Ok(())
+    }
+
+    /// The most value bytes a message with `key` and `headers` may carry.
+    fn room_for(&self, key: Option<&[u8]>, headers: &OwnedHeaders) -> usize {
+        let key_size = key.map_or(0, <[u8]>::len);
+        self.max_message_bytes
+            .saturating_sub(RECORD_OVERHEAD + key_size + headers_size(headers))
     }
 
     /// Sends a late record: the original bytes, with the reason, event time, watermark and source
@@ -217,7 +311,7 @@ impl OutputProducer {
                 key: "watermark",
                 value: Some(late.watermark.to_string().as_bytes()),
             });
-        self.send(topic, None, &late.payload, Some(headers))
+        self.send_record(topic, None, &late.payload, headers, late.position)
     }
 
     /// Waits until every message sent so far is acknowledged; the first delivery failure is an error.
@@ -339,6 +433,72 @@ fn source_headers(reason: &str, source_topic: &str, position: Position) -> Owned
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A producer that never connects: librdkafka checks a message's size when it is queued.
+    fn offline_producer(properties: &[(&str, &str)]) -> OutputProducer {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", "127.0.0.1:1");
+        for (key, value) in properties {
+            config.set(*key, *value);
+        }
+        OutputProducer::new(&config).unwrap()
+    }
+
+    fn dead_letter(size: usize) -> DeadLetter {
+        DeadLetter {
+            position: Position::Offset {
+                partition: 2,
+                offset: 17,
+            },
+            reason: "expected value at line 1 column 1".to_owned(),
+            payload: vec![b'x'; size],
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_too_big_for_one_message_is_sent_cut_short_instead_of_failing() {
+        let mut producer = offline_producer(&[]);
+        let too_big = dead_letter(DEFAULT_MESSAGE_MAX_BYTES + 1);
+        producer.send_dead_letter("dlq", "website-visit", &too_big).unwrap();
+        assert_eq!((producer.sent(), producer.truncated()), (1, 1));
+    }
+
+    #[test]
+    fn the_largest_record_kept_whole_is_one_librdkafka_accepts() {
+        let mut producer = offline_producer(&[]);
+        let headers = source_headers(
+            "expected value at line 1 column 1",
+            "website-visit",
+            dead_letter(0).position,
+        );
+        let room = producer.room_for(None, &headers);
+        assert!(room > DEFAULT_MESSAGE_MAX_BYTES - 1000, "{room}");
+        // Sent as they are: librdkafka refuses a message once it is over its limit by a few bytes, so
+        // the estimate of the overhead is safe and close.
+        producer
+            .send("dlq", None, &vec![b'x'; room], Some(headers.clone()))
+            .unwrap();
+        assert!(producer
+            .send("dlq", None, &vec![b'x'; room + 100], Some(headers))
+            .is_err());
+        producer
+            .send_dead_letter("dlq", "website-visit", &dead_letter(room))
+            .unwrap();
+        assert_eq!(producer.truncated(), 0);
+        producer
+            .send_dead_letter("dlq", "website-visit", &dead_letter(room + 1))
+            .unwrap();
+        assert_eq!(producer.truncated(), 1);
+    }
+
+    #[test]
+    fn a_raised_message_max_bytes_keeps_bigger_records_whole() {
+        let mut producer = offline_producer(&[("message.max.bytes", "3000000")]);
+        producer
+            .send_dead_letter("dlq", "website-visit", &dead_letter(2_000_000))
+            .unwrap();
+        assert_eq!((producer.sent(), producer.truncated()), (1, 0));
+    }
 
     #[test]
     fn traffic_messages_carry_the_seeds_exact_key_and_value_bytes() {

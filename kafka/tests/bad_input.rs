@@ -1,6 +1,7 @@
 //! Bad input: records that do not parse land in the DLQ topic with their original bytes, a reason and
 //! their source position; records dropped as late land in the late topic; every other record is
-//! counted, so outputs plus late records account for every parsed record.
+//! counted, so outputs plus late records account for every parsed record. A record too big to be sent
+//! whole goes to its topic cut short, with headers saying so, and never stops the runner.
 
 mod common;
 
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
+use kafka_runtime::produce::{produce, OutLine, ProduceOptions};
+use kafka_runtime::Shutdown;
 use pipeline::event::VisitEvent;
 use pipeline::traffic::TrafficAgg;
 use testkit::broker::{broker_or_skip, unique_name};
@@ -128,5 +131,112 @@ fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted
         parsed,
         "{counted} counted + {} late",
         late.len()
+    );
+}
+
+/// A size between librdkafka's default `message.max.bytes` (1,000,000: what the runner's producer may
+/// send) and the broker's default limit (1 MiB: what lets a record into the input).
+const OVERSIZED: usize = 1_040_000;
+
+#[test]
+fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_the_runner_goes_on() {
+    let Some(broker) = broker_or_skip(
+        "records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_the_runner_goes_on",
+    ) else {
+        return;
+    };
+    let servers = broker.bootstrap_servers().to_owned();
+    let input = unique_name("website-visit");
+    let output = unique_name("traffic-agg");
+    let dlq = unique_name("dlq");
+    let late = unique_name("late");
+    let group = unique_name("traffic-agg");
+    // One partition: the oversized records come after the recorded traffic, so the late one is late.
+    for topic in [&input, &output, &dlq, &late] {
+        broker.create_topic(topic, 1).unwrap();
+    }
+    produce_file(&servers, &input, &visits_file());
+    let malformed = {
+        let mut bytes = br#"{"id": "big", "user_agent": ""#.to_vec();
+        bytes.resize(OVERSIZED, b'x');
+        bytes
+    };
+    let late_visit = {
+        let first_line = std::fs::read_to_string(visits_file())
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut visit: serde_json::Value = serde_json::from_str(&first_line).unwrap();
+        visit["user_agent"] = "y".repeat(OVERSIZED).into();
+        visit["event_datetime"] = "2024-04-28T00:00:00.000".into();
+        serde_json::to_vec(&visit).unwrap()
+    };
+    let mut options = ProduceOptions::new(&servers, &input);
+    options.producer_properties = vec![("message.max.bytes".to_owned(), "1048000".to_owned())];
+    let lines = [&late_visit, &malformed].map(|value| OutLine {
+        value: value.clone(),
+        due: None,
+    });
+    produce(&options, lines, &Shutdown::new(), |_, _| {}).expect("produce the oversized records");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut agg = AggProcess::start(
+        &broker,
+        &[
+            "--input-topic",
+            &input,
+            "--output-topic",
+            &output,
+            "--group-id",
+            &group,
+            "--dlq-topic",
+            &dlq,
+            "--late-topic",
+            &late,
+            "--idle-timeout",
+            "2s",
+            "--session-timeout",
+            "6s",
+        ],
+        dir.path().join("traffic-agg.log"),
+    );
+    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+        agg.assert_running();
+        group_caught_up(&servers, &group, &input)
+    });
+    agg.terminate();
+
+    let cut_short = |topic: &str, original: &[u8]| {
+        let found: Vec<Read> = read_topic(&servers, topic, false)
+            .into_iter()
+            .filter(|r| r.headers.contains_key("truncated"))
+            .collect();
+        assert_eq!(found.len(), 1, "one record cut short in {topic}");
+        let record = &found[0];
+        assert_eq!(record.headers["truncated"], "true");
+        assert_eq!(record.headers["original.size"], original.len().to_string());
+        assert_eq!(record.headers["source.topic"], input);
+        assert!(
+            record.value.len() < 1_000_000 && record.value.len() > 990_000,
+            "as much as fits: {}",
+            record.value.len()
+        );
+        assert!(
+            original.starts_with(record.value.as_bytes()),
+            "the value is the record's first bytes"
+        );
+        record.clone()
+    };
+    let dead = cut_short(&dlq, &malformed);
+    assert_eq!(dead.headers["source.offset"], "5001");
+    assert!(!dead.headers["reason"].is_empty());
+    let late = cut_short(&late, &late_visit);
+    assert_eq!(late.headers["source.offset"], "5000");
+    assert!(late.headers["reason"].starts_with("late"), "{:?}", late.headers);
+    assert!(
+        !read_topic(&servers, &output, false).is_empty(),
+        "the other records were counted"
     );
 }

@@ -10,20 +10,50 @@
 //! ```
 //!
 //! The end of the file moves the watermark to +∞. A file is a scenario when its first non-blank line is
-//! one of these steps; anything else is read as plain recorded traffic, one record a line. This module
+//! an attempt at a step ([`is_step_attempt`]: a JSON object with no field of a visit record and a key
+//! that is a step keyword or a near miss of one); anything else is read as plain recorded traffic, one
+//! record a line, so a recording whose first line is garbage stays a recording. This module
 //! owns the parsing and writing of steps and the [`ScenarioSource`] that replays them; a malformed
 //! *record* inside a step is still a record (dead-lettered later), but a malformed *step* stops the run
 //! with its line number, because a script is code, not data.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::str::FromStr;
 
 use pipeline::io::jsonl::JsonlSource;
 use pipeline::io::{Position, Record, Source, SourceError, SourceEvent};
 use pipeline::time::{Duration, Timestamp, Watermark};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+/// The keys of a scenario step, one of which each step has.
+pub const STEP_KEYWORDS: [&str; 4] = ["event", "events", "watermark", "processing_time"];
+
+/// The fields of a visit record (`pipeline::event::VisitEvent`): a line with any of them is a record,
+/// never a step.
+pub const VISIT_FIELDS: [&str; 12] = [
+    "ip",
+    "id",
+    "lat",
+    "lng",
+    "user_agent",
+    "age_bracket",
+    "opted_into_marketing",
+    "http_request",
+    "http_response",
+    "file_size_bytes",
+    "event_datetime",
+    "event_ts",
+];
+
+/// How far (in edits: insert, delete, substitute, swap two neighbours) a key may be from a step keyword
+/// and still be read as a misspelt one.
+const TYPO_DISTANCE: usize = 2;
 
 /// One line of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +83,14 @@ impl ScenarioStep {
     /// Parses one scenario line.
     pub fn parse(line: &[u8]) -> Result<ScenarioStep, String> {
         let step: StepLine = serde_json::from_slice(line).map_err(|e| {
-            format!(
-                "not a scenario step ({e}); expected one of {{\"event\": {{...}}}}, {{\"events\": [...]}}, \
-                 {{\"watermark\": \"2024-04-28T23:13:00.000\"}}, {{\"processing_time\": 5}}"
-            )
+            const EXPECTED: &str = "expected one of {\"event\": {...}}, {\"events\": [...]}, \
+                 {\"watermark\": \"2024-04-28T23:13:00.000\"}, {\"processing_time\": 5}";
+            match misspelt_keyword(line) {
+                Some((key, keyword)) => {
+                    format!("not a scenario step: unknown key `{key}`: did you mean `{keyword}`? {EXPECTED}")
+                }
+                None => format!("not a scenario step ({e}); {EXPECTED}"),
+            }
         })?;
         let present = [
             step.event.is_some(),
@@ -135,6 +169,89 @@ pub fn is_scenario_line(first_line: &[u8]) -> bool {
     ScenarioStep::parse(first_line).is_ok()
 }
 
+/// True when `line` is meant as a scenario step, well-formed or not: a JSON object with no field of a
+/// visit record ([`VISIT_FIELDS`]) and at least one key that is a step keyword ([`STEP_KEYWORDS`]) or
+/// within two edits of one. This tells a malformed step (a script error) from a bad recorded record (a
+/// dead letter): a line that is not a JSON object, or that has a visit's field, is a record.
+pub fn is_step_attempt(line: &[u8]) -> bool {
+    let Some(keys) = object_keys(line) else {
+        return false;
+    };
+    !keys.iter().any(|k| VISIT_FIELDS.contains(&k.as_str()))
+        && keys
+            .iter()
+            .any(|k| STEP_KEYWORDS.contains(&k.as_str()) || closest_keyword(k).is_some())
+}
+
+/// The keys of a JSON object, or `None` when `line` is not one.
+fn object_keys(line: &[u8]) -> Option<Vec<String>> {
+    serde_json::from_slice::<BTreeMap<String, IgnoredAny>>(line)
+        .ok()
+        .map(|map| map.into_keys().collect())
+}
+
+/// The step keyword `key` is a near miss of, when it is not one itself.
+fn closest_keyword(key: &str) -> Option<&'static str> {
+    if STEP_KEYWORDS.contains(&key) {
+        return None;
+    }
+    let lower = key.to_lowercase();
+    STEP_KEYWORDS
+        .iter()
+        .map(|keyword| (strsim::osa_distance(&lower, keyword), *keyword))
+        .filter(|(distance, _)| *distance <= TYPO_DISTANCE)
+        .min()
+        .map(|(_, keyword)| keyword)
+}
+
+/// The first key of a step line that is a near miss of a step keyword, and that keyword.
+fn misspelt_keyword(line: &[u8]) -> Option<(String, &'static str)> {
+    object_keys(line)?
+        .into_iter()
+        .find_map(|key| closest_keyword(&key).map(|keyword| (key, keyword)))
+}
+
+/// How to read an input: decide from its first line, or as one kind whatever it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// A scenario when the first non-blank line is a step attempt ([`is_step_attempt`]), else a recording.
+    #[default]
+    Auto,
+    /// Recorded traffic, one record a line.
+    Recording,
+    /// A scenario script; a line that is not a step is a script error.
+    Scenario,
+}
+
+impl InputFormat {
+    /// The names accepted by [`FromStr`], as on the command line.
+    pub const NAMES: [&'static str; 3] = ["auto", "recording", "scenario"];
+}
+
+impl FromStr for InputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(InputFormat::Auto),
+            "recording" => Ok(InputFormat::Recording),
+            "scenario" => Ok(InputFormat::Scenario),
+            _ => Err(format!(
+                "unknown input format {s:?}: expected auto, recording or scenario"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFormat::Auto => "auto",
+            InputFormat::Recording => "recording",
+            InputFormat::Scenario => "scenario",
+        })
+    }
+}
+
 /// Replays a scenario as source events, checking that scripted watermarks never move backwards.
 pub struct ScenarioSource<R> {
     lines: JsonlSource<R>,
@@ -145,10 +262,14 @@ pub struct ScenarioSource<R> {
 impl<R: BufRead> ScenarioSource<R> {
     /// Reads scenario steps from `reader`; `name` appears in error messages.
     pub fn from_reader(name: impl Into<String>, reader: R) -> Self {
-        let name = name.into();
+        ScenarioSource::from_lines(JsonlSource::from_reader(name, reader))
+    }
+
+    /// Reads scenario steps from `lines`, from the line it stands at (a peeked line included).
+    pub fn from_lines(lines: JsonlSource<R>) -> Self {
         ScenarioSource {
-            lines: JsonlSource::from_reader(name.clone(), reader),
-            name,
+            name: lines.name().to_owned(),
+            lines,
             last_watermark: Watermark::MIN,
         }
     }
@@ -192,55 +313,128 @@ impl<R: BufRead> Source for ScenarioSource<R> {
     }
 }
 
-/// An input file of either kind, told apart by its first non-blank line.
-pub enum InputFile {
+/// How an input is read, as the whole stream: a boxed reader so that a file, a pipe and standard input
+/// are one type.
+pub type InputReader = Box<dyn BufRead>;
+
+/// The `--file` path that means standard input.
+pub const STDIN_PATH: &str = "-";
+
+/// An input of either kind, told apart by its first non-blank line.
+///
+/// It is opened once and streamed: the first line is peeked at, then read again as the first record or
+/// step, so a pipe, a FIFO or standard input loses nothing.
+pub struct InputFile {
+    lines: InputLines,
+    len: Option<u64>,
+    origin: Origin,
+}
+
+/// Where an input's bytes come from, to tell whether an output would overwrite it.
+enum Origin {
+    /// A file opened by path: a second handle on it.
+    File(File),
+    /// Standard input.
+    Stdin,
+    /// A reader given by the caller: no file to compare.
+    Reader,
+}
+
+enum InputLines {
     /// Recorded traffic: one record a line, file order = arrival order.
-    Recording(JsonlSource<BufReader<File>>),
+    Recording(JsonlSource<InputReader>),
     /// A scripted scenario.
-    Scenario(ScenarioSource<BufReader<File>>),
+    Scenario(ScenarioSource<InputReader>),
 }
 
 impl InputFile {
-    /// Opens `path` and decides what it is.
-    pub fn open(path: &Path) -> Result<InputFile, SourceError> {
+    /// Opens `path` (`-` for standard input) and decides what it is, as `format` says.
+    pub fn open(path: &Path, format: InputFormat) -> Result<InputFile, SourceError> {
+        if path.as_os_str() == STDIN_PATH {
+            let reader = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+            let input = InputFile::from_reader("standard input", Box::new(reader), None, format)?;
+            return Ok(InputFile {
+                origin: Origin::Stdin,
+                ..input
+            });
+        }
         let io_error = |source| SourceError::Io {
             what: path.display().to_string(),
             source,
         };
         let file = File::open(path).map_err(io_error)?;
-        let mut peek = JsonlSource::from_reader(path.display().to_string(), BufReader::new(file));
-        let scenario = match peek.next_line()? {
-            Some((_, first)) => is_scenario_line(first),
-            None => false,
+        // Only a regular file has a length known in advance; a pipe or a FIFO reports 0.
+        let metadata = file.metadata().map_err(io_error)?;
+        let len = metadata.is_file().then_some(metadata.len());
+        let origin = Origin::File(file.try_clone().map_err(io_error)?);
+        let reader = BufReader::with_capacity(1 << 16, file);
+        let input = InputFile::from_reader(path.display().to_string(), Box::new(reader), len, format)?;
+        Ok(InputFile { origin, ..input })
+    }
+
+    /// Reads from `reader` (`name` for messages, `len` its size in bytes when known) and decides what
+    /// it is from its first non-blank line, as `format` says.
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: InputReader,
+        len: Option<u64>,
+        format: InputFormat,
+    ) -> Result<InputFile, SourceError> {
+        let mut lines = JsonlSource::from_reader(name, reader);
+        let scenario = match format {
+            InputFormat::Recording => false,
+            InputFormat::Scenario => true,
+            InputFormat::Auto => match lines.peek_line()? {
+                Some((_, first)) => is_step_attempt(first),
+                None => false,
+            },
         };
-        let reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_error)?);
-        let name = path.display().to_string();
-        Ok(if scenario {
-            InputFile::Scenario(ScenarioSource::from_reader(name, reader))
+        let lines = if scenario {
+            InputLines::Scenario(ScenarioSource::from_lines(lines))
         } else {
-            InputFile::Recording(JsonlSource::from_reader(name, reader))
+            InputLines::Recording(lines)
+        };
+        Ok(InputFile {
+            lines,
+            len,
+            origin: Origin::Reader,
         })
+    }
+
+    /// The identity of the file being read (standard input's when it is `-`), to compare an output
+    /// path with; `None` for a reader given to [`from_reader`](Self::from_reader).
+    pub fn handle(&self) -> std::io::Result<Option<same_file::Handle>> {
+        match &self.origin {
+            Origin::File(file) => same_file::Handle::from_file(file.try_clone()?).map(Some),
+            Origin::Stdin => same_file::Handle::stdin().map(Some),
+            Origin::Reader => Ok(None),
+        }
     }
 
     /// True for a scenario.
     pub fn is_scenario(&self) -> bool {
-        matches!(self, InputFile::Scenario(_))
+        matches!(self.lines, InputLines::Scenario(_))
+    }
+
+    /// The input's size in bytes when known in advance (a regular file), `None` for a pipe.
+    pub fn size_in_bytes(&self) -> Option<u64> {
+        self.len
     }
 
     /// Bytes consumed so far.
     pub fn bytes_read(&self) -> u64 {
-        match self {
-            InputFile::Recording(s) => s.bytes_read(),
-            InputFile::Scenario(s) => s.bytes_read(),
+        match &self.lines {
+            InputLines::Recording(s) => s.bytes_read(),
+            InputLines::Scenario(s) => s.bytes_read(),
         }
     }
 }
 
 impl Source for InputFile {
     fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
-        match self {
-            InputFile::Recording(s) => s.next_event(),
-            InputFile::Scenario(s) => s.next_event(),
+        match &mut self.lines {
+            InputLines::Recording(s) => s.next_event(),
+            InputLines::Scenario(s) => s.next_event(),
         }
     }
 }
@@ -292,6 +486,61 @@ mod tests {
         assert!(source.next_event().unwrap().is_some());
         let err = source.next_event().unwrap_err().to_string();
         assert!(err.contains("s.jsonl, line 3") && err.contains("backwards"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_first_step_is_a_step_attempt_and_a_visit_or_garbage_is_not() {
+        for step in [
+            r#"{"watermak": "2024-04-28T23:13:00.000"}"#,
+            r#"{"Watermark": "2024-04-28T23:13:00.000"}"#,
+            r#"{"evnt": {"id": "1"}}"#,
+            r#"{"processingtime": 5}"#,
+            r#"{"watermark": "noon"}"#,
+            r#"{"event": {}, "watermark": "2024-04-28T23:13:00"}"#,
+        ] {
+            assert!(is_step_attempt(step.as_bytes()), "{step}");
+        }
+        for record in [
+            r#"{"ip": "1.2.3.4", "id": "1", "event_datetime": "28/04/2024"}"#,
+            r#"{"id": "1", "event": "click"}"#,
+            r#"{"wm": "2024-04-28T23:13:00"}"#,
+            "{not json",
+            "[1, 2, 3]",
+            "{}",
+        ] {
+            assert!(!is_step_attempt(record.as_bytes()), "{record}");
+        }
+    }
+
+    #[test]
+    fn a_misspelt_keyword_gets_a_suggestion() {
+        let err = ScenarioStep::parse(br#"{"watermak": "2024-04-28T23:13:00.000"}"#).unwrap_err();
+        assert!(err.contains("did you mean `watermark`?"), "{err}");
+        let err = ScenarioStep::parse(br#"{"event": {}, "procesing_time": 1}"#).unwrap_err();
+        assert!(err.contains("did you mean `processing_time`?"), "{err}");
+    }
+
+    #[test]
+    fn a_scenario_whose_first_step_is_malformed_stops_at_line_1() {
+        let text = "\n{\"watermak\": \"2024-04-28T23:13:00.000\"}\n{\"watermark\": \"+inf\"}\n";
+        let mut input = InputFile::from_reader("s.jsonl", Box::new(text.as_bytes()), None, InputFormat::Auto).unwrap();
+        assert!(input.is_scenario());
+        let err = input.next_event().unwrap_err().to_string();
+        assert!(
+            err.contains("s.jsonl, line 2") && err.contains("did you mean `watermark`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_input_format_can_be_forced() {
+        let step = "{\"watermark\": \"+inf\"}\n";
+        let forced = InputFile::from_reader("s", Box::new(step.as_bytes()), None, InputFormat::Recording).unwrap();
+        assert!(!forced.is_scenario());
+        let visit = "{\"ip\": \"1.2.3.4\"}\n";
+        let mut forced = InputFile::from_reader("s", Box::new(visit.as_bytes()), None, InputFormat::Scenario).unwrap();
+        assert!(forced.is_scenario());
+        assert!(forced.next_event().unwrap_err().to_string().contains("s, line 1"));
     }
 
     #[test]

@@ -324,3 +324,420 @@ fn golden_mismatch_exits_1_with_a_diff_and_bless_rewrites_it() {
         "{err}"
     );
 }
+
+/// The bundled recording: 2 MB, far more than a pipe's buffer, so a reader that opens its input twice
+/// or reads ahead and throws it away loses records.
+fn recording_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("ci/visits.jsonl")
+}
+
+/// Runs simulate with `args`, feeding `stdin` through a pipe from another thread.
+fn simulate_with_stdin(args: &[&std::ffi::OsStr], stdin: Vec<u8>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("simulate starts");
+    let mut pipe = child.stdin.take().unwrap();
+    // A reader that stops early closes the pipe: the write fails, and the output comparison says why.
+    let writer = std::thread::spawn(move || pipe.write_all(&stdin));
+    let output = child.wait_with_output().unwrap();
+    let _ = writer.join().unwrap();
+    output
+}
+
+/// Waits for `child` with a generous deadline: a reader that opens a FIFO a second time blocks forever.
+fn wait_with_deadline(child: std::process::Child) -> Output {
+    let pid = child.id();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(child.wait_with_output()));
+    match receive.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("simulate did not finish within 120 s (blocked on its input?)");
+        }
+    }
+}
+
+/// The part of the summary that does not name the input: the record counts.
+fn counts(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .skip_while(|l| !l.contains("records read"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn input_from_a_pipe_gives_the_same_output_as_the_file() {
+    let path = recording_path();
+    let by_path = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(by_path.status.success());
+    assert!(
+        by_path.stdout.len() > 64 * 1024,
+        "the test needs more than a pipe's buffer of output"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    for name in ["-", "/dev/stdin"] {
+        let piped = simulate_with_stdin(&["--file".as_ref(), name.as_ref()], bytes.clone());
+        assert!(
+            piped.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&piped.stderr)
+        );
+        assert_eq!(counts(&piped), counts(&by_path), "--file {name}");
+        assert!(
+            piped.stdout == by_path.stdout,
+            "--file {name}: the output differs from the file's"
+        );
+    }
+}
+
+#[test]
+fn input_from_a_fifo_gives_the_same_output_as_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("visits.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let path = recording_path();
+    let by_path = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .arg("--file")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = {
+        let (fifo, path) = (fifo.clone(), path.clone());
+        // Opening a FIFO for writing waits for its reader; a failed write shows in the comparison.
+        std::thread::spawn(move || std::io::copy(&mut std::fs::File::open(path)?, &mut std::fs::File::create(fifo)?))
+    };
+    let through_fifo = wait_with_deadline(child);
+    let _ = writer.join().unwrap();
+    assert!(
+        through_fifo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&through_fifo.stderr)
+    );
+    assert_eq!(counts(&through_fifo), counts(&by_path));
+    assert!(
+        through_fifo.stdout == by_path.stdout,
+        "the output through a FIFO differs from the file's"
+    );
+}
+
+#[test]
+fn a_typo_in_the_first_step_is_a_script_error_not_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        r#"{"watermak": "2024-04-28T23:12:00.000"}"#.to_owned(),
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    let output = simulate(dir.path(), &script, &[]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("line 1") && err.contains("did you mean `watermark`?"),
+        "{err}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_recording_whose_first_line_is_garbage_is_still_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = visit("u1", "2024-04-28T23:12:41.000");
+    for first in ["{not json".to_owned(), good.replace("2024-04-28T23:12:41.000", "noon")] {
+        let recording = [first.clone(), good.clone(), good.clone()].join("\n");
+        let output = simulate(dir.path(), &recording, &[]);
+        assert_eq!(stdout_lines(&output).len(), 1, "{first}");
+        let summary = String::from_utf8_lossy(&output.stderr);
+        assert!(summary.contains("(recording)"), "{first}: {summary}");
+        assert!(
+            summary.contains("read 3 = counted 2 + late 0 + dead-lettered 1: ok"),
+            "{first}: {summary}"
+        );
+    }
+}
+
+/// Runs simulate in `dir` with `args` as they are (no --file added).
+fn simulate_args(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("simulate runs")
+}
+
+#[test]
+fn each_exit_code_means_what_the_help_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("v.jsonl"), &recording).unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        watermark("2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("s.jsonl"), &script).unwrap();
+    std::fs::write(
+        dir.path().join("bad-step.jsonl"),
+        script.clone() + "\n{\"watermrk\": 1}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("other.jsonl"), "{}\n").unwrap();
+
+    let ok = simulate_args(dir.path(), &["--file", "v.jsonl", "--quiet"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    for (args, what) in [
+        (
+            &["--file", "v.jsonl", "--golden", "other.jsonl"][..],
+            "a golden difference",
+        ),
+        (&["--file", "missing.jsonl"], "an unreadable input"),
+        (&["--file", "bad-step.jsonl"], "a malformed scenario step"),
+    ] {
+        let output = simulate_args(dir.path(), args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what} ({args:?}): {err}");
+    }
+
+    for (args, what) in [
+        (&["--file", "v.jsonl", "--window", "0s"][..], "--window"),
+        (&["--file", "v.jsonl", "--late-fraction", "2"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-fraction=-0.5"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-fraction", "NaN"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--late-by=-5s"], "--late-by"),
+        (&["--file", "v.jsonl", "--allowed-lateness=-1s"], "--allowed-lateness"),
+        (&["--file", "s.jsonl", "--reorder", "3"], "--reorder"),
+        (&["--file", "s.jsonl", "--late-fraction", "0.5"], "--late-fraction"),
+        (&["--file", "v.jsonl", "--out", "./v.jsonl"], "--out"),
+        (&["--file", "v.jsonl", "--no-such-flag"], "--no-such-flag"),
+    ] {
+        let output = simulate_args(dir.path(), args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(what),
+            "{args:?}: a clap-style message naming {what}: {err}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}: nothing is written for a bad flag");
+    }
+}
+
+/// The names and contents of the files in `dir`, sorted.
+fn directory_listing(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_an_input_or_another_output_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:12:42.000"),
+    ]
+    .join("\n")
+        + "\n";
+    std::fs::write(d.join("v.jsonl"), &recording).unwrap();
+    std::fs::hard_link(d.join("v.jsonl"), d.join("hard.jsonl")).unwrap();
+    std::os::unix::fs::symlink("v.jsonl", d.join("soft.jsonl")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::copy(root.join("sql/queries/traffic_agg.sql"), d.join("q.sql")).unwrap();
+    std::fs::write(d.join("existing.jsonl"), "existing\n").unwrap();
+    std::fs::write(d.join("golden.jsonl"), "golden\n").unwrap();
+    let before = directory_listing(d);
+
+    for (args, flags) in [
+        (&["--out", "v.jsonl"][..], ["--out", "--file"]),
+        (&["--out", "./v.jsonl"], ["--out", "--file"]),
+        (&["--out", "hard.jsonl"], ["--out", "--file"]),
+        (&["--out", "soft.jsonl"], ["--out", "--file"]),
+        (&["--dlq-out", "v.jsonl"], ["--dlq-out", "--file"]),
+        (&["--late-out", "v.jsonl"], ["--late-out", "--file"]),
+        (&["--golden", "v.jsonl", "--bless"], ["--golden", "--file"]),
+        (&["--sql", "q.sql", "--out", "q.sql"], ["--out", "--sql"]),
+        (
+            &["--golden", "golden.jsonl", "--out", "golden.jsonl"],
+            ["--out", "--golden"],
+        ),
+        (
+            &["--out", "new.jsonl", "--dlq-out", "./new.jsonl"],
+            ["--dlq-out", "--out"],
+        ),
+        (
+            &["--out", "existing.jsonl", "--late-out", "./existing.jsonl"],
+            ["--late-out", "--out"],
+        ),
+        (
+            &["--golden", "new.jsonl", "--bless", "--out", "new.jsonl"],
+            ["--out", "--golden"],
+        ),
+    ] {
+        let output = simulate_args(d, &[&["--file", "v.jsonl"][..], args].concat());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        for flag in flags {
+            assert!(err.contains(flag), "{args:?}: the message names {flag}: {err}");
+        }
+        assert_eq!(
+            directory_listing(d),
+            before,
+            "{args:?}: nothing may be created or changed"
+        );
+    }
+
+    // Standard input redirected from the file is the file too.
+    let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .current_dir(d)
+        .args(["--file", "-", "--out", "v.jsonl"])
+        .stdin(std::fs::File::open(d.join("v.jsonl")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(directory_listing(d), before);
+
+    // Devices are not files that a run could overwrite by mistake: /dev/null may take several outputs.
+    let output = simulate_args(
+        d,
+        &[
+            "--file",
+            "v.jsonl",
+            "--out",
+            "/dev/null",
+            "--dlq-out",
+            "/dev/null",
+            "--late-out",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_every_previous_file_untouched_and_no_temporary_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Line 2 is a malformed step: the run stops with a script error after writing nothing.
+    let script = [event("u1", "2024-04-28T23:12:41.000"), r#"{"watermrk": 1}"#.to_owned()].join("\n");
+    std::fs::write(d.join("s.jsonl"), &script).unwrap();
+    for name in ["g.jsonl", "out.jsonl", "late.jsonl", "dlq.jsonl"] {
+        std::fs::write(d.join(name), format!("previous {name}\n")).unwrap();
+    }
+    let before = directory_listing(d);
+    for args in [
+        &["--golden", "g.jsonl", "--bless"][..],
+        &[
+            "--out",
+            "out.jsonl",
+            "--late-out",
+            "late.jsonl",
+            "--dlq-out",
+            "dlq.jsonl",
+        ],
+    ] {
+        let output = simulate_args(d, &[&["--file", "s.jsonl"][..], args].concat());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(
+            directory_listing(d),
+            before,
+            "{args:?}: the files changed or a temporary was left"
+        );
+    }
+    // The same outputs from a run that succeeds replace the previous files.
+    std::fs::write(
+        d.join("s.jsonl"),
+        script.replace("watermrk\": 1", "watermark\": \"+inf\""),
+    )
+    .unwrap();
+    let output = simulate_args(
+        d,
+        &[
+            "--file",
+            "s.jsonl",
+            "--out",
+            "out.jsonl",
+            "--golden",
+            "g.jsonl",
+            "--bless",
+        ],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out = std::fs::read_to_string(d.join("out.jsonl")).unwrap();
+    assert!(out.contains(r#""page_views": 1"#), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join("g.jsonl")).unwrap(), out);
+    let names: Vec<String> = directory_listing(d).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["dlq.jsonl", "g.jsonl", "late.jsonl", "out.jsonl", "s.jsonl"]);
+}
+
+#[test]
+fn a_dead_letter_keeps_the_original_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, b"{\"ip\": \"\xff\xfe\"}\n{\"ip\": \"caf\xc3\xa9\"}\n").unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let output = simulate_args(
+        dir.path(),
+        &["--file", file.to_str().unwrap(), "--dlq-out", dlq.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(&dlq).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    // Not UTF-8: the exact bytes in standard base64 (python3 -c 'base64.b64encode(...)'), no `record`.
+    assert_eq!(lines[0]["record_base64"], "eyJpcCI6ICL//iJ9", "{text}");
+    assert!(lines[0].get("record").is_none(), "{text}");
+    // UTF-8 (even non-ASCII): the text itself.
+    assert_eq!(lines[1]["record"], "{\"ip\": \"café\"}", "{text}");
+    assert!(lines[1].get("record_base64").is_none(), "{text}");
+}

@@ -1,7 +1,9 @@
 //! JSON Lines files: a streaming record source and a result sink.
 //!
 //! The source reads one line at a time (never the whole file), skips blank lines, strips a trailing
-//! `\r`, and numbers records by their 1-based line so dead letters can point at them. The sink writes one
+//! `\r`, and numbers records by their 1-based line so dead letters can point at them. It can peek at the
+//! next line without consuming it, so a caller can decide what an input is from its first line while
+//! reading it only once (a pipe cannot be opened again). The sink writes one
 //! JSON value per line in Python's `json.dumps` layout (see [`super::pyjson`]).
 
 use std::fs::File;
@@ -20,6 +22,8 @@ pub struct JsonlSource<R> {
     line: u64,
     bytes_read: u64,
     buf: Vec<u8>,
+    /// The length of a line read by [`JsonlSource::peek_line`] and not yet consumed; it is in `buf`.
+    peeked: Option<usize>,
 }
 
 impl JsonlSource<BufReader<File>> {
@@ -45,7 +49,13 @@ impl<R: BufRead> JsonlSource<R> {
             line: 0,
             bytes_read: 0,
             buf: Vec::with_capacity(1024),
+            peeked: None,
         }
+    }
+
+    /// The name given at creation, used in error messages.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Bytes consumed so far (for progress reporting).
@@ -55,7 +65,31 @@ impl<R: BufRead> JsonlSource<R> {
 
     /// The next non-blank line and its 1-based number, without the line break.
     pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
-        let len = loop {
+        let len = match self.peeked.take() {
+            Some(len) => len,
+            None => match self.read_line()? {
+                Some(len) => len,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((self.line, &self.buf[..len])))
+    }
+
+    /// The line the next [`next_line`](Self::next_line) will return, without consuming it.
+    pub fn peek_line(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
+        let len = match self.peeked {
+            Some(len) => len,
+            None => match self.read_line()? {
+                Some(len) => *self.peeked.insert(len),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((self.line, &self.buf[..len])))
+    }
+
+    /// Reads the next non-blank line into `buf`; its length without the line break.
+    fn read_line(&mut self) -> Result<Option<usize>, SourceError> {
+        loop {
             self.buf.clear();
             let n = self
                 .reader
@@ -74,10 +108,9 @@ impl<R: BufRead> JsonlSource<R> {
                 len -= 1;
             }
             if !self.buf[..len].iter().all(u8::is_ascii_whitespace) {
-                break len;
+                return Ok(Some(len));
             }
-        };
-        Ok(Some((self.line, &self.buf[..len])))
+        }
     }
 }
 
@@ -170,6 +203,18 @@ mod tests {
             ]
         );
         assert_eq!(source.bytes_read(), input.len() as u64);
+    }
+
+    #[test]
+    fn a_peeked_line_is_returned_again_by_next_line() {
+        let input = b"\n{\"a\":1}\n{\"b\":2}\n";
+        let mut source = JsonlSource::from_reader("mem", &input[..]);
+        assert_eq!(source.peek_line().unwrap(), Some((2, &b"{\"a\":1}"[..])));
+        assert_eq!(source.peek_line().unwrap(), Some((2, &b"{\"a\":1}"[..])));
+        assert_eq!(source.next_line().unwrap(), Some((2, &b"{\"a\":1}"[..])));
+        assert_eq!(source.next_line().unwrap(), Some((3, &b"{\"b\":2}"[..])));
+        assert_eq!(source.peek_line().unwrap(), None);
+        assert_eq!(source.next_line().unwrap(), None);
     }
 
     #[test]

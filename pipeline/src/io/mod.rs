@@ -6,6 +6,7 @@
 //! late record can say where it came from. File and in-memory implementations live in the submodules;
 //! the Kafka ones live with the Kafka runtime.
 
+pub mod dlq;
 pub mod jsonl;
 pub mod memory;
 pub mod pyjson;
@@ -164,6 +165,9 @@ pub enum SinkError {
 }
 
 /// A record that could not be turned into an element, and why. It never stops the pipeline.
+///
+/// As a JSON line (`--dlq-out`), it keeps the record's exact bytes: see [`dlq`] for the format and
+/// [`DeadLetter::from_json_line`] to read one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// Where the record came from.
@@ -174,18 +178,10 @@ pub struct DeadLetter {
     pub payload: Vec<u8>,
 }
 
-impl Serialize for DeadLetter {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        serialize_position(&mut map, &self.position)?;
-        map.serialize_entry("reason", &self.reason)?;
-        map.serialize_entry("record", &String::from_utf8_lossy(&self.payload))?;
-        map.end()
-    }
-}
-
 /// A parsed element dropped because every window it belongs to had expired.
+///
+/// As a JSON line (`--late-out`), it keeps the record's exact bytes: see [`dlq`] for the format and
+/// [`LateRecord::from_json_line`] to read one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LateRecord {
     /// Where the record came from.
@@ -198,28 +194,4 @@ pub struct LateRecord {
     pub reason: String,
     /// The record's bytes, untouched.
     pub payload: Vec<u8>,
-}
-
-impl Serialize for LateRecord {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        serialize_position(&mut map, &self.position)?;
-        map.serialize_entry("event_time", &self.event_time.to_string())?;
-        map.serialize_entry("watermark", &self.watermark.to_string())?;
-        map.serialize_entry("reason", &self.reason)?;
-        map.serialize_entry("record", &String::from_utf8_lossy(&self.payload))?;
-        map.end()
-    }
-}
-
-fn serialize_position<M: serde::ser::SerializeMap>(map: &mut M, position: &Position) -> Result<(), M::Error> {
-    match position {
-        Position::Line { line } => map.serialize_entry("line", line),
-        Position::Offset { partition, offset } => {
-            map.serialize_entry("partition", partition)?;
-            map.serialize_entry("offset", offset)
-        }
-        Position::Index { index } => map.serialize_entry("index", index),
-    }
 }

@@ -1,18 +1,18 @@
 //! `simulate`: replay recorded traffic or a scripted scenario through the traffic pipeline, or a Beam
 //! SQL query compiled by the `sql` crate, in virtual time, and write the window results as JSON lines.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
 use pipeline::io::jsonl::JsonlSink;
-use pipeline::io::{DeadLetter, LateRecord, Sink, Source, SourceError, SourceEvent};
+use pipeline::io::{DeadLetter, LateRecord, Source, SourceError, SourceEvent};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
@@ -20,9 +20,10 @@ use pipeline::watermark::WatermarkStrategy;
 use pipeline::{Pipeline, PipelineStats};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
+use simulator::files::{FileSet, OutputFile};
 use simulator::golden::{GoldenCheck, GoldenOutcome};
 use simulator::output::{Discard, OutputLines};
-use simulator::scenario::InputFile;
+use simulator::scenario::{InputFile, InputFormat};
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
@@ -35,9 +36,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "simulate", version, about, after_help = AFTER_HELP)]
 struct Args {
-    /// Recorded traffic (one visit per line, file order = arrival order) or a scenario script.
+    /// Recorded traffic (one visit per line, file order = arrival order) or a scenario script; `-`
+    /// reads standard input. Read once, as a stream: a pipe or a FIFO works too.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
+
+    /// How to read --file: auto (a scenario when its first line is meant as a step), recording or
+    /// scenario.
+    #[arg(long, value_name = "FORMAT", default_value = "auto",
+          value_parser = PossibleValuesParser::new(InputFormat::NAMES).map(|s| s.parse::<InputFormat>().expect("a listed name")))]
+    input_format: InputFormat,
 
     /// Write window results here instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -49,11 +57,11 @@ struct Args {
     sql: Option<PathBuf>,
 
     /// Window size of the built-in aggregation [default: 20s]. Not with --sql.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     window: Option<Duration>,
 
     /// How long after the watermark passes a window's end it still accepts late elements.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = non_negative_duration)]
     allowed_lateness: Duration,
 
     /// bounded:<duration> (max event time seen minus the bound), explicit (scenario steps only) or
@@ -78,11 +86,11 @@ struct Args {
     reorder: usize,
 
     /// Hold back this fraction of records (0 to 1) and deliver them late.
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = fraction)]
     late_fraction: f64,
 
     /// How late held-back records arrive: once the delivered event time is this far past theirs.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = non_negative_duration)]
     late_by: Duration,
 
     /// Write records dropped as late here, one JSON line each with the reason.
@@ -109,14 +117,24 @@ struct Args {
 const AFTER_HELP: &str = "\
 Scenario files hold one step a line: {\"event\": {...}}, {\"events\": [...]} (one bundle),
 {\"watermark\": \"2024-04-28T23:13:00.000\"} or {\"processing_time\": 5} (seconds); the end of the
-file moves the watermark to +inf. Durations: 500ms, 20s, 1m, 2h.
+file moves the watermark to +inf. A file is a scenario when its first line is a JSON object with no
+field of a visit and a key that is a step keyword or a near miss of one (a misspelt first step is an
+error, not a recording); --input-format overrides. Durations: 500ms, 20s, 1m, 2h.
 
 With --sql, the input table is PCOLLECTION with the visit's columns, as in Beam SQL;
 --allowed-lateness and --accumulating apply to the query's windows.
 
-Exit status: 0 on success, 1 when the output differs from --golden or the input (--file, --sql)
-cannot be read, 2 for bad flags or a --sql query that does not compile (shown with its line and
-column).";
+Exit status:
+  0  success
+  1  the output differs from --golden; the input (--file, --sql) cannot be read; a scenario step is
+     malformed; an output cannot be written
+  2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), --reorder
+     or --late-fraction on a scenario, an output (--out, --golden with --bless, --late-out, --dlq-out)
+     that is an input or another output's file, or a --sql query that does not compile (shown with
+     its line and column)
+
+Files are written whole or not at all: each output goes to a temporary file beside it, renamed into
+place when the run completes; a failed run leaves the previous files untouched.";
 
 /// The window of the built-in aggregation when --window is not given.
 const DEFAULT_WINDOW: Duration = Duration::seconds(20);
@@ -137,6 +155,49 @@ impl std::fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
+/// A flag that turns out to be wrong only once the input is open (`--reorder` on a scenario, an output
+/// that is an input): a usage error (exit 2), reported by clap like any other.
+#[derive(Debug)]
+struct UsageError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A duration longer than zero (`--window`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let duration: Duration = text.parse().map_err(|e: pipeline::time::DurationError| e.to_string())?;
+    if duration.as_millis() <= 0 {
+        return Err(format!("must be longer than zero, got {duration}"));
+    }
+    Ok(duration)
+}
+
+/// A duration of zero or more (`--allowed-lateness`, `--late-by`).
+fn non_negative_duration(text: &str) -> Result<Duration, String> {
+    let duration: Duration = text.parse().map_err(|e: pipeline::time::DurationError| e.to_string())?;
+    if duration.as_millis() < 0 {
+        return Err(format!("must not be negative, got {duration}"));
+    }
+    Ok(duration)
+}
+
+/// A fraction from 0 to 1 (`--late-fraction`).
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("must be a number from 0 to 1, got {text}"));
+    }
+    Ok(value)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.sql.is_some() && args.window.is_some() {
@@ -150,6 +211,10 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UsageError>() => {
+            let usage = e.downcast::<UsageError>().expect("checked above");
+            Args::command().error(usage.kind, usage.message).exit()
+        }
         Err(e) if e.is::<QueryError>() => {
             eprintln!("simulate: error: {e}");
             ExitCode::from(2)
@@ -185,13 +250,7 @@ fn describe(e: &anyhow::Error) -> String {
 }
 
 fn run(args: &Args) -> Result<ExitCode> {
-    if !(0.0..=1.0).contains(&args.late_fraction) {
-        bail!("--late-fraction must be between 0 and 1, got {}", args.late_fraction);
-    }
     let window = args.window.unwrap_or(DEFAULT_WINDOW);
-    if window.as_millis() <= 0 {
-        bail!("--window must be positive, got {window}");
-    }
     let accumulation = if args.accumulating {
         AccumulationMode::Accumulating
     } else {
@@ -202,7 +261,8 @@ fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => Some((path, compile_query(path, args.allowed_lateness, accumulation)?)),
         None => None,
     };
-    let input = InputFile::open(&args.file).with_context(|| "cannot open the input (--file)")?;
+    let input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
+    check_files(args, &input)?;
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
     } else {
@@ -216,7 +276,15 @@ fn run(args: &Args) -> Result<ExitCode> {
     };
     if !disorder.is_identity() {
         if input.is_scenario() {
-            bail!("--reorder and --late-fraction apply to recordings, not to scenario scripts");
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: format!(
+                    "--reorder and --late-fraction apply to recordings, not to scenario scripts ({} is a \
+                     scenario; --input-format recording reads it as one)",
+                    args.file.display()
+                ),
+            }
+            .into());
         }
         if !args.quiet {
             eprintln!(
@@ -288,13 +356,15 @@ where
     O: Serialize,
 {
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let mut source = ProgressSource::new(input, &args.file, show_progress);
+    let mut source = ProgressSource::new(input, show_progress);
 
+    // Every file is written to a temporary beside it and renamed into place only once the run has
+    // succeeded: a failed run (a script error, an unreadable input) leaves the previous files as they were.
     let mut fanout = Fanout {
         out: match (&args.out, &args.golden) {
-            (Some(path), _) => Box::new(create(path, "--out")?),
-            (None, Some(_)) => Box::new(std::io::sink()),
-            (None, None) => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+            (Some(path), _) => Destination::File(create(path, "--out")?),
+            (None, Some(_)) => Destination::Nowhere,
+            (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
         },
         golden: None,
         bless: None,
@@ -305,19 +375,32 @@ where
         (None, _) => {}
     }
     let mut outputs = OutputLines::new(fanout, "output", args.pane_info);
-    let mut late: Box<dyn Sink<LateRecord>> = match &args.late_out {
-        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --late-out")?),
-        None => Box::new(Discard),
+    let mut late = match &args.late_out {
+        Some(path) => Some(JsonlSink::<_, LateRecord>::new(
+            path.display().to_string(),
+            create(path, "--late-out")?,
+        )),
+        None => None,
     };
-    let mut dead: Box<dyn Sink<DeadLetter>> = match &args.dlq_out {
-        Some(path) => Box::new(JsonlSink::create(path).context("cannot create --dlq-out")?),
-        None => Box::new(Discard),
+    let mut dead = match &args.dlq_out {
+        Some(path) => Some(JsonlSink::<_, DeadLetter>::new(
+            path.display().to_string(),
+            create(path, "--dlq-out")?,
+        )),
+        None => None,
     };
+    let (mut no_late, mut no_dead) = (Discard, Discard);
 
     let sinks = Sinks {
         outputs: &mut outputs,
-        late: &mut *late,
-        dead_letters: &mut *dead,
+        late: match &mut late {
+            Some(sink) => sink,
+            None => &mut no_late,
+        },
+        dead_letters: match &mut dead {
+            Some(sink) => sink,
+            None => &mut no_dead,
+        },
     };
     let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
     source.finish();
@@ -325,10 +408,21 @@ where
     if !args.quiet {
         print_summary(description, &report);
     }
-    let Fanout { mut out, golden, bless } = outputs.into_inner();
-    out.flush()?;
-    if let Some(mut file) = bless {
-        file.flush()?;
+    let Fanout { out, golden, bless } = outputs.into_inner();
+    // The run is complete: its files go in place, even when the output then differs from --golden.
+    match out {
+        Destination::Stdout(mut stdout) => stdout.flush()?,
+        Destination::File(file) => commit(file, "--out")?,
+        Destination::Nowhere => {}
+    }
+    if let Some(sink) = late {
+        commit(sink.into_inner(), "--late-out")?;
+    }
+    if let Some(sink) = dead {
+        commit(sink.into_inner(), "--dlq-out")?;
+    }
+    if let Some(file) = bless {
+        commit(file, "--golden")?;
         let path = args.golden.as_ref().expect("--bless requires --golden");
         if !args.quiet {
             eprintln!("simulate: blessed {} ({lines} lines)", path.display());
@@ -350,11 +444,37 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where window results go.
+enum Destination {
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+    File(OutputFile),
+    /// With --golden and no --out: the lines only go to the comparison.
+    Nowhere,
+}
+
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Destination::Stdout(w) => w.write(buf),
+            Destination::File(w) => w.write(buf),
+            Destination::Nowhere => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Destination::Stdout(w) => w.flush(),
+            Destination::File(w) => w.flush(),
+            Destination::Nowhere => Ok(()),
+        }
+    }
+}
+
 /// Where output lines go: the output itself, and the golden file being compared or blessed.
 struct Fanout {
-    out: Box<dyn Write>,
+    out: Destination,
     golden: Option<GoldenCheck>,
-    bless: Option<BufWriter<File>>,
+    bless: Option<OutputFile>,
 }
 
 impl Write for Fanout {
@@ -377,9 +497,44 @@ impl Write for Fanout {
     }
 }
 
-fn create(path: &Path, flag: &str) -> Result<BufWriter<File>> {
-    let file = File::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))?;
-    Ok(BufWriter::with_capacity(1 << 16, file))
+fn create(path: &Path, flag: &str) -> Result<OutputFile> {
+    OutputFile::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))
+}
+
+fn commit(file: OutputFile, flag: &str) -> Result<()> {
+    let path = file.path().to_owned();
+    file.commit()
+        .with_context(|| format!("cannot write {} ({flag})", path.display()))
+}
+
+/// Refuses, before anything is opened for writing, an output that is an input (`--file`, `--sql`,
+/// `--golden` when comparing) or the same file as another output: a usage error (exit 2).
+fn check_files(args: &Args, input: &InputFile) -> Result<()> {
+    let mut files = FileSet::default();
+    if let Some(handle) = input.handle().context("cannot open the input (--file)")? {
+        files.add_input_handle("--file", &args.file, handle);
+    }
+    if let Some(path) = &args.sql {
+        files.add_input_path("--sql", path);
+    }
+    if let (Some(path), false) = (&args.golden, args.bless) {
+        files.add_input_path("--golden", path);
+    }
+    let outputs = [
+        ("--out", args.out.as_ref()),
+        ("--golden", args.golden.as_ref().filter(|_| args.bless)),
+        ("--late-out", args.late_out.as_ref()),
+        ("--dlq-out", args.dlq_out.as_ref()),
+    ];
+    for (flag, path) in outputs {
+        if let Some(path) = path {
+            files.add_output(flag, path).map_err(|conflict| UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: conflict.to_string(),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn print_summary(description: &str, report: &SimulationReport) {
@@ -423,15 +578,16 @@ struct ProgressSource {
 }
 
 impl ProgressSource {
-    fn new(input: InputFile, path: &Path, show: bool) -> Self {
-        let bar = show.then(|| {
-            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            let bar = ProgressBar::new(len);
-            bar.set_style(
+    fn new(input: InputFile, show: bool) -> Self {
+        let bar = show.then(|| match input.size_in_bytes() {
+            Some(len) => ProgressBar::new(len).with_style(
                 ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
                     .expect("a valid template"),
-            );
-            bar
+            ),
+            // A pipe or standard input: no total to measure against, so bytes and rate only.
+            None => ProgressBar::no_length().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} read ({bytes_per_sec})").expect("a valid template"),
+            ),
         });
         ProgressSource { input, bar, events: 0 }
     }
