@@ -88,7 +88,11 @@ where
 }
 
 /// The fault-free run that plans are drawn against.
-pub fn baseline<E, K, C, O>(pipeline: &Pipeline<E, K, C, O>, input: &[Vec<u8>], options: &ClusterOptions) -> ClusterReport
+pub fn baseline<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    input: &[Vec<u8>],
+    options: &ClusterOptions,
+) -> ClusterReport
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
@@ -165,7 +169,11 @@ where
 
 /// Crashes each instance at every action boundary of the fault-free run in turn (before and after the
 /// action), one crash per run.
-pub fn exhaustive<E, K, C, O>(pipeline: &Pipeline<E, K, C, O>, input: &[Vec<u8>], options: &ClusterOptions) -> Exploration
+pub fn exhaustive<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    input: &[Vec<u8>],
+    options: &ClusterOptions,
+) -> Exploration
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
@@ -189,7 +197,11 @@ where
         for action in 0..actions {
             for after in [false, true] {
                 let plan = FaultPlan {
-                    faults: vec![Fault::Crash { instance, action, after }],
+                    faults: vec![Fault::Crash {
+                        instance,
+                        action,
+                        after,
+                    }],
                 };
                 exploration.runs += 1;
                 if let Some(violation) = violation_of(pipeline, input, options, options.seed, &plan) {

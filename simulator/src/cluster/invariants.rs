@@ -116,7 +116,12 @@ impl Checker {
     }
 
     /// Instance `instance` has watermark `now` in its pipeline `pipeline` (incarnation, assignment).
-    pub fn on_watermark(&mut self, instance: usize, pipeline: (u32, u64), now: Watermark) -> Result<(), (&'static str, String)> {
+    pub fn on_watermark(
+        &mut self,
+        instance: usize,
+        pipeline: (u32, u64),
+        now: Watermark,
+    ) -> Result<(), (&'static str, String)> {
         let last = self.watermarks.entry((instance, pipeline)).or_insert(Watermark::MIN);
         if now < *last {
             return Err((
@@ -145,7 +150,10 @@ impl Checker {
 }
 
 /// Compares two key → value maps; `None` when equal, else a short description of the first differences.
-pub fn describe_difference(expected: &BTreeMap<Vec<u8>, Vec<u8>>, actual: &BTreeMap<Vec<u8>, Vec<u8>>) -> Option<String> {
+pub fn describe_difference(
+    expected: &BTreeMap<Vec<u8>, Vec<u8>>,
+    actual: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Option<String> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut lines = Vec::new();
     for (key, value) in expected {
@@ -165,7 +173,10 @@ pub fn describe_difference(expected: &BTreeMap<Vec<u8>, Vec<u8>>, actual: &BTree
     }
     let total = lines.len();
     lines.truncate(5);
-    Some(format!("{total} window(s) differ from the reference; first: {}", lines.join("; ")))
+    Some(format!(
+        "{total} window(s) differ from the reference; first: {}",
+        lines.join("; ")
+    ))
 }
 
 /// Milliseconds from `origin` to `t`.

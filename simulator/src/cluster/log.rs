@@ -75,7 +75,13 @@ impl PartitionLog {
     }
 
     /// Appends a record; returns its offset.
-    pub fn append(&mut self, key: Option<Vec<u8>>, value: Vec<u8>, headers: Vec<(String, Vec<u8>)>, state: RecordState) -> i64 {
+    pub fn append(
+        &mut self,
+        key: Option<Vec<u8>>,
+        value: Vec<u8>,
+        headers: Vec<(String, Vec<u8>)>,
+        state: RecordState,
+    ) -> i64 {
         let offset = self.high_watermark();
         self.records.push(LogRecord {
             offset,
@@ -177,17 +183,15 @@ mod tests {
         log.append(None, b"b".to_vec(), vec![], RecordState::Pending(1));
         log.append(None, b"c".to_vec(), vec![], RecordState::Pending(2));
         assert_eq!(log.last_stable_offset(), 1);
-        let values = |log: &PartitionLog, i| {
-            log.visible(i)
-                .iter()
-                .map(|r| r.value.clone())
-                .collect::<Vec<_>>()
-        };
+        let values = |log: &PartitionLog, i| log.visible(i).iter().map(|r| r.value.clone()).collect::<Vec<_>>();
         assert_eq!(values(&log, Isolation::ReadCommitted), vec![b"a".to_vec()]);
         log.decide(1, false);
         log.decide(2, true);
         assert_eq!(log.high_watermark(), 5, "two markers");
-        assert_eq!(values(&log, Isolation::ReadCommitted), vec![b"a".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            values(&log, Isolation::ReadCommitted),
+            vec![b"a".to_vec(), b"c".to_vec()]
+        );
         assert_eq!(
             values(&log, Isolation::ReadUncommitted),
             vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()],

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hash;
 
 use kafka_core::{
-    Action, Assignment, ConsumerCore, CoreConfig, EndOffsets, InputRecord, KafkaOutput, Message, MessageKind,
-    Topics, TxnError, TxnStep,
+    Action, Assignment, ConsumerCore, CoreConfig, EndOffsets, InputRecord, KafkaOutput, Message, MessageKind, Topics,
+    TxnError, TxnStep,
 };
 use pipeline::combine::CombineFn;
 use pipeline::io::{Position, Record};
@@ -275,7 +275,11 @@ struct Group {
 
 /// Runs `input` (raw records in file order) through `options.instances` instances of `pipeline` on a
 /// simulated cluster, with the faults of `options.plan`; stops at the first broken invariant.
-pub fn run_cluster<E, K, C, O>(pipeline: &Pipeline<E, K, C, O>, input: &[Vec<u8>], options: &ClusterOptions) -> ClusterReport
+pub fn run_cluster<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    input: &[Vec<u8>],
+    options: &ClusterOptions,
+) -> ClusterReport
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
@@ -325,7 +329,10 @@ where
     O: KafkaOutput,
 {
     fn new(pipeline: &'a Pipeline<E, K, C, O>, input: &'a [Vec<u8>], options: &'a ClusterOptions) -> Self {
-        assert!(options.partitions > 0 && options.instances > 0, "a cluster needs partitions and instances");
+        assert!(
+            options.partitions > 0 && options.instances > 0,
+            "a cluster needs partitions and instances"
+        );
         let config = CoreConfig {
             topics: Topics {
                 input: "website-visit".to_owned(),
@@ -481,13 +488,19 @@ where
                 break;
             }
             let Some(((at, _), event)) = self.queue.pop_first() else {
-                self.violate(("the run finishes", format!("nothing left to do but {}", self.unfinished())));
+                self.violate((
+                    "the run finishes",
+                    format!("nothing left to do but {}", self.unfinished()),
+                ));
                 break;
             };
             if at > deadline {
                 self.violate((
                     "the run finishes",
-                    format!("still unfinished {LIVENESS_BOUND} after the input was complete: {}", self.unfinished()),
+                    format!(
+                        "still unfinished {LIVENESS_BOUND} after the input was complete: {}",
+                        self.unfinished()
+                    ),
                 ));
                 break;
             }
@@ -508,7 +521,10 @@ where
     fn done(&self) -> bool {
         self.produced == self.arrivals.len()
             && self.group.revoking.is_none()
-            && self.instances.iter().all(|i| i.core.is_some() && i.in_flight.is_empty())
+            && self
+                .instances
+                .iter()
+                .all(|i| i.core.is_some() && i.in_flight.is_empty())
             && self.coordinators.iter().all(|c| c.open.is_none())
             && (0..self.input.partitions.len()).all(|p| {
                 let end = self.input.partitions[p].end(self.isolation);
@@ -554,7 +570,11 @@ where
                     self.fetch(instance);
                 }
             }
-            Event::Deliver { instance, incarnation, id } => {
+            Event::Deliver {
+                instance,
+                incarnation,
+                id,
+            } => {
                 if self.alive(instance, incarnation) {
                     self.deliver(instance, id);
                 }
@@ -694,7 +714,11 @@ where
                 continue;
             }
             got_any = true;
-            let redeliver = self.options.plan.faults.contains(&Fault::Redeliver { fetch: self.fetches });
+            let redeliver = self
+                .options
+                .plan
+                .faults
+                .contains(&Fault::Redeliver { fetch: self.fetches });
             self.fetches += 1;
             self.stats.records_received += batch.len() as u64;
             let now = self.now;
@@ -715,7 +739,9 @@ where
     /// Carries out the instance's actions until it has none, crashing it where the plan says.
     fn pump(&mut self, instance: usize) {
         loop {
-            let Some(core) = &mut self.instances[instance].core else { return };
+            let Some(core) = &mut self.instances[instance].core else {
+                return;
+            };
             let Some(action) = core.poll_action() else { break };
             // The action counts even when a crash loses it, so the restarted instance does not crash again.
             let n = self.instances[instance].actions;
@@ -783,7 +809,14 @@ where
                     },
                 );
                 let at = self.now.plus(self.latency());
-                self.schedule(at, Event::Deliver { instance, incarnation, id });
+                self.schedule(
+                    at,
+                    Event::Deliver {
+                        instance,
+                        incarnation,
+                        id,
+                    },
+                );
             }
             Action::Commit { id, offsets } => {
                 let n = self.commit_requests;
@@ -831,7 +864,12 @@ where
         }
     }
 
-    fn txn_request(&mut self, instance: usize, step: TxnStep, offsets: Option<(Vec<kafka_core::CommitPoint>, Option<u64>)>) {
+    fn txn_request(
+        &mut self,
+        instance: usize,
+        step: TxnStep,
+        offsets: Option<(Vec<kafka_core::CommitPoint>, Option<u64>)>,
+    ) {
         let n = self.txn_steps;
         self.txn_steps += 1;
         let fails = self.options.plan.faults.contains(&Fault::TxnError { step: n });
@@ -868,7 +906,14 @@ where
             let at = self.up_again(self.now).plus(self.latency());
             let incarnation = self.instances[instance].incarnation;
             self.instances[instance].in_flight.insert(id, flight);
-            self.schedule(at, Event::Deliver { instance, incarnation, id });
+            self.schedule(
+                at,
+                Event::Deliver {
+                    instance,
+                    incarnation,
+                    id,
+                },
+            );
             return;
         }
         if flight.fails {
@@ -909,8 +954,15 @@ where
             self.outputs[topic].partitions[0].append(message.key, message.value, message.headers, state);
             return;
         }
-        let Message { key, value, headers, .. } = message;
-        self.note(|| format!("instance {instance} wrote to topic {topic}: {}", String::from_utf8_lossy(&value)));
+        let Message {
+            key, value, headers, ..
+        } = message;
+        self.note(|| {
+            format!(
+                "instance {instance} wrote to topic {topic}: {}",
+                String::from_utf8_lossy(&value)
+            )
+        });
         let check = self.check_visible(topic, key.as_deref(), &value, &headers);
         self.outputs[topic].partitions[0].append(key, value, headers, RecordState::Committed);
         if let Err(v) = check {
@@ -954,7 +1006,9 @@ where
             Err("the coordinator refused the commit".to_owned())
         } else if self.is_down(self.now) {
             Err("the coordinator is not available".to_owned())
-        } else if generation != Some(self.group.generation) || self.group.revoking.is_none() && !self.group.members.contains(&instance) {
+        } else if generation != Some(self.group.generation)
+            || self.group.revoking.is_none() && !self.group.members.contains(&instance)
+        {
             Err("illegal generation: the group has rebalanced".to_owned())
         } else {
             self.store_offsets(&offsets);
@@ -976,7 +1030,12 @@ where
             } else {
                 point.checkpoint.encode()
             };
-            self.note(|| format!("committed partition {} offset {} ({})", point.partition, point.offset, point.checkpoint));
+            self.note(|| {
+                format!(
+                    "committed partition {} offset {} ({})",
+                    point.partition, point.offset, point.checkpoint
+                )
+            });
             self.group.committed.insert(point.partition, (point.offset, metadata));
             if let Err(v) = self.checker.on_commit(point.partition, point.offset) {
                 self.violate(v);
@@ -1012,7 +1071,10 @@ where
             );
             return;
         }
-        if step == TxnStep::Commit && self.alive(instance, incarnation) && !self.instances[instance].in_flight.is_empty() {
+        if step == TxnStep::Commit
+            && self.alive(instance, incarnation)
+            && !self.instances[instance].in_flight.is_empty()
+        {
             // librdkafka's commit_transaction first waits for every message of the transaction.
             let at = self.now.plus(self.latency());
             self.schedule(
@@ -1144,7 +1206,12 @@ where
     }
 
     fn crash(&mut self, instance: usize, fatal: bool) {
-        self.note(|| format!("instance {instance} {}", if fatal { "stopped on a fatal error" } else { "crashed" }));
+        self.note(|| {
+            format!(
+                "instance {instance} {}",
+                if fatal { "stopped on a fatal error" } else { "crashed" }
+            )
+        });
         self.stats.crashes += 1;
         if fatal {
             self.stats.fatal_errors += 1;
@@ -1351,7 +1418,10 @@ where
         if let Some(missing) = expected_dead.difference(self.checker.dead_letter_positions()).next() {
             self.violate((
                 "every record that does not decode is dead-lettered",
-                format!("partition {} offset {} is not in the dead-letter topic", missing.0, missing.1),
+                format!(
+                    "partition {} offset {} is not in the dead-letter topic",
+                    missing.0, missing.1
+                ),
             ));
             return;
         }

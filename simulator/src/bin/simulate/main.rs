@@ -26,6 +26,8 @@ use simulator::output::{Discard, OutputLines};
 use simulator::scenario::{InputFile, InputFormat};
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
+mod cluster;
+
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
 // than glibc's malloc on the hot path (about 10% of a run's time in profiles).
 #[global_allocator]
@@ -112,6 +114,9 @@ struct Args {
     /// No summary or progress on standard error.
     #[arg(long, short)]
     quiet: bool,
+
+    #[command(flatten)]
+    cluster: cluster::ClusterArgs,
 }
 
 const AFTER_HELP: &str = "\
@@ -142,7 +147,7 @@ const DEFAULT_WINDOW: Duration = Duration::seconds(20);
 /// A `--sql` query that does not compile: a usage error (exit 2), shown with the compiler's caret
 /// diagram rather than on one line.
 #[derive(Debug)]
-struct QueryError {
+pub(crate) struct QueryError {
     path: PathBuf,
     error: sql::SqlError,
 }
@@ -158,9 +163,9 @@ impl std::error::Error for QueryError {}
 /// A flag that turns out to be wrong only once the input is open (`--reorder` on a scenario, an output
 /// that is an input): a usage error (exit 2), reported by clap like any other.
 #[derive(Debug)]
-struct UsageError {
-    kind: ErrorKind,
-    message: String,
+pub(crate) struct UsageError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for UsageError {
@@ -261,8 +266,11 @@ fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => Some((path, compile_query(path, args.allowed_lateness, accumulation)?)),
         None => None,
     };
-    let input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
+    let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
+    if args.cluster.requested() {
+        return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), window, accumulation);
+    }
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
     } else {
@@ -326,6 +334,41 @@ fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
+/// Cluster mode: the recording through a simulated Kafka cluster (see `cluster`).
+fn run_cluster_mode(
+    args: &Args,
+    input: &mut InputFile,
+    query: Option<sql::SqlPipeline>,
+    window: Duration,
+    accumulation: AccumulationMode,
+) -> Result<ExitCode> {
+    cluster::check_flags(args, input)?;
+    let records = cluster::read_records(input)?;
+    let description = format!(
+        "{} (recording, {} records), {}, allowed lateness {}, watermark {}",
+        args.file.display(),
+        records.len(),
+        match &args.sql {
+            Some(path) => format!("query {}", path.display()),
+            None => format!("window {window}"),
+        },
+        args.allowed_lateness,
+        args.watermark
+            .unwrap_or(WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND)),
+    );
+    match query {
+        Some(pipeline) => cluster::run(&pipeline, &records, args, &description),
+        None => {
+            let config = TrafficConfig {
+                window,
+                allowed_lateness: args.allowed_lateness,
+                accumulation,
+            };
+            cluster::run(&traffic_pipeline(config), &records, args, &description)
+        }
+    }
+}
+
 /// Reads and compiles the `--sql` query; a compile error becomes a [`QueryError`] (exit 2).
 fn compile_query(path: &Path, allowed_lateness: Duration, accumulation: AccumulationMode) -> Result<sql::SqlPipeline> {
     let text =
@@ -358,22 +401,7 @@ where
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut source = ProgressSource::new(input, show_progress);
 
-    // Every file is written to a temporary beside it and renamed into place only once the run has
-    // succeeded: a failed run (a script error, an unreadable input) leaves the previous files as they were.
-    let mut fanout = Fanout {
-        out: match (&args.out, &args.golden) {
-            (Some(path), _) => Destination::File(create(path, "--out")?),
-            (None, Some(_)) => Destination::Nowhere,
-            (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
-        },
-        golden: None,
-        bless: None,
-    };
-    match (&args.golden, args.bless) {
-        (Some(path), false) => fanout.golden = Some(GoldenCheck::open(path)?),
-        (Some(path), true) => fanout.bless = Some(create(path, "--golden")?),
-        (None, _) => {}
-    }
+    let fanout = output_fanout(args)?;
     let mut outputs = OutputLines::new(fanout, "output", args.pane_info);
     let mut late = match &args.late_out {
         Some(path) => Some(JsonlSink::<_, LateRecord>::new(
@@ -408,18 +436,45 @@ where
     if !args.quiet {
         print_summary(description, &report);
     }
-    let Fanout { out, golden, bless } = outputs.into_inner();
-    // The run is complete: its files go in place, even when the output then differs from --golden.
-    match out {
-        Destination::Stdout(mut stdout) => stdout.flush()?,
-        Destination::File(file) => commit(file, "--out")?,
-        Destination::Nowhere => {}
-    }
     if let Some(sink) = late {
         commit(sink.into_inner(), "--late-out")?;
     }
     if let Some(sink) = dead {
         commit(sink.into_inner(), "--dlq-out")?;
+    }
+    finish_fanout(outputs.into_inner(), args, lines)
+}
+
+/// Where the output lines of a run go: `--out` or standard output, and `--golden` to compare or bless.
+///
+/// Every file is written to a temporary beside it and renamed into place only once the run has succeeded:
+/// a failed run (a script error, an unreadable input) leaves the previous files as they were.
+fn output_fanout(args: &Args) -> Result<Fanout> {
+    let mut fanout = Fanout {
+        out: match (&args.out, &args.golden) {
+            (Some(path), _) => Destination::File(create(path, "--out")?),
+            (None, Some(_)) => Destination::Nowhere,
+            (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+        },
+        golden: None,
+        bless: None,
+    };
+    match (&args.golden, args.bless) {
+        (Some(path), false) => fanout.golden = Some(GoldenCheck::open(path)?),
+        (Some(path), true) => fanout.bless = Some(create(path, "--golden")?),
+        (None, _) => {}
+    }
+    Ok(fanout)
+}
+
+/// The run is complete: its files go in place (even when the output then differs from `--golden`), and
+/// the golden comparison decides the exit status.
+fn finish_fanout(fanout: Fanout, args: &Args, lines: u64) -> Result<ExitCode> {
+    let Fanout { out, golden, bless } = fanout;
+    match out {
+        Destination::Stdout(mut stdout) => stdout.flush()?,
+        Destination::File(file) => commit(file, "--out")?,
+        Destination::Nowhere => {}
     }
     if let Some(file) = bless {
         commit(file, "--golden")?;
@@ -445,7 +500,7 @@ where
 }
 
 /// Where window results go.
-enum Destination {
+pub(crate) enum Destination {
     Stdout(BufWriter<std::io::StdoutLock<'static>>),
     File(OutputFile),
     /// With --golden and no --out: the lines only go to the comparison.
@@ -471,7 +526,7 @@ impl Write for Destination {
 }
 
 /// Where output lines go: the output itself, and the golden file being compared or blessed.
-struct Fanout {
+pub(crate) struct Fanout {
     out: Destination,
     golden: Option<GoldenCheck>,
     bless: Option<OutputFile>,
@@ -497,11 +552,11 @@ impl Write for Fanout {
     }
 }
 
-fn create(path: &Path, flag: &str) -> Result<OutputFile> {
+pub(crate) fn create(path: &Path, flag: &str) -> Result<OutputFile> {
     OutputFile::create(path).with_context(|| format!("cannot create {} ({flag})", path.display()))
 }
 
-fn commit(file: OutputFile, flag: &str) -> Result<()> {
+pub(crate) fn commit(file: OutputFile, flag: &str) -> Result<()> {
     let path = file.path().to_owned();
     file.commit()
         .with_context(|| format!("cannot write {} ({flag})", path.display()))
