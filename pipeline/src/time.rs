@@ -10,11 +10,27 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime};
 
+/// The earliest timestamp an element can carry: Beam's `BoundedWindow.TIMESTAMP_MIN_VALUE`,
+/// −9223372036854775 ms (the microsecond range of an `i64`, in milliseconds). Elements before it are
+/// refused (dead-lettered by a pipeline, a [`TimestampRangeError`] for a test script).
+pub const TIMESTAMP_MIN_VALUE: Timestamp = Timestamp(-9_223_372_036_854_775);
+
+/// The first timestamp an element can no longer carry: Beam's `BoundedWindow.TIMESTAMP_MAX_VALUE`,
+/// 9223372036854775 ms. Element timestamps lie in `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
+pub const TIMESTAMP_MAX_VALUE: Timestamp = Timestamp(9_223_372_036_854_775);
+
+/// The global window's max timestamp: Beam's `GlobalWindow.INSTANCE.maxTimestamp()`,
+/// [`TIMESTAMP_MAX_VALUE`] − 1 day. Fixed and sliding windows end at `END_OF_GLOBAL_WINDOW + 1 ms` at
+/// the latest (Beam caps the last fixed window there), and garbage collection happens by this instant
+/// at the latest, so a window never waits for a watermark beyond the range of element timestamps.
+pub const END_OF_GLOBAL_WINDOW: Timestamp = Timestamp(TIMESTAMP_MAX_VALUE.0 - 86_400_000);
+
 /// An instant in event time: milliseconds since 1970-01-01T00:00:00Z.
 ///
-/// `Timestamp::MIN` and `Timestamp::MAX` stand for −∞ and +∞ (Beam's `TIMESTAMP_MIN_VALUE` and
-/// `TIMESTAMP_MAX_VALUE`); arithmetic saturates at both so that "end − 1 ms + allowed lateness" can never
-/// wrap around.
+/// `Timestamp::MIN` and `Timestamp::MAX` (`i64::MIN` and `i64::MAX`) stand for −∞ and +∞, the ends a
+/// watermark starts and finishes at; arithmetic saturates at both so that "end − 1 ms + allowed
+/// lateness" can never wrap around. Elements carry timestamps in the narrower range
+/// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`, Beam's, checked by [`Timestamp::check_element_time`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
 
@@ -39,6 +55,28 @@ impl Timestamp {
     /// True for −∞ and +∞.
     pub const fn is_infinite(self) -> bool {
         self.0 == i64::MIN || self.0 == i64::MAX
+    }
+
+    /// True when an element may carry this timestamp: `TIMESTAMP_MIN_VALUE <= self < TIMESTAMP_MAX_VALUE`.
+    pub const fn is_element_time(self) -> bool {
+        TIMESTAMP_MIN_VALUE.0 <= self.0 && self.0 < TIMESTAMP_MAX_VALUE.0
+    }
+
+    /// `Ok` when an element may carry this timestamp (Beam's bounds, [`TIMESTAMP_MIN_VALUE`] inclusive
+    /// to [`TIMESTAMP_MAX_VALUE`] exclusive), otherwise why not.
+    ///
+    /// ```
+    /// use pipeline::time::{Timestamp, TIMESTAMP_MAX_VALUE};
+    /// assert!(Timestamp::from_millis(1_714_345_970_484).check_element_time().is_ok());
+    /// let err = TIMESTAMP_MAX_VALUE.check_element_time().unwrap_err();
+    /// assert!(err.to_string().contains("not before the end of time"), "{err}");
+    /// ```
+    pub fn check_element_time(self) -> Result<Timestamp, TimestampRangeError> {
+        if self.is_element_time() {
+            Ok(self)
+        } else {
+            Err(TimestampRangeError { timestamp: self })
+        }
     }
 
     /// `self + d`, saturating at ±∞.
@@ -169,6 +207,32 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Timestamp::parse_datetime(s)
     }
+}
+
+/// An element timestamp outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`. The message reads
+/// "9223372036854775 ms since the epoch is not before the end of time: element timestamps must lie in …".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_out_of_range(*timestamp))]
+pub struct TimestampRangeError {
+    /// The refused timestamp.
+    pub timestamp: Timestamp,
+}
+
+fn describe_out_of_range(t: Timestamp) -> String {
+    let side = if t.0 < TIMESTAMP_MIN_VALUE.0 {
+        "before the beginning of time"
+    } else {
+        "not before the end of time"
+    };
+    let shown = match t {
+        Timestamp::MIN | Timestamp::MAX => t.format_millis(),
+        _ => format!("{} ms since the epoch", t.0),
+    };
+    format!(
+        "{shown} is {side}: element timestamps must lie in [TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE) = \
+         [{} ms, {} ms), as in Beam",
+        TIMESTAMP_MIN_VALUE.0, TIMESTAMP_MAX_VALUE.0
+    )
 }
 
 /// A datetime that is not of the `event_datetime` form.
