@@ -65,12 +65,12 @@ pub enum VisitError {
     /// The record is empty or only whitespace (a blank line, or the `\r` a CRLF line ending leaves).
     #[error("the record is empty{}", if .whitespace.is_empty() { String::new() } else { format!(" but for whitespace ({:?})", .whitespace) })]
     Empty {
-        /// The whitespace it holds, if any (at most 16 bytes of it).
+        /// The whitespace it holds, if any (its first 16 characters).
         whitespace: String,
     },
-    /// The record starts with the UTF-8 byte-order mark. JSON text must not (RFC 8259 §8.1), and
-    /// neither Beam nor Python's `json.loads` accepts one, so a line carrying it is refused, also on
-    /// the first line of a file.
+    /// The record starts with the UTF-8 byte-order mark. JSON text must not carry one (RFC 8259 §8.1)
+    /// and the seed's parser, Python's `json.loads`, refuses it too, so a line carrying it is refused,
+    /// also on the first line of a file.
     #[error(
         "the record starts with a UTF-8 byte-order mark (bytes EF BB BF at byte 0), which JSON text must \
          not carry (RFC 8259 §8.1): save the file as UTF-8 without a BOM"
