@@ -36,6 +36,10 @@ pub enum Fate {
     Accepted,
     /// Every window of the element had expired: the element is dropped as late.
     DroppedLate,
+    /// The window function put the element in no window at all: the built-in ones do so for a
+    /// timestamp outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`. Nothing is kept; a pipeline
+    /// dead-letters such an element (and checks the range before it gets here).
+    NoWindow,
 }
 
 /// Which timer a window is waiting for. A window has exactly one pending timer at a time.
@@ -66,6 +70,8 @@ pub struct AggregatorStats {
     pub accepted: u64,
     /// Elements dropped because every window they belong to had expired.
     pub dropped_late: u64,
+    /// Elements the window function assigned to no window ([`Fate::NoWindow`]).
+    pub no_window: u64,
     /// (element, window) pairs dropped as expired, including those of elements accepted elsewhere
     /// (sliding windows).
     pub dropped_window_assignments: u64,
@@ -166,6 +172,10 @@ where
     pub fn process(&mut self, key: K, timestamp: Timestamp, input: C::Input) -> Fate {
         self.assigned.clear();
         self.strategy.window_fn.assign_windows(timestamp, &mut self.assigned);
+        if self.assigned.is_empty() {
+            self.stats.no_window += 1;
+            return Fate::NoWindow;
+        }
         let watermark = self.watermark;
         let before = self.assigned.len();
         let strategy = &self.strategy;

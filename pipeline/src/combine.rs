@@ -50,6 +50,9 @@ impl CombineFn for Count {
 }
 
 /// Sums inputs of type `T` (`i64`, `u64`, `f64`, …).
+///
+/// It holds no `T`, so it is `Clone` and `Copy` whatever `T` is (a derive would demand `T: Clone`),
+/// as running a pipeline needs.
 pub struct Sum<T>(PhantomData<fn(T)>);
 
 impl<T> Default for Sum<T> {
@@ -57,6 +60,14 @@ impl<T> Default for Sum<T> {
         Sum(PhantomData)
     }
 }
+
+impl<T> Clone for Sum<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Sum<T> {}
 
 impl<T> fmt::Debug for Sum<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,9 +93,9 @@ impl<T: Copy + Default + Add<Output = T>> CombineFn for Sum<T> {
     }
 }
 
-/// The smallest input; `None` for a pane with no input.
+/// The smallest input; `None` for a pane with no input. `Clone` and `Copy` whatever `T` is.
 pub struct Min<T>(PhantomData<fn(T)>);
-/// The largest input; `None` for a pane with no input.
+/// The largest input; `None` for a pane with no input. `Clone` and `Copy` whatever `T` is.
 pub struct Max<T>(PhantomData<fn(T)>);
 
 macro_rules! extremum {
@@ -94,6 +105,12 @@ macro_rules! extremum {
                 $name(PhantomData)
             }
         }
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<T> Copy for $name<T> {}
         impl<T> fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(stringify!($name))
@@ -254,6 +271,20 @@ mod tests {
         assert_eq!(fold(&Min::<i64>::default(), []), None);
         assert_eq!(fold(&Mean, [1.0, 2.0, 6.0]), Some(3.0));
         assert_eq!(fold(&Mean, []), None);
+    }
+
+    #[test]
+    fn builtin_aggregations_copy_without_their_input_type_being_clone() {
+        /// An input type that is neither `Clone` nor `Copy`.
+        struct Opaque;
+        fn copies<T: Copy>(value: T) -> (T, T) {
+            (value, value)
+        }
+        let _ = copies(Sum::<Opaque>::default());
+        let _ = copies(Min::<Opaque>::default());
+        let _ = copies(Max::<Opaque>::default());
+        let _ = copies(Count);
+        let _ = copies(Mean);
     }
 
     #[test]

@@ -330,7 +330,8 @@ pub struct Emitted<K, O> {
     pub outputs: Vec<WindowOutput<K, O>>,
     /// Elements dropped as late.
     pub late: Vec<LateRecord>,
-    /// Records that could not be decoded.
+    /// Records that could not be decoded, or whose event time is missing or outside the range of
+    /// element timestamps.
     pub dead_letters: Vec<DeadLetter>,
 }
 
@@ -356,9 +357,9 @@ impl<K, O> Emitted<K, O> {
 pub struct PipelineStats {
     /// Records handed to the pipeline.
     pub read: u64,
-    /// Records that decoded and had an event time.
+    /// Records that decoded and had an event time in `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
     pub parsed: u64,
-    /// Records that did not decode.
+    /// Records that did not decode, had no event time or one outside the range of element timestamps.
     pub dead_lettered: u64,
     /// Parsed records the pipeline's filter rejected.
     pub filtered: u64,
@@ -423,35 +424,48 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    /// Processes one input bundle: decodes each record (dead-lettering failures), windows and aggregates
-    /// the events (dropping expired ones as late), then fires the late panes the bundle caused.
+    /// Processes one input bundle: decodes each record (dead-lettering failures and event times outside
+    /// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`), windows and aggregates the events (dropping expired
+    /// ones as late), then fires the late panes the bundle caused.
     pub fn process_bundle(&mut self, records: Vec<Record>, out: &mut Emitted<K, O>) -> BundleSummary {
         let mut summary = BundleSummary::default();
         for record in records {
             self.stats.read += 1;
-            let (event, t) = match self.pipeline.decode(&record.payload) {
+            let decoded = self
+                .pipeline
+                .decode(&record.payload)
+                .and_then(|(event, t)| match t.check_element_time() {
+                    Ok(t) => Ok((event, t)),
+                    Err(e) => Err(format!("event time: {e}")),
+                });
+            let (event, t) = match decoded {
                 Ok(decoded) => decoded,
                 Err(reason) => {
-                    self.stats.dead_lettered += 1;
-                    out.dead_letters.push(DeadLetter {
-                        position: record.position,
-                        reason,
-                        payload: record.payload,
-                    });
+                    self.dead_letter(record, reason, out);
                     continue;
                 }
             };
-            self.stats.parsed += 1;
             // Filtered events still carry event time: they move a bounded watermark like any other.
             summary.max_event_time = summary.max_event_time.max(Some(t));
             if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(&event)) {
+                self.stats.parsed += 1;
                 self.stats.filtered += 1;
                 continue;
             }
             let key = (self.pipeline.key)(&event);
             let input = (self.pipeline.input)(&event);
-            match self.core.process(key, t, input) {
+            let fate = self.core.process(key, t, input);
+            if fate != Fate::NoWindow {
+                self.stats.parsed += 1;
+            }
+            match fate {
                 Fate::Accepted => self.stats.counted += 1,
+                Fate::NoWindow => {
+                    // Only a user's window function can get here (the range is checked above); the
+                    // record is dead-lettered so that the counts still add up.
+                    let reason = format!("event time {t}: the window function assigned it to no window");
+                    self.dead_letter(record, reason, out);
+                }
                 Fate::DroppedLate => {
                     self.stats.dropped_late += 1;
                     let watermark = self.core.watermark();
@@ -505,6 +519,15 @@ where
     /// The definition this instance runs.
     pub fn pipeline(&self) -> &Pipeline<E, K, C, O> {
         &self.pipeline
+    }
+
+    fn dead_letter(&mut self, record: Record, reason: String, out: &mut Emitted<K, O>) {
+        self.stats.dead_lettered += 1;
+        out.dead_letters.push(DeadLetter {
+            position: record.position,
+            reason,
+            payload: record.payload,
+        });
     }
 
     fn drain_panes(&mut self, out: &mut Emitted<K, O>) {
@@ -618,5 +641,79 @@ mod tests {
             .output(|_, _, _, n| n);
         let (out, _) = run(&distinct, &["1", "4", "5", "7"]);
         assert_eq!(out.outputs[0].value, 2);
+    }
+
+    #[test]
+    fn records_outside_the_element_range_are_dead_lettered_and_counts_add_up() {
+        use crate::time::{END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE, TIMESTAMP_MIN_VALUE};
+        use crate::window::SlidingWindows;
+        let (min, max) = (TIMESTAMP_MIN_VALUE.millis(), TIMESTAMP_MAX_VALUE.millis());
+        let inside = [min, END_OF_GLOBAL_WINDOW.millis(), max - 1];
+        let outside = [i64::MIN, min - 1, max, i64::MAX - 1, i64::MAX];
+        let texts: Vec<String> = outside.iter().chain(&inside).map(i64::to_string).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let fixed = numbers()
+            .windows(FixedWindows::of(Duration::seconds(20)))
+            .key_by(|_| ())
+            .count()
+            .output(|_, w, _, n| (*w, n));
+        let sliding = numbers()
+            .windows(SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)))
+            .allowed_lateness(Duration::millis(i64::MAX))
+            .key_by(|_| ())
+            .count()
+            .output(|_, w, _, n| (*w, n));
+        for (out, stats) in [run(&fixed, &texts), run(&sliding, &texts)] {
+            assert!(stats.check_conservation().is_ok(), "{stats:?}");
+            assert_eq!((stats.dead_lettered, stats.counted), (5, 3), "{stats:?}");
+            let reasons: Vec<&str> = out.dead_letters.iter().map(|d| d.reason.as_str()).collect();
+            assert!(
+                reasons[..2].iter().all(|r| r.contains("before the beginning of time")),
+                "{reasons:?}"
+            );
+            assert!(
+                reasons[2..].iter().all(|r| r.contains("not before the end of time")),
+                "{reasons:?}"
+            );
+            for t in inside {
+                let t = Timestamp::from_millis(t);
+                assert!(out.outputs.iter().any(|o| o.value.0.contains(t)), "{t:?} in no pane");
+            }
+        }
+        let mut instance = fixed.start();
+        let summary = instance.process_bundle(
+            vec![Record::new(i64::MAX.to_string(), Position::Index { index: 0 })],
+            &mut Emitted::default(),
+        );
+        assert_eq!(
+            summary.max_event_time, None,
+            "a refused record must not move a bounded watermark"
+        );
+    }
+
+    #[test]
+    fn an_element_that_a_window_function_puts_in_no_window_is_dead_lettered() {
+        #[derive(Debug)]
+        struct OnlyEven;
+        impl crate::window::WindowFn for OnlyEven {
+            fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
+                if t.millis() % 2 == 0 {
+                    out.push(Window::new(t, t.plus(Duration::millis(1))));
+                }
+            }
+        }
+        let evens = numbers()
+            .windows(OnlyEven)
+            .key_by(|_| ())
+            .count()
+            .output(|_, _, _, n| n);
+        let (out, stats) = run(&evens, &["2", "3"]);
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
+        assert_eq!((stats.counted, stats.dead_lettered, stats.parsed), (1, 1, 1));
+        assert!(
+            out.dead_letters[0].reason.contains("assigned it to no window"),
+            "{:?}",
+            out.dead_letters
+        );
     }
 }

@@ -57,27 +57,123 @@ pub struct VisitEvent {
     pub event_ts: i64,
 }
 
-/// Why a line is not a [`VisitEvent`].
+/// Why a line is not a [`VisitEvent`]. Each message says what is wrong and where (a byte offset or a
+/// column, 1-based, of the record's single line), and shows the text at fault when there is some.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VisitError {
-    /// The bytes are not a JSON object of the visit's shape (syntax, UTF-8, a missing field, a wrong type).
-    #[error("{0}")]
-    Json(String),
+    /// The record is empty or only whitespace (a blank line, or the `\r` a CRLF line ending leaves).
+    #[error("the record is empty{}", if .whitespace.is_empty() { String::new() } else { format!(" but for whitespace ({:?})", .whitespace) })]
+    Empty {
+        /// The whitespace it holds, if any (its first 16 characters).
+        whitespace: String,
+    },
+    /// The record starts with the UTF-8 byte-order mark. JSON text must not carry one (RFC 8259 §8.1)
+    /// and the seed's parser, Python's `json.loads`, refuses it too, so a line carrying it is refused,
+    /// also on the first line of a file.
+    #[error(
+        "the record starts with a UTF-8 byte-order mark (bytes EF BB BF at byte 0), which JSON text must \
+         not carry (RFC 8259 §8.1): save the file as UTF-8 without a BOM"
+    )]
+    ByteOrderMark,
+    /// The bytes are not UTF-8.
+    #[error("invalid UTF-8 at byte {offset} (0x{byte:02X}){}; a record must be UTF-8 text", if *.cut { ": the record ends inside a character" } else { "" })]
+    InvalidUtf8 {
+        /// 0-based offset of the first byte that is not UTF-8.
+        offset: usize,
+        /// That byte.
+        byte: u8,
+        /// True when the record ends in the middle of a multi-byte character.
+        cut: bool,
+    },
+    /// The text is not JSON at all.
+    #[error("not JSON: the record starts with {start:?}; a visit is a JSON object {{\"ip\": ..., \"id\": ..., ...}}")]
+    NotJson {
+        /// The first characters of the record.
+        start: String,
+    },
+    /// The text is JSON, but not an object.
+    #[error("expected a JSON object, found {found}: `{text}`")]
+    NotAnObject {
+        /// What was found: `an array`, `a string`, `a number`, `a boolean` or `null`.
+        found: &'static str,
+        /// The first characters of the record.
+        text: String,
+    },
+    /// The record ends before its JSON value does: a line cut off by a crash or a size limit.
+    #[error("the record ends before the JSON {what} is complete (after {bytes} bytes)")]
+    Truncated {
+        /// `object`, or `value` when it did not even start as one.
+        what: &'static str,
+        /// The record's length.
+        bytes: usize,
+    },
+    /// A JSON syntax error inside the record.
+    #[error("invalid JSON at column {column}{}: {message}, near `{near}`", field_suffix(.field))]
+    Syntax {
+        /// serde_json's description (`expected value`, `invalid escape`, `number out of range`, …).
+        message: String,
+        /// 1-based column (= byte offset + 1) where it was found.
+        column: usize,
+        /// The field whose value holds the error, when there is one.
+        field: Option<String>,
+        /// The text around the error.
+        near: String,
+    },
+    /// A field the visit needs is absent.
+    #[error("missing field `{field}`")]
+    MissingField {
+        /// The field.
+        field: String,
+    },
+    /// A field holds a value of the wrong type, or a value out of its range.
+    #[error("field `{field}`: {message} (column {column})")]
+    Field {
+        /// The field (a path such as `ip` or, nested, `a.b`).
+        field: String,
+        /// What is wrong with its value.
+        message: String,
+        /// 1-based column just past the value.
+        column: usize,
+    },
     /// `event_datetime` is present but not a datetime of the expected form.
     #[error("event_datetime: {0}")]
     DateTime(#[from] DateTimeError),
 }
 
+fn field_suffix(field: &Option<String>) -> String {
+    field.as_ref().map_or_else(String::new, |f| format!(" in field `{f}`"))
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The four characters JSON counts as whitespace (RFC 8259 §2); a no-break space is not one of them.
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
+
 impl VisitEvent {
     /// Parses one JSON object and checks that its `event_datetime` is readable, so that a record that
-    /// parses always has an event time.
+    /// parses always has an event time. Whitespace around the object (a CRLF line ending's `\r`) is
+    /// allowed; a byte-order mark is not ([`VisitError::ByteOrderMark`]).
+    ///
+    /// ```
+    /// use pipeline::event::VisitEvent;
+    /// let err = VisitEvent::from_json(br#"{"ip": "1.2.3.4", "id": "4"#).unwrap_err();
+    /// assert_eq!(err.to_string(), "the record ends before the JSON object is complete (after 26 bytes)");
+    /// ```
     pub fn from_json(bytes: &[u8]) -> Result<VisitEvent, VisitError> {
-        expect_object(bytes)?;
+        if bytes.starts_with(UTF8_BOM) {
+            return Err(VisitError::ByteOrderMark);
+        }
         // One UTF-8 check of the whole line lets serde_json skip its check of every string in it.
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| VisitError::Json(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
-        let visit: VisitEvent = serde_json::from_str(text).map_err(|e| VisitError::Json(describe_json_error(&e)))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| VisitError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+            byte: bytes[e.valid_up_to()],
+            cut: e.error_len().is_none(),
+        })?;
+        if !text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
+            return Err(describe_non_object(text));
+        }
+        let visit: VisitEvent = serde_json::from_str(text).map_err(|_| describe_json_error(text))?;
         visit.event_time()?;
         Ok(visit)
     }
@@ -88,29 +184,144 @@ impl VisitEvent {
     }
 }
 
-/// serde's derived struct visitor also accepts a JSON array (fields by position); a visit is an object.
-fn expect_object(bytes: &[u8]) -> Result<(), VisitError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let found = match first {
-        Some(b'{') => return Ok(()),
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        Some(b'-' | b'0'..=b'9') => "a number",
-        None => "nothing",
-        Some(_) => return Ok(()), // let the parser describe the syntax error
-    };
-    Err(VisitError::Json(format!("expected a JSON object, found {found}")))
+/// The first `n` characters of `text`, for a message.
+fn start_of(text: &str, n: usize) -> String {
+    let mut start: String = text.chars().take(n).collect();
+    if text.chars().nth(n).is_some() {
+        start.push('…');
+    }
+    start
 }
 
-/// serde_json's message says "at line 1 column N"; a record is one line, so the column is what matters.
-pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => format!("{} (column {})", &text[..i], e.column()),
-        None => text,
+/// serde's derived struct visitor also accepts a JSON array (fields by position); a visit is an object.
+/// Says what a record not starting with `{` is instead.
+fn describe_non_object(text: &str) -> VisitError {
+    let trimmed = text.trim_matches(JSON_WHITESPACE);
+    if trimmed.is_empty() {
+        return VisitError::Empty {
+            whitespace: start_of(text, 16),
+        };
     }
+    match serde_json::from_str::<serde_json::Value>(trimmed) {
+        Ok(value) => VisitError::NotAnObject {
+            found: match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::Bool(_) => "a boolean",
+                _ => "null",
+            },
+            text: start_of(trimmed, 40),
+        },
+        Err(e) if e.classify() == serde_json::error::Category::Eof && trimmed.starts_with(['[', '"']) => {
+            VisitError::Truncated {
+                what: "value",
+                bytes: text.len(),
+            }
+        }
+        Err(_) => VisitError::NotJson {
+            start: start_of(trimmed, 40),
+        },
+    }
+}
+
+/// Why `text`, a record starting with `{`, is not a visit. It runs only after the typed parse failed,
+/// so it can afford two more passes with the path of the failing field tracked: first as any JSON, so
+/// that a syntax error or a cut-off line is reported as such wherever it is, then as a visit.
+fn describe_json_error(text: &str) -> VisitError {
+    use serde_json::error::Category;
+    let mut any_json = serde_json::Deserializer::from_str(text);
+    let syntax = serde_path_to_error::deserialize::<_, serde_json::Value>(&mut any_json)
+        .map(drop)
+        .map_err(|e| (field_of(e.path()), e.into_inner()))
+        .and_then(|()| any_json.end().map_err(|e| (None, e)));
+    if let Err((field, e)) = syntax {
+        if e.classify() == Category::Eof {
+            return VisitError::Truncated {
+                what: "object",
+                bytes: text.len(),
+            };
+        }
+        return VisitError::Syntax {
+            message: serde_message(&e),
+            column: e.column(),
+            field,
+            near: near(text, e.column()),
+        };
+    }
+    let mut visit = serde_json::Deserializer::from_str(text);
+    let (field, e) = match serde_path_to_error::deserialize::<_, VisitEvent>(&mut visit) {
+        Ok(_) => unreachable!("the typed parse of the same text failed"),
+        Err(e) => (field_of(e.path()), e.into_inner()),
+    };
+    let message = serde_message(&e);
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|m| m.strip_suffix('`'))
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted("missing field `") {
+        return VisitError::MissingField { field };
+    }
+    let (field, message) = match (quoted("duplicate field `"), field) {
+        (Some(duplicate), _) => (duplicate, "appears twice in the object".to_owned()),
+        (None, Some(field)) => (field, describe_data_error(&message, text, e.column())),
+        (None, None) => ("(none)".to_owned(), message),
+    };
+    VisitError::Field {
+        field,
+        message,
+        column: e.column(),
+    }
+}
+
+/// The field a path points at, `None` for the record itself.
+fn field_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let path = path.to_string();
+    // "?" is serde_path_to_error's name for a key it could not read.
+    (!matches!(path.as_str(), "" | "." | "?")).then_some(path)
+}
+
+/// serde_json's message without its " at line 1 column N": a record is one line, and the column is
+/// reported on its own.
+fn serde_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    message
+        .rfind(" at line ")
+        .map_or(message.as_str(), |i| &message[..i])
+        .to_owned()
+}
+
+/// serde_json reads an integer too large for 64 bits as a float and then calls it one ("invalid type:
+/// floating point `1e+20`, expected i64"); say what the record really holds.
+fn describe_data_error(message: &str, text: &str, column: usize) -> String {
+    if message.starts_with("invalid type: floating point") && message.ends_with("expected i64") {
+        let before = &text.as_bytes()[..column.min(text.len())];
+        let start = before
+            .iter()
+            .rposition(|c| !(c.is_ascii_digit() || *c == b'-'))
+            .map_or(0, |i| i + 1);
+        let token = &text[start..column.min(text.len())];
+        if !token.is_empty() && token.bytes().skip(1).all(|c| c.is_ascii_digit()) {
+            return format!("{token} does not fit in a 64-bit integer");
+        }
+    }
+    message.to_owned()
+}
+
+/// About 20 characters of `text` on each side of 1-based `column`, for a message.
+fn near(text: &str, column: usize) -> String {
+    let at = column.saturating_sub(1).min(text.len());
+    let mut from = at.saturating_sub(20);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (at + 20).min(text.len());
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    text[from..to].to_owned()
 }
 
 /// The wire shape before the seed's coordinate rule is applied.
@@ -225,28 +436,146 @@ mod tests {
         assert_eq!(v.lng, 9.0);
     }
 
+    /// A valid visit with `from` replaced by `to`.
+    fn visit_with(from: &str, to: &str) -> String {
+        let good = line("45.5", "9.5");
+        assert!(good.contains(from), "{from}");
+        good.replacen(from, to, 1)
+    }
+
     #[test]
-    fn bad_records_say_what_is_wrong() {
-        let cases = [
-            ("{not json", "key must be a string"),
-            ("[1,2]", "expected a JSON object, found an array"),
-            ("5", "expected a JSON object, found a number"),
-            (r#"{"ip":"1"}"#, "missing field `id`"),
-            (&line(r#""north""#, "1"), "expected a number, an empty string or null"),
+    fn every_bad_record_gets_a_precise_reason() {
+        let good = line("45.5", "9.5");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
             (
-                &line("1", "1").replace(r#""http_response":200"#, r#""http_response":"200""#),
-                "invalid type: string",
+                b"nope".to_vec(),
+                r#"not JSON: the record starts with "nope"; a visit is a JSON object"#,
             ),
             (
-                &line("1", "1").replace("2024-04-28T23:12:50.484", "yesterday"),
-                "event_datetime: bad datetime",
+                b"<html><body>".to_vec(),
+                r#"not JSON: the record starts with "<html><body>""#,
+            ),
+            (b"nul".to_vec(), r#"not JSON: the record starts with "nul""#),
+            (
+                br#"{"ip": "1.2.3.4", "id": "4"#.to_vec(),
+                "the record ends before the JSON object is complete (after 26 bytes)",
+            ),
+            (
+                b"{".to_vec(),
+                "the record ends before the JSON object is complete (after 1 bytes)",
+            ),
+            (
+                b"[1, 2".to_vec(),
+                "the record ends before the JSON value is complete (after 5 bytes)",
+            ),
+            (
+                [b"\xEF\xBB\xBF", good.as_bytes()].concat(),
+                "the record starts with a UTF-8 byte-order mark (bytes EF BB BF at byte 0)",
+            ),
+            (b"".to_vec(), "the record is empty"),
+            (b"\r".to_vec(), r#"the record is empty but for whitespace ("\r")"#),
+            (b" \t ".to_vec(), r#"the record is empty but for whitespace (" \t ")"#),
+            (b"{}".to_vec(), "missing field `ip`"),
+            (b"[1,2]".to_vec(), "expected a JSON object, found an array: `[1,2]`"),
+            (b" 42 ".to_vec(), "expected a JSON object, found a number: `42`"),
+            (b"-1e999".to_vec(), r#"not JSON: the record starts with "-1e999""#),
+            (
+                br#""a string""#.to_vec(),
+                r#"expected a JSON object, found a string: `"a string"`"#,
+            ),
+            (b"null".to_vec(), "expected a JSON object, found null: `null`"),
+            (b"true".to_vec(), "expected a JSON object, found a boolean: `true`"),
+            (
+                br#"{"ip": {"a": [}}"#.to_vec(),
+                "invalid JSON at column 15 in field `ip.a[0]`: expected value, near `{\"ip\": {\"a\": [}}`",
+            ),
+            (
+                br#"{"ip":"a\qb"}"#.to_vec(),
+                "invalid JSON at column 10 in field `ip`: invalid escape",
+            ),
+            (
+                br#"{"a":1} {"b":2}"#.to_vec(),
+                "invalid JSON at column 9: trailing characters",
+            ),
+            (
+                br#"{not json"#.to_vec(),
+                "invalid JSON at column 2: key must be a string",
+            ),
+            (
+                b"{\"ip\":\"\xff\xfe\"}".to_vec(),
+                "invalid UTF-8 at byte 7 (0xFF); a record must be UTF-8 text",
+            ),
+            (visit_with(r#""ip":"1.2.3.4","#, "").into_bytes(), "missing field `ip`"),
+            (
+                visit_with(r#""id":"42""#, r#""id":42"#).into_bytes(),
+                "field `id`: invalid type: integer `42`, expected a string (column 23)",
+            ),
+            (
+                visit_with(r#""http_response":200"#, r#""http_response":"200""#).into_bytes(),
+                r#"field `http_response`: invalid type: string "200", expected i64"#,
+            ),
+            (
+                visit_with("\"lat\":45.5", r#""lat":"north""#).into_bytes(),
+                r#"field `lat`: invalid value: string "north", expected a number, an empty string or null"#,
+            ),
+            (
+                visit_with(r#""file_size_bytes":10"#, r#""file_size_bytes":99999999999999999999"#).into_bytes(),
+                "field `file_size_bytes`: 99999999999999999999 does not fit in a 64-bit integer",
+            ),
+            (
+                visit_with(r#""file_size_bytes":10"#, r#""file_size_bytes":1e999"#).into_bytes(),
+                "in field `file_size_bytes`: number out of range, near `ile_size_bytes\":1e999,",
+            ),
+            (
+                visit_with(r#""id":"42""#, r#""id":"42","id":"43""#).into_bytes(),
+                "field `id`: appears twice in the object",
+            ),
+            (
+                visit_with(
+                    r#""event_datetime":"2024-04-28T23:12:50.484""#,
+                    r#""event_datetime":null"#,
+                )
+                .into_bytes(),
+                "field `event_datetime`: invalid type: null, expected a string",
+            ),
+            (
+                visit_with("2024-04-28T23:12:50.484", "10000-01-01T00:00:00").into_bytes(),
+                r#"event_datetime: bad datetime "10000-01-01T00:00:00": the year 10000 has more than four digits"#,
+            ),
+            (
+                visit_with("2024-04-28T23:12:50.484", "2024-02-30T00:00:00").into_bytes(),
+                r#"event_datetime: bad datetime "2024-02-30T00:00:00": February 2024 has 29 days, not 30"#,
+            ),
+            (
+                visit_with("2024-04-28T23:12:50.484", "yesterday").into_bytes(),
+                r#"event_datetime: bad datetime "yesterday": character 1 is 'y', expected a digit"#,
             ),
         ];
+        let cut = good.len() - 3;
+        let cut_in_a_character = format!("invalid UTF-8 at byte {cut} (0xC3): the record ends inside a character");
+        let cases = cases.into_iter().chain([(
+            [&good.as_bytes()[..cut], "é".as_bytes()[..1].as_ref()].concat(),
+            cut_in_a_character.as_str(),
+        )]);
         for (input, expected) in cases {
-            let err = VisitEvent::from_json(input.as_bytes()).unwrap_err().to_string();
-            assert!(err.contains(expected), "{input}: {err}");
+            let err = VisitEvent::from_json(&input).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{:?}\n  got:  {err}\n  want: {expected}",
+                String::from_utf8_lossy(&input)
+            );
         }
-        let err = VisitEvent::from_json(b"{\"ip\":\"\xff\xfe\"}").unwrap_err().to_string();
-        assert!(err.contains("unicode") || err.contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn whitespace_around_the_object_and_the_edges_of_the_datetime_form_are_accepted() {
+        let good = line("45.5", "9.5");
+        for input in [
+            format!("{good}\r"),
+            format!("  {good}\t"),
+            good.replace("2024-04-28T23:12:50.484", "0000-01-01T00:00:00"),
+        ] {
+            assert!(VisitEvent::from_json(input.as_bytes()).is_ok(), "{input:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::time::{Duration, Timestamp, Watermark};
+use crate::time::{Duration, Timestamp, Watermark, END_OF_GLOBAL_WINDOW};
 use crate::window::{FixedWindows, Window, WindowFn};
 
 /// What a pane holds after the first one.
@@ -81,8 +81,17 @@ impl WindowingStrategy {
 
     /// `end − 1 ms + allowed lateness`: the garbage-collection time of `window`. Once the watermark is
     /// past it (strictly), the window is expired: its state is dropped and new elements are dropped.
+    ///
+    /// As Beam's `LateDataUtils.garbageCollectionTime`, it is capped at the end of the global window
+    /// ([`END_OF_GLOBAL_WINDOW`]), or at the window's own max timestamp for the window of the last day
+    /// after it: a huge allowed lateness can then never push it to +∞, where no watermark could pass it
+    /// and the window's state would outlive the end of input.
     pub fn gc_time(&self, window: &Window) -> Timestamp {
-        window.max_timestamp().plus(self.allowed_lateness)
+        let max_timestamp = window.max_timestamp();
+        if max_timestamp > END_OF_GLOBAL_WINDOW.minus(self.allowed_lateness) {
+            return max_timestamp.max(END_OF_GLOBAL_WINDOW);
+        }
+        max_timestamp.plus(self.allowed_lateness)
     }
 
     /// Beam's droppable rule (Java SDK): an element is dropped for `window` when

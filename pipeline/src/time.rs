@@ -10,11 +10,27 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime};
 
+/// The earliest timestamp an element can carry: Beam's `BoundedWindow.TIMESTAMP_MIN_VALUE`,
+/// −9223372036854775 ms (the microsecond range of an `i64`, in milliseconds). Elements before it are
+/// refused (dead-lettered by a pipeline, a [`TimestampRangeError`] for a test script).
+pub const TIMESTAMP_MIN_VALUE: Timestamp = Timestamp(-9_223_372_036_854_775);
+
+/// The first timestamp an element can no longer carry: Beam's `BoundedWindow.TIMESTAMP_MAX_VALUE`,
+/// 9223372036854775 ms. Element timestamps lie in `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
+pub const TIMESTAMP_MAX_VALUE: Timestamp = Timestamp(9_223_372_036_854_775);
+
+/// The global window's max timestamp: Beam's `GlobalWindow.INSTANCE.maxTimestamp()`,
+/// [`TIMESTAMP_MAX_VALUE`] − 1 day. Fixed and sliding windows end at `END_OF_GLOBAL_WINDOW + 1 ms` at
+/// the latest (Beam caps the last fixed window there), and garbage collection happens by this instant
+/// at the latest, so a window never waits for a watermark beyond the range of element timestamps.
+pub const END_OF_GLOBAL_WINDOW: Timestamp = Timestamp(TIMESTAMP_MAX_VALUE.0 - 86_400_000);
+
 /// An instant in event time: milliseconds since 1970-01-01T00:00:00Z.
 ///
-/// `Timestamp::MIN` and `Timestamp::MAX` stand for −∞ and +∞ (Beam's `TIMESTAMP_MIN_VALUE` and
-/// `TIMESTAMP_MAX_VALUE`); arithmetic saturates at both so that "end − 1 ms + allowed lateness" can never
-/// wrap around.
+/// `Timestamp::MIN` and `Timestamp::MAX` (`i64::MIN` and `i64::MAX`) stand for −∞ and +∞, the ends a
+/// watermark starts and finishes at; arithmetic saturates at both so that "end − 1 ms + allowed
+/// lateness" can never wrap around. Elements carry timestamps in the narrower range
+/// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`, Beam's, checked by [`Timestamp::check_element_time`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
 
@@ -39,6 +55,28 @@ impl Timestamp {
     /// True for −∞ and +∞.
     pub const fn is_infinite(self) -> bool {
         self.0 == i64::MIN || self.0 == i64::MAX
+    }
+
+    /// True when an element may carry this timestamp: `TIMESTAMP_MIN_VALUE <= self < TIMESTAMP_MAX_VALUE`.
+    pub const fn is_element_time(self) -> bool {
+        TIMESTAMP_MIN_VALUE.0 <= self.0 && self.0 < TIMESTAMP_MAX_VALUE.0
+    }
+
+    /// `Ok` when an element may carry this timestamp (Beam's bounds, [`TIMESTAMP_MIN_VALUE`] inclusive
+    /// to [`TIMESTAMP_MAX_VALUE`] exclusive), otherwise why not.
+    ///
+    /// ```
+    /// use pipeline::time::{Timestamp, TIMESTAMP_MAX_VALUE};
+    /// assert!(Timestamp::from_millis(1_714_345_970_484).check_element_time().is_ok());
+    /// let err = TIMESTAMP_MAX_VALUE.check_element_time().unwrap_err();
+    /// assert!(err.to_string().contains("not before the end of time"), "{err}");
+    /// ```
+    pub fn check_element_time(self) -> Result<Timestamp, TimestampRangeError> {
+        if self.is_element_time() {
+            Ok(self)
+        } else {
+            Err(TimestampRangeError { timestamp: self })
+        }
     }
 
     /// `self + d`, saturating at ±∞.
@@ -67,9 +105,20 @@ impl Timestamp {
     /// assert_eq!(t.millis(), 1_714_345_970_484);
     /// assert_eq!(t.to_string(), "2024-04-28T23:12:50.484");
     /// ```
+    ///
+    /// Years run from 0000 to 9999, the four-digit years of ISO 8601's proleptic Gregorian calendar (as
+    /// Java's and chrono's parsers read them; Python's `datetime` starts at year 1). The error says what
+    /// is wrong and where:
+    ///
+    /// ```
+    /// use pipeline::time::Timestamp;
+    /// let err = Timestamp::parse_datetime("2024-02-30T00:00:00").unwrap_err();
+    /// assert_eq!(err.to_string(), "bad datetime \"2024-02-30T00:00:00\": February 2024 has 29 days, not 30");
+    /// ```
     pub fn parse_datetime(text: &str) -> Result<Timestamp, DateTimeError> {
         parse_fixed_datetime(text.as_bytes()).ok_or_else(|| DateTimeError {
             text: text.chars().take(64).collect(),
+            reason: diagnose_datetime(text),
         })
     }
 
@@ -171,11 +220,131 @@ impl FromStr for Timestamp {
     }
 }
 
-/// A datetime that is not of the `event_datetime` form.
+/// An element timestamp outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`. The message reads
+/// "9223372036854775 ms since the epoch is not before the end of time: element timestamps must lie in …".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_out_of_range(*timestamp))]
+pub struct TimestampRangeError {
+    /// The refused timestamp.
+    pub timestamp: Timestamp,
+}
+
+fn describe_out_of_range(t: Timestamp) -> String {
+    let side = if t.0 < TIMESTAMP_MIN_VALUE.0 {
+        "before the beginning of time"
+    } else {
+        "not before the end of time"
+    };
+    let shown = match t {
+        Timestamp::MIN | Timestamp::MAX => t.format_millis(),
+        _ => format!("{} ms since the epoch", t.0),
+    };
+    format!(
+        "{shown} is {side}: element timestamps must lie in [TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE) = \
+         [{} ms, {} ms), as in Beam",
+        TIMESTAMP_MIN_VALUE.0, TIMESTAMP_MAX_VALUE.0
+    )
+}
+
+/// A datetime that is not of the `event_datetime` form: the text (its first 64 characters) and what is
+/// wrong with it, where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad datetime {text:?}: expected YYYY-MM-DDTHH:MM:SS[.fff], UTC, no zone")]
+#[error("bad datetime {text:?}: {reason}")]
 pub struct DateTimeError {
     text: String,
+    reason: String,
+}
+
+/// The `event_datetime` layout, one class per character.
+const DATETIME_LAYOUT: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
+const DATETIME_FORM: &str = "expected YYYY-MM-DDTHH:MM:SS[.fff], UTC, no zone";
+
+/// Says why `text` is not an `event_datetime`, and where. Only called once parsing has failed, so it
+/// can take its time.
+fn diagnose_datetime(text: &str) -> String {
+    let b = text.as_bytes();
+    let year_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        return format!("a signed year is not accepted: years run from 0000 to 9999; {DATETIME_FORM}");
+    }
+    if year_digits > 4 && b.get(year_digits) == Some(&b'-') {
+        return format!(
+            "the year {} has more than four digits: years run from 0000 to 9999",
+            &text[..year_digits]
+        );
+    }
+    for (i, &class) in DATETIME_LAYOUT.iter().enumerate() {
+        let Some(&c) = b.get(i) else {
+            return if b.is_empty() {
+                format!("the text is empty; {DATETIME_FORM}")
+            } else {
+                format!(
+                    "the text ends after {} characters; {DATETIME_FORM}",
+                    text.chars().count()
+                )
+            };
+        };
+        let (fits, wanted) = match class {
+            b'd' => (c.is_ascii_digit(), "a digit".to_owned()),
+            b'T' => (c == b'T' || c == b' ', "'T' (or a space)".to_owned()),
+            _ => (c == class, format!("'{}'", class as char)),
+        };
+        if !fits {
+            let found = text.get(i..).and_then(|rest| rest.chars().next()).unwrap_or('\u{FFFD}');
+            return format!("character {} is {found:?}, expected {wanted}; {DATETIME_FORM}", i + 1);
+        }
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<i64>().expect("checked digits");
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    if !(1..=12).contains(&month) {
+        return format!("month {month:02} does not exist (01 to 12)");
+    }
+    if day < 1 || day > days_in_month(year, month) {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        return format!(
+            "{} {year:04} has {} days, not {day}",
+            MONTHS[(month - 1) as usize],
+            days_in_month(year, month)
+        );
+    }
+    if hour > 23 {
+        return format!("hour {hour:02} is out of range (00 to 23)");
+    }
+    if minute > 59 {
+        return format!("minute {minute:02} is out of range (00 to 59)");
+    }
+    if second > 59 {
+        return format!("second {second:02} is out of range (00 to 59; leap seconds are not accepted)");
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return "the '.' after the seconds has no digits after it".to_owned();
+        }
+        if digits > 9 {
+            return format!("the fraction of a second has {digits} digits, more than 9");
+        }
+        rest = &fraction[digits..];
+    }
+    if rest.starts_with(['+', '-']) {
+        return format!("the zone offset {rest:?} is not accepted: event_datetime has no zone and is read as UTC");
+    }
+    format!("unexpected {rest:?} after the seconds; {DATETIME_FORM}")
 }
 
 /// Parses the fixed `event_datetime` layout by hand: it runs once per record on the hot path, where
@@ -436,6 +605,63 @@ mod tests {
             assert!(Timestamp::parse_datetime(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(Timestamp::parse_datetime("2024-02-29T00:00:00").is_ok());
+    }
+
+    #[test]
+    fn bad_datetimes_say_what_is_wrong_and_where() {
+        for (bad, reason) in [
+            ("", "the text is empty"),
+            ("2024-04-28", "the text ends after 10 characters"),
+            (
+                "10000-01-01T00:00:00",
+                "the year 10000 has more than four digits: years run from 0000 to 9999",
+            ),
+            ("+2024-01-01T00:00:00", "a signed year is not accepted"),
+            ("2024-13-01T00:00:00", "month 13 does not exist (01 to 12)"),
+            ("2024-02-30T00:00:00", "February 2024 has 29 days, not 30"),
+            ("2023-02-29T00:00:00", "February 2023 has 28 days, not 29"),
+            ("2024-04-31T00:00:00", "April 2024 has 30 days, not 31"),
+            ("2024-04-28T24:00:00", "hour 24 is out of range (00 to 23)"),
+            ("2024-04-28T23:60:00", "minute 60 is out of range"),
+            (
+                "2024-04-28T23:59:60",
+                "second 60 is out of range (00 to 59; leap seconds are not accepted)",
+            ),
+            (
+                "2024-04-28T23:12:50.",
+                "the '.' after the seconds has no digits after it",
+            ),
+            (
+                "2024-04-28T23:12:50.1234567891",
+                "the fraction of a second has 10 digits, more than 9",
+            ),
+            (
+                "2024-04-28T23:12:50+02:00",
+                "the zone offset \"+02:00\" is not accepted",
+            ),
+            ("2024-04-28T23:12:50 UTC", "unexpected \" UTC\" after the seconds"),
+            ("28/04/2024 23:12:50", "character 3 is '/', expected a digit"),
+            ("2024-04-28T23:12:5x", "character 19 is 'x', expected a digit"),
+            ("2024-04-28X23:12:50", "character 11 is 'X', expected 'T' (or a space)"),
+            ("2024-04-28T23:12é50", "character 17 is 'é', expected ':'"),
+            ("yesterday", "character 1 is 'y', expected a digit"),
+        ] {
+            let err = Timestamp::parse_datetime(bad).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("bad datetime {bad:?}: ")), "{err}");
+            assert!(err.contains(reason), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn year_zero_and_year_9999_are_the_ends_of_the_form() {
+        assert_eq!(
+            Timestamp::parse_datetime("0000-01-01T00:00:00").unwrap().millis(),
+            -62_167_219_200_000
+        );
+        assert_eq!(
+            Timestamp::parse_datetime("9999-12-31T23:59:59.999").unwrap().millis(),
+            253_402_300_799_999
+        );
     }
 
     #[test]

@@ -4,10 +4,19 @@
 //! last instant an element can carry and still belong to it (Beam's `IntervalWindow.maxTimestamp()`).
 //! A [`WindowFn`] assigns a timestamp to its windows. Fixed and sliding windows live here; the trait
 //! leaves room for merging window functions (sessions) through [`WindowFn::is_merging`].
+//!
+//! Assignment never overflows: an element timestamp outside Beam's range
+//! `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)` gets no window (a pipeline dead-letters it before it gets
+//! here), and the bounds of the windows near either end of that range are computed exactly and capped:
+//! no window ends after the end of the global window (`END_OF_GLOBAL_WINDOW + 1 ms`, as Beam's
+//! `FixedWindows` caps its last window), a start that would fall below the `i64` range is clamped, and
+//! the last day of the range, after the global window's end, is one window `[END_OF_GLOBAL_WINDOW +
+//! 1 ms, TIMESTAMP_MAX_VALUE)` (where Beam's formula would give a window that ends before its own
+//! element). Sliding windows are capped the same way, so that every window ends within the range.
 
 use std::fmt;
 
-use crate::time::{Duration, Timestamp};
+use crate::time::{Duration, Timestamp, END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE};
 
 /// An event-time interval `[start, end)`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,7 +70,8 @@ impl fmt::Display for Window {
 ///
 /// Implementations must be pure: the same timestamp always gives the same windows, in the same order.
 pub trait WindowFn: fmt::Debug + Send + Sync {
-    /// Pushes every window containing `t` onto `out` (which the caller has cleared).
+    /// Pushes every window containing `t` onto `out` (which the caller has cleared). The built-in
+    /// window functions push nothing for a `t` outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
     fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>);
 
     /// True for window functions whose windows merge as elements arrive (sessions). The core keeps
@@ -109,14 +119,42 @@ impl FixedWindows {
 
 impl WindowFn for FixedWindows {
     fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
+        if !t.is_element_time() {
+            return;
+        }
+        if t > END_OF_GLOBAL_WINDOW {
+            out.push(last_day_window());
+            return;
+        }
         let size = self.size.as_millis();
-        // rem_euclid, not %, so that instants before the epoch land in the window below them.
-        let start = t.millis() - (t.millis() - self.offset.as_millis()).rem_euclid(size);
-        out.push(Window::new(
-            Timestamp::from_millis(start),
-            Timestamp::from_millis(start + size),
-        ));
+        let start = i128::from(t.millis()) - i128::from(distance_past_boundary(t, size, self.offset));
+        out.push(capped_window(start, i128::from(size)));
     }
+}
+
+/// How far `t` lies past the latest window boundary (`offset` past a multiple of `every`) at or before
+/// it. `rem_euclid`, not `%`, so that instants before the epoch land in the window below them; both
+/// remainders stay within `(−every, every)`, so nothing overflows whatever `t` and `every` are.
+fn distance_past_boundary(t: Timestamp, every: i64, offset: Duration) -> i64 {
+    (t.millis().rem_euclid(every) - offset.as_millis()).rem_euclid(every)
+}
+
+/// `[start, start + size)` for an element timestamp before the end of the global window, computed
+/// without overflow and capped: Beam's `FixedWindows` ends the window at the end of the global window
+/// when `start + size` would pass it, and a start below the `i64` range (only possible for windows of
+/// hundreds of thousands of years near `TIMESTAMP_MIN_VALUE`) is clamped to the earliest finite instant.
+fn capped_window(start: i128, size: i128) -> Window {
+    let end_of_global_window = i128::from(END_OF_GLOBAL_WINDOW.millis()) + 1;
+    let end = (start + size).min(end_of_global_window);
+    let start = start.max(i128::from(i64::MIN) + 1);
+    let narrow = |ms: i128| Timestamp::from_millis(i64::try_from(ms).expect("clamped into the i64 range"));
+    Window::new(narrow(start), narrow(end))
+}
+
+/// The window of every element after the end of the global window, the last day before
+/// `TIMESTAMP_MAX_VALUE`.
+fn last_day_window() -> Window {
+    Window::new(END_OF_GLOBAL_WINDOW.plus(Duration::millis(1)), TIMESTAMP_MAX_VALUE)
 }
 
 /// Beam's `SlidingWindows`: windows of `size` starting every `period`, so an element belongs to
@@ -154,16 +192,27 @@ impl SlidingWindows {
 
 impl WindowFn for SlidingWindows {
     fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
-        let (size, period) = (self.size.as_millis(), self.period.as_millis());
-        let last_start = t.millis() - (t.millis() - self.offset.as_millis()).rem_euclid(period);
-        // Beam's order: the latest window first.
+        if !t.is_element_time() {
+            return;
+        }
+        if t > END_OF_GLOBAL_WINDOW {
+            out.push(last_day_window());
+            return;
+        }
+        let (size, period) = (i128::from(self.size.as_millis()), self.period.as_millis());
+        let last_start = i128::from(t.millis()) - i128::from(distance_past_boundary(t, period, self.offset));
+        // Beam's order: the latest window first. In i128, so that neither `t − size` nor the earliest
+        // starts can overflow near either end of time.
         let mut start = last_start;
-        while start > t.millis() - size {
-            out.push(Window::new(
-                Timestamp::from_millis(start),
-                Timestamp::from_millis(start + size),
-            ));
-            start -= period;
+        let mut previous = None;
+        while start > i128::from(t.millis()) - size {
+            let window = capped_window(start, size);
+            // Windows longer than the whole range can be capped at both ends into the same window.
+            if previous != Some(window) {
+                out.push(window);
+                previous = Some(window);
+            }
+            start -= i128::from(period);
         }
     }
 }
@@ -171,6 +220,8 @@ impl WindowFn for SlidingWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::TIMESTAMP_MIN_VALUE;
+    use proptest::prelude::*;
 
     fn assign(f: &dyn WindowFn, t: i64) -> Vec<Window> {
         let mut out = Vec::new();
@@ -220,5 +271,138 @@ mod tests {
         let uneven = SlidingWindows::of(Duration::seconds(50), Duration::seconds(20));
         assert_eq!(assign(&uneven, 5_000).len(), 3);
         assert_eq!(assign(&uneven, 15_000).len(), 2);
+    }
+
+    #[test]
+    fn timestamps_outside_the_element_range_get_no_window() {
+        let fixed = FixedWindows::of(Duration::seconds(20));
+        let sliding = SlidingWindows::of(Duration::seconds(60), Duration::seconds(20));
+        for t in [
+            i64::MIN,
+            i64::MIN + 1,
+            TIMESTAMP_MIN_VALUE.millis() - 1,
+            TIMESTAMP_MAX_VALUE.millis(),
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            assert_eq!(assign(&fixed, t), [], "t={t}");
+            assert_eq!(assign(&sliding, t), [], "t={t}");
+        }
+    }
+
+    #[test]
+    fn the_last_fixed_window_ends_at_the_end_of_the_global_window() {
+        let end_of_global_window = END_OF_GLOBAL_WINDOW.millis() + 1;
+        let size = 20_000;
+        let fixed = FixedWindows::of(Duration::millis(size));
+        let last_start = END_OF_GLOBAL_WINDOW.millis() - END_OF_GLOBAL_WINDOW.millis().rem_euclid(size);
+        // Beam: `start.isAfter(endOfGlobalWindow.minus(size)) ? endOfGlobalWindow : start.plus(size)`.
+        assert_eq!(
+            assign(&fixed, END_OF_GLOBAL_WINDOW.millis()),
+            vec![w(last_start, end_of_global_window)]
+        );
+        assert_eq!(assign(&fixed, last_start - 1), vec![w(last_start - size, last_start)]);
+        // The last day of the range, past the global window, is one window up to TIMESTAMP_MAX_VALUE.
+        let last_day = w(end_of_global_window, TIMESTAMP_MAX_VALUE.millis());
+        assert_eq!(assign(&fixed, end_of_global_window), vec![last_day]);
+        assert_eq!(assign(&fixed, TIMESTAMP_MAX_VALUE.millis() - 1), vec![last_day]);
+    }
+
+    #[test]
+    fn the_first_fixed_window_starts_where_beam_starts_it() {
+        let fixed = FixedWindows::of(Duration::seconds(20));
+        let t = TIMESTAMP_MIN_VALUE.millis();
+        let start = t - t.rem_euclid(20_000);
+        assert_eq!(assign(&fixed, t), vec![w(start, start + 20_000)]);
+        // A window longer than the whole range starts at the earliest finite instant rather than wrap.
+        let huge = FixedWindows::with_offset(Duration::millis(i64::MAX), Duration::millis(i64::MAX - 1));
+        let windows = assign(&huge, t);
+        assert_eq!(windows.len(), 1);
+        assert!(windows[0].contains(Timestamp::from_millis(t)));
+        assert_eq!(windows[0].start(), Timestamp::from_millis(i64::MIN + 1));
+    }
+
+    #[test]
+    fn sliding_windows_at_the_ends_of_time_are_capped() {
+        let sliding = SlidingWindows::of(Duration::seconds(60), Duration::seconds(20));
+        let t = END_OF_GLOBAL_WINDOW.millis();
+        let windows = assign(&sliding, t);
+        assert_eq!(windows.len(), 3);
+        assert!(windows.iter().all(|x| x.contains(Timestamp::from_millis(t))));
+        assert!(windows
+            .iter()
+            .all(|x| x.end().millis() <= END_OF_GLOBAL_WINDOW.millis() + 1));
+        assert_eq!(assign(&sliding, TIMESTAMP_MIN_VALUE.millis()).len(), 3);
+    }
+
+    /// Element timestamps over the whole `i64` range, crowding the ends of the element range and of `i64`.
+    fn any_timestamp() -> impl Strategy<Value = i64> {
+        let near = |at: i64| (-3i64..=3).prop_map(move |d| at.saturating_add(d));
+        prop_oneof![
+            any::<i64>(),
+            near(i64::MIN),
+            near(i64::MAX),
+            near(TIMESTAMP_MIN_VALUE.millis()),
+            near(TIMESTAMP_MAX_VALUE.millis()),
+            near(END_OF_GLOBAL_WINDOW.millis()),
+            near(END_OF_GLOBAL_WINDOW.millis() - 20_000),
+            near(0),
+        ]
+    }
+
+    /// Window sizes and periods from a millisecond to the whole `i64` range.
+    fn any_length() -> impl Strategy<Value = i64> {
+        prop_oneof![1..=100_000i64, 1..=i64::MAX, (i64::MAX - 3)..=i64::MAX]
+    }
+
+    /// Checks the windows of `t`: none when it is outside the element range, otherwise at least one and
+    /// at most `expected_max`, each containing `t`, no two alike, none ending past the range.
+    fn check_windows(windows: &[Window], t: i64, expected_max: i64) -> Result<(), TestCaseError> {
+        let t = Timestamp::from_millis(t);
+        if !t.is_element_time() {
+            prop_assert!(windows.is_empty(), "{t:?} is outside the range but got {windows:?}");
+            return Ok(());
+        }
+        prop_assert!(
+            !windows.is_empty() && windows.len() as i64 <= expected_max,
+            "{windows:?}"
+        );
+        for (i, window) in windows.iter().enumerate() {
+            prop_assert!(window.contains(t), "{window:?} does not contain {t:?}");
+            prop_assert!(window.end() <= TIMESTAMP_MAX_VALUE, "{window:?} ends past the range");
+            prop_assert!(!windows[..i].contains(window), "{window:?} twice");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn fixed_windows_contain_their_element_or_refuse_it(t in any_timestamp(), size in any_length(), offset in any::<i64>()) {
+            let fixed = FixedWindows::with_offset(Duration::millis(size), Duration::millis(offset));
+            let windows = assign(&fixed, t);
+            check_windows(&windows, t, 1)?;
+            // Away from the ends of time, the window is Beam's: a whole size, starting on a boundary.
+            if let [window] = windows[..] {
+                let (start, end) = (window.start().millis(), window.end().millis());
+                if start > i64::MIN + 1 && end <= END_OF_GLOBAL_WINDOW.millis() {
+                    prop_assert_eq!(i128::from(end) - i128::from(start), i128::from(size));
+                    prop_assert_eq!((i128::from(start) - i128::from(offset)).rem_euclid(i128::from(size)), 0);
+                }
+            }
+        }
+
+        #[test]
+        fn sliding_windows_contain_their_element_or_refuse_it(
+            t in any_timestamp(),
+            period in any_length(),
+            per_period in 1..=8i64,
+            offset in any::<i64>(),
+        ) {
+            let size = period.saturating_mul(per_period);
+            let sliding = SlidingWindows::with_offset(Duration::millis(size), Duration::millis(period), Duration::millis(offset));
+            let windows = assign(&sliding, t);
+            check_windows(&windows, t, per_period)?;
+            prop_assert!(windows.windows(2).all(|pair| pair[0].start() > pair[1].start()), "latest first: {windows:?}");
+        }
     }
 }

@@ -6,8 +6,13 @@
 //! {"event": {...}}                             one record, a bundle of one
 //! {"events": [{...}, {...}]}                   several records in one bundle
 //! {"watermark": "2024-04-28T23:13:00.000"}     the watermark moves here ("+inf" for the end)
-//! {"processing_time": 5}                       processing time moves forward 5 seconds
+//! {"watermark": 1714345980000}                 the same in epoch milliseconds (also "1714345980000ms")
+//! {"processing_time": 5}                       processing time moves forward 5 seconds (1.5: 1500 ms)
 //! ```
+//!
+//! Steps are written back in the same forms, so that every step reads back as itself: a watermark as a
+//! datetime where that form shows it exactly (years 0 to 9999), as integer milliseconds otherwise;
+//! processing time as exact decimal seconds (at most three decimals, never rounded through `f64`).
 //!
 //! The end of the file moves the watermark to +∞. A file is a scenario when its first non-blank line is
 //! an attempt at a step ([`is_step_attempt`]: a JSON object with no field of a visit record and a key
@@ -73,10 +78,10 @@ struct StepLine<'a> {
     event: Option<&'a RawValue>,
     #[serde(borrow, default)]
     events: Option<Vec<&'a RawValue>>,
-    #[serde(default)]
-    watermark: Option<String>,
-    #[serde(default)]
-    processing_time: Option<f64>,
+    #[serde(borrow, default)]
+    watermark: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    processing_time: Option<&'a RawValue>,
 }
 
 impl ScenarioStep {
@@ -114,37 +119,54 @@ impl ScenarioStep {
                 events.into_iter().map(|e| e.get().to_owned()).collect(),
             ));
         }
-        if let Some(text) = step.watermark {
-            return parse_watermark(&text).map(ScenarioStep::Watermark);
+        if let Some(value) = step.watermark {
+            return parse_watermark(value.get()).map(ScenarioStep::Watermark);
         }
         let seconds = step.processing_time.expect("one field is present");
-        if !seconds.is_finite() || seconds <= 0.0 {
-            return Err(format!(
-                "processing_time must be a positive number of seconds, got {seconds}"
-            ));
-        }
-        Ok(ScenarioStep::ProcessingTime(Duration::millis(
-            (seconds * 1000.0).round() as i64,
-        )))
+        parse_processing_time(seconds.get()).map(ScenarioStep::ProcessingTime)
     }
 
-    /// The step as one scenario line (without the line break).
+    /// The step as one scenario line (without the line break). [`ScenarioStep::parse`] reads it back
+    /// as the same step, for every watermark and every positive processing-time step.
     pub fn to_line(&self) -> String {
         match self {
             ScenarioStep::Events(events) if events.len() == 1 => format!("{{\"event\": {}}}", events[0]),
             ScenarioStep::Events(events) => format!("{{\"events\": [{}]}}", events.join(", ")),
-            ScenarioStep::Watermark(w) if *w == Watermark::MAX => "{\"watermark\": \"+inf\"}".to_owned(),
-            ScenarioStep::Watermark(w) => format!("{{\"watermark\": \"{}\"}}", w.timestamp().format_millis()),
-            ScenarioStep::ProcessingTime(d) => {
-                let ms = d.as_millis();
-                if ms % 1000 == 0 {
-                    format!("{{\"processing_time\": {}}}", ms / 1000)
-                } else {
-                    format!("{{\"processing_time\": {}}}", ms as f64 / 1000.0)
-                }
+            ScenarioStep::Watermark(w) => format!("{{\"watermark\": {}}}", watermark_value(*w)),
+            ScenarioStep::ProcessingTime(d) => format!("{{\"processing_time\": {}}}", seconds_value(*d)),
+        }
+    }
+}
+
+/// The JSON value of a watermark step: `"+inf"` / `"-inf"`, the `event_datetime` form where it shows
+/// the instant exactly (years 0 to 9999), integer epoch milliseconds otherwise.
+fn watermark_value(w: Watermark) -> String {
+    match w {
+        Watermark::MAX => "\"+inf\"".to_owned(),
+        Watermark::MIN => "\"-inf\"".to_owned(),
+        _ => {
+            let t = w.timestamp();
+            let text = t.format_millis();
+            if Timestamp::parse_datetime(&text) == Ok(t) {
+                format!("\"{text}\"")
+            } else {
+                t.millis().to_string()
             }
         }
     }
+}
+
+/// Seconds as an exact decimal: whole seconds as an integer, else up to three fraction digits. Never
+/// through `f64`, which cannot hold every millisecond count.
+fn seconds_value(d: Duration) -> String {
+    let ms = d.as_millis();
+    let (whole, fraction) = (ms / 1000, (ms % 1000).abs());
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let sign = if ms < 0 && whole == 0 { "-" } else { "" };
+    let digits = format!("{fraction:03}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// Writes `steps` as a scenario file's text.
@@ -155,13 +177,59 @@ pub fn write_scenario<W: Write>(mut writer: W, steps: &[ScenarioStep]) -> std::i
     Ok(())
 }
 
-fn parse_watermark(text: &str) -> Result<Watermark, String> {
-    match text {
-        "+inf" | "inf" | "infinity" | "+infinity" => Ok(Watermark::MAX),
-        _ => Timestamp::parse_datetime(text)
-            .map(Watermark::at)
-            .map_err(|e| format!("watermark: {e}")),
+/// Reads a watermark step's JSON value: `"+inf"` (or `"inf"`, `"infinity"`, `"+infinity"`), `"-inf"`,
+/// a datetime string in the `event_datetime` form, integer epoch milliseconds (`1714345980000`), or
+/// the same as a string with a unit (`"1714345980000ms"`).
+fn parse_watermark(json: &str) -> Result<Watermark, String> {
+    let expected = "expected a datetime like \"2024-04-28T23:13:00.000\", integer epoch milliseconds \
+                    like 1714345980000 or \"1714345980000ms\", or \"+inf\"";
+    if !json.starts_with('"') {
+        let millis: i64 = json.parse().map_err(|_| {
+            format!("watermark: {json} is not a whole number of milliseconds in the i64 range; {expected}")
+        })?;
+        return Ok(Watermark::at(Timestamp::from_millis(millis)));
     }
+    let text: String = serde_json::from_str(json).map_err(|e| format!("watermark: {e}"))?;
+    match text.as_str() {
+        "+inf" | "inf" | "infinity" | "+infinity" => Ok(Watermark::MAX),
+        "-inf" | "-infinity" => Ok(Watermark::MIN),
+        _ => {
+            if let Some(millis) = text.strip_suffix("ms").and_then(|n| n.parse::<i64>().ok()) {
+                return Ok(Watermark::at(Timestamp::from_millis(millis)));
+            }
+            Timestamp::parse_datetime(&text)
+                .map(Watermark::at)
+                .map_err(|e| format!("watermark: {e}; {expected}"))
+        }
+    }
+}
+
+/// Reads a processing-time step's JSON value: a positive number of seconds with at most three fraction
+/// digits (a whole number of milliseconds), read exactly, never through `f64`.
+fn parse_processing_time(json: &str) -> Result<Duration, String> {
+    let refuse = |why: &str| {
+        format!("processing_time must be a positive number of seconds with at most 3 decimals, got {json}{why}")
+    };
+    let (whole, fraction) = json.split_once('.').unwrap_or((json, ""));
+    let fraction = fraction.trim_end_matches('0');
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return Err(refuse(""));
+    }
+    if fraction.len() > 3 {
+        return Err(refuse(": finer than a millisecond"));
+    }
+    let millis = format!("{fraction:0<3}").parse::<i64>().expect("three digits");
+    let ms = whole
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| s.checked_mul(1000))
+        .and_then(|ms| ms.checked_add(millis))
+        .ok_or_else(|| refuse(": more milliseconds than an i64 holds"))?;
+    if ms == 0 {
+        return Err(refuse(""));
+    }
+    Ok(Duration::millis(ms))
 }
 
 /// True when `first_line` (the first non-blank line of a file) is a scenario step.
@@ -454,6 +522,14 @@ mod tests {
             ScenarioStep::Watermark(Watermark::MAX),
             ScenarioStep::ProcessingTime(Duration::seconds(5)),
             ScenarioStep::ProcessingTime(Duration::millis(1500)),
+            ScenarioStep::Watermark(Watermark::MIN),
+            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(i64::MAX - 1))),
+            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(i64::MIN + 1))),
+            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(-62_167_219_200_001))),
+            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(253_402_300_800_000))),
+            ScenarioStep::ProcessingTime(Duration::millis(i64::MAX)),
+            ScenarioStep::ProcessingTime(Duration::millis(9_007_199_254_740_993)),
+            ScenarioStep::ProcessingTime(Duration::millis(1)),
         ];
         for step in steps {
             assert_eq!(
@@ -472,10 +548,65 @@ mod tests {
             (r#"{"wm": "2024-04-28T23:13:00"}"#, "unknown field `wm`"),
             (r#"{"watermark": "noon"}"#, "watermark: bad datetime"),
             (r#"{"processing_time": -1}"#, "positive"),
+            (r#"{"processing_time": 0}"#, "positive"),
+            (r#"{"processing_time": 0.0001}"#, "finer than a millisecond"),
+            (r#"{"processing_time": 1e3}"#, "at most 3 decimals, got 1e3"),
+            (r#"{"processing_time": "5"}"#, "positive number of seconds"),
+            (
+                r#"{"processing_time": 9223372036854776}"#,
+                "more milliseconds than an i64 holds",
+            ),
+            (r#"{"watermark": 1.5}"#, "1.5 is not a whole number of milliseconds"),
+            (r#"{"watermark": 9223372036854775808}"#, "in the i64 range"),
+            (r#"{"watermark": "12sms"}"#, "watermark: bad datetime"),
+            (r#"{"watermark": true}"#, "not a whole number of milliseconds"),
             ("{oops", "not a scenario step"),
         ] {
             let err = ScenarioStep::parse(line.as_bytes()).unwrap_err();
             assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_watermark_form_reads_as_its_instant() {
+        let at = |ms: i64| Ok(ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))));
+        assert_eq!(
+            ScenarioStep::parse(br#"{"watermark": 1714345980000}"#),
+            at(1_714_345_980_000)
+        );
+        assert_eq!(
+            ScenarioStep::parse(br#"{"watermark": "1714345980000ms"}"#),
+            at(1_714_345_980_000)
+        );
+        assert_eq!(
+            ScenarioStep::parse(br#"{"watermark": "2024-04-28T23:13:00"}"#),
+            at(1_714_345_980_000)
+        );
+        assert_eq!(ScenarioStep::parse(br#"{"watermark": -1}"#), at(-1));
+        assert_eq!(
+            ScenarioStep::parse(br#"{"watermark": "-inf"}"#),
+            Ok(ScenarioStep::Watermark(Watermark::MIN))
+        );
+        // The datetime form where it can show the instant, milliseconds where it cannot.
+        let line = |ms: i64| ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))).to_line();
+        assert_eq!(line(1_714_345_980_000), r#"{"watermark": "2024-04-28T23:13:00.000"}"#);
+        assert_eq!(line(i64::MAX - 1), r#"{"watermark": 9223372036854775806}"#);
+        assert_eq!(
+            ScenarioStep::ProcessingTime(Duration::millis(9_007_199_254_740_993)).to_line(),
+            r#"{"processing_time": 9007199254740.993}"#
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_watermark_and_processing_time_step_reads_back_as_itself(ms in proptest::num::i64::ANY, by in 1..=i64::MAX) {
+            for step in [
+                ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))),
+                ScenarioStep::ProcessingTime(Duration::millis(by)),
+            ] {
+                let line = step.to_line();
+                proptest::prop_assert_eq!(ScenarioStep::parse(line.as_bytes()), Ok(step), "{}", line);
+            }
         }
     }
 

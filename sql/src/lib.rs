@@ -118,12 +118,24 @@ pub type SqlPipeline = Pipeline<VisitEvent, GroupKey, SqlAggregates, SqlRow>;
 /// How a compiled query windows beyond what SQL says: lateness, accumulation and the table name.
 ///
 /// ```
-/// use pipeline::{strategy::AccumulationMode, time::Duration};
+/// use pipeline::io::{Position, Record};
+/// use pipeline::{strategy::AccumulationMode, time::{Duration, Timestamp, Watermark}, Emitted};
+///
 /// let options = sql::SqlOptions::default()
 ///     .allowed_lateness(Duration::seconds(5))
 ///     .accumulation(AccumulationMode::Accumulating)
 ///     .table("visits");
-/// assert_eq!(options.table, "visits");
+/// let query = sql::TRAFFIC_AGG_QUERY.replace("PCOLLECTION", "visits");
+/// let mut run = sql::compile(&query, options).unwrap().start();
+/// let visit = |t: &str| format!(r#"{{"ip":"1.2.3.4","id":"7","lat":1.5,"lng":2.5,"user_agent":"ua","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"{t}","event_ts":0}}"#);
+/// let mut out = Emitted::default();
+/// run.process_bundle(vec![Record::new(visit("2024-04-28T23:12:41"), Position::Index { index: 0 })], &mut out);
+/// let watermark = Timestamp::parse_datetime("2024-04-28T23:13:04").unwrap();
+/// run.advance_watermark(Watermark::at(watermark), &mut out); // the on-time pane: 1 view
+/// // 4 s after the window's end, within the 5 s lateness: a late pane, accumulating both views.
+/// run.process_bundle(vec![Record::new(visit("2024-04-28T23:12:50"), Position::Index { index: 1 })], &mut out);
+/// let views: Vec<String> = out.outputs.iter().map(|o| o.value.get("page_view").unwrap().to_string()).collect();
+/// assert_eq!(views, ["1", "2"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -618,6 +618,10 @@ impl fmt::Display for TestBroker {
 /// Panics (failing the test) when `KAFKA_TESTS_REQUIRED` is set and none is
 /// configured, or when the configured broker does not start.
 ///
+/// The example is compiled but not run (`no_run`): running it would start a
+/// real Kafka broker from a doc test, or fail where `KAFKA_TESTS_REQUIRED` is
+/// set without one; the Kafka tests in `kafka/tests/` run this very code.
+///
 /// ```no_run
 /// let Some(broker) = testkit::broker::broker_or_skip("round_trip") else { return; };
 /// broker.create_topic("visits", 3).unwrap();

@@ -374,4 +374,121 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ScriptError::ProcessingTimeNotAdvancing { step: 1, .. }));
     }
+
+    /// Visits of alice (100 and 300 bytes) and bob (50 bytes) in one window, then the end of input.
+    fn sized_visits() -> TestStream {
+        use pipeline::event::VisitEvent;
+        let sized = |id: &str, at: &str, bytes: i64| VisitEvent {
+            file_size_bytes: bytes,
+            ..visit(id, at)
+        };
+        TestStream::new()
+            .add_elements([
+                sized("alice", "2024-04-28T23:12:41", 100),
+                sized("bob", "2024-04-28T23:12:45", 50),
+            ])
+            .add_elements([sized("alice", "2024-04-28T23:12:59.999", 300)])
+            .advance_watermark_to("2024-04-28T23:13:00")
+            .advance_watermark_to_infinity()
+    }
+
+    /// Runs `pipeline` over `stream` with `TestStream::run` and with `simulator::simulate` (the script's
+    /// own watermark), checks that both fire the same panes, and returns each pane's key and value.
+    fn run_both_ways<C, O>(
+        pipeline: &Pipeline<pipeline::event::VisitEvent, String, C, O>,
+        stream: &TestStream,
+    ) -> Vec<(String, O)>
+    where
+        C: CombineFn + Clone,
+        O: Clone + PartialEq + fmt::Debug,
+    {
+        use pipeline::io::memory::MemorySink;
+        use pipeline::watermark::WatermarkStrategy;
+        use simulator::scenario::ScenarioSource;
+        use simulator::{simulate, SimulationOptions, Sinks};
+
+        let scripted = stream.run(pipeline).unwrap();
+        let text = stream.to_scenario();
+        let mut source = ScenarioSource::from_reader("script", text.as_bytes());
+        let (mut outputs, mut late, mut dead) = (MemorySink::default(), MemorySink::default(), MemorySink::default());
+        let options = SimulationOptions {
+            watermark: WatermarkStrategy::Explicit,
+            disorder: None,
+        };
+        let sinks = Sinks {
+            outputs: &mut outputs,
+            late: &mut late,
+            dead_letters: &mut dead,
+        };
+        let report = simulate(pipeline, &mut source, &options, sinks, &mut |_| {}).unwrap();
+        let simulated: Vec<(String, O)> = outputs.items.into_iter().map(|o| (o.key, o.value)).collect();
+        let from_script: Vec<(String, O)> = scripted.panes.into_iter().map(|p| (p.key, p.value)).collect();
+        assert_eq!(simulated, from_script, "simulate and TestStream disagree");
+        assert_eq!(report.stats, scripted.stats);
+        from_script
+    }
+
+    fn by_user() -> pipeline::dataflow::KeyedBuilder<pipeline::event::VisitEvent, String> {
+        use pipeline::event::VisitEvent;
+        pipeline::Pipeline::builder(VisitEvent::from_json, VisitEvent::event_time)
+            .windows(pipeline::window::FixedWindows::of(Duration::seconds(20)))
+            .key_by(|v: &VisitEvent| v.id.clone())
+    }
+
+    fn pairs<O>(expected: [(&str, O); 2]) -> Vec<(String, O)> {
+        expected.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    #[test]
+    fn every_builtin_aggregation_runs_in_a_test_stream_and_in_the_simulator() {
+        use pipeline::event::VisitEvent;
+        let stream = sized_visits();
+        let bytes = |v: &VisitEvent| v.file_size_bytes;
+        let count = by_user().count().output(|_, _, _, n| n);
+        assert_eq!(run_both_ways(&count, &stream), pairs([("alice", 2), ("bob", 1)]));
+        let sum = by_user().sum(bytes).output(|_, _, _, total| total);
+        assert_eq!(run_both_ways(&sum, &stream), pairs([("alice", 400), ("bob", 50)]));
+        let min = by_user().min(bytes).output(|_, _, _, least| least);
+        assert_eq!(
+            run_both_ways(&min, &stream),
+            pairs([("alice", Some(100)), ("bob", Some(50))])
+        );
+        let max = by_user().max(bytes).output(|_, _, _, most| most);
+        assert_eq!(
+            run_both_ways(&max, &stream),
+            pairs([("alice", Some(300)), ("bob", Some(50))])
+        );
+        let mean = by_user()
+            .mean(|v: &VisitEvent| v.file_size_bytes as f64)
+            .output(|_, _, _, m| m);
+        assert_eq!(
+            run_both_ways(&mean, &stream),
+            pairs([("alice", Some(200.0)), ("bob", Some(50.0))])
+        );
+    }
+
+    #[test]
+    fn a_closure_aggregation_runs_in_a_test_stream_and_in_the_simulator() {
+        use pipeline::combine::combine_fn;
+        use pipeline::event::VisitEvent;
+        let sizes = by_user()
+            .combine(
+                |v: &VisitEvent| v.file_size_bytes,
+                combine_fn(
+                    Vec::new,
+                    |acc: &mut Vec<i64>, x| acc.push(x),
+                    |acc, other| acc.extend(other),
+                    |acc| {
+                        let mut sorted = acc.clone();
+                        sorted.sort_unstable();
+                        sorted
+                    },
+                ),
+            )
+            .output(|_, _, _, sizes| sizes);
+        assert_eq!(
+            run_both_ways(&sizes, &sized_visits()),
+            pairs([("alice", vec![100, 300]), ("bob", vec![50])])
+        );
+    }
 }

@@ -12,7 +12,7 @@
 
 use pipeline::event::VisitEvent;
 use pipeline::strategy::AccumulationMode;
-use pipeline::time::{Duration, Timestamp};
+use pipeline::time::{Duration, Timestamp, END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE, TIMESTAMP_MIN_VALUE};
 use pipeline::traffic::TrafficConfig;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -178,5 +178,94 @@ pub fn reordered_arrivals() -> impl Strategy<Value = (TrafficConfig, TestStream,
                     (config, sorted, reordered.advance_watermark_to_infinity())
                 })
         })
+    })
+}
+
+/// An instant drawn over `[low, high]`, crowding the ends of the element range, the end of the global
+/// window, the first and last instants the datetime form can show (years 0 and 9999) and the epoch.
+fn instant_within(low: i64, high: i64) -> impl Strategy<Value = Timestamp> {
+    const YEAR_0: i64 = -62_167_219_200_000;
+    const AFTER_YEAR_9999: i64 = 253_402_300_800_000;
+    let edges = [
+        TIMESTAMP_MIN_VALUE.millis(),
+        TIMESTAMP_MAX_VALUE.millis() - 1,
+        END_OF_GLOBAL_WINDOW.millis(),
+        YEAR_0,
+        AFTER_YEAR_9999,
+        0,
+        i64::MIN,
+    ];
+    prop_oneof![
+        low..=high,
+        (select(edges.to_vec()), -2i64..=2).prop_map(|(edge, d)| edge.saturating_add(d)),
+    ]
+    .prop_map(move |ms| Timestamp::from_millis(ms.clamp(low, high)))
+}
+
+/// Any timestamp an element may carry: the whole range `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
+pub fn any_element_time() -> impl Strategy<Value = Timestamp> {
+    instant_within(TIMESTAMP_MIN_VALUE.millis(), TIMESTAMP_MAX_VALUE.millis() - 1)
+}
+
+/// One step of [`any_script`] before watermark targets are put in order.
+#[derive(Debug, Clone)]
+enum DrawnStep {
+    /// Visits of drawn users (any text, escapes included) at one element time.
+    VisitsAt(Timestamp, Vec<String>),
+    /// Records as they are: malformed ones, visits whose datetime text is odd.
+    Raw(Vec<String>),
+    Watermark(Timestamp),
+    ProcessingTime(i64),
+}
+
+/// Any valid script over the whole range of time: bundles of visits at any element time (some at
+/// instants whose `event_datetime` cannot show them), malformed records, users with any text as id,
+/// watermark steps from −∞ to just before `TIMESTAMP_MAX_VALUE` (put in order), processing-time steps
+/// of any positive number of milliseconds, and the end of input more often than not. For checking that
+/// a script survives its scenario form.
+pub fn any_script() -> impl Strategy<Value = TestStream> {
+    let ids = prop_oneof![keys(), any::<String>()];
+    let step = prop_oneof![
+        (any_element_time(), prop::collection::vec(ids, 1..=3)).prop_map(|(t, ids)| DrawnStep::VisitsAt(t, ids)),
+        prop::collection::vec(
+            prop_oneof![
+                malformed_record(),
+                any_element_time().prop_map(
+                    |t| serde_json::to_string(&visit("alice", &t.format_millis())).expect("a visit serializes")
+                ),
+            ],
+            1..=3
+        )
+        .prop_map(DrawnStep::Raw),
+        instant_within(i64::MIN, TIMESTAMP_MAX_VALUE.millis() - 1).prop_map(DrawnStep::Watermark),
+        (1..=i64::MAX).prop_map(DrawnStep::ProcessingTime),
+    ];
+    (prop::collection::vec(step, 0..=10), prop::bool::weighted(0.7)).prop_map(|(steps, complete)| {
+        let mut targets: Vec<Timestamp> = steps
+            .iter()
+            .filter_map(|s| match s {
+                DrawnStep::Watermark(t) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        targets.sort();
+        let mut targets = targets.into_iter();
+        let mut stream = TestStream::new();
+        for step in steps {
+            stream = match step {
+                DrawnStep::VisitsAt(t, ids) => {
+                    stream.add_elements_at(t, ids.iter().map(|id| visit(id, "2024-04-28T23:12:41")))
+                }
+                DrawnStep::Raw(records) => stream.add_raw_elements(records),
+                DrawnStep::Watermark(_) => {
+                    stream.advance_watermark_to(targets.next().expect("one target per watermark step"))
+                }
+                DrawnStep::ProcessingTime(ms) => stream.advance_processing_time(Duration::millis(ms)),
+            };
+        }
+        if complete {
+            stream = stream.advance_watermark_to_infinity();
+        }
+        stream
     })
 }

@@ -10,13 +10,16 @@
 //!
 //! The rules, checked by [`TestStream::validate`] and by every run, each broken one a [`ScriptError`]
 //! naming the step: the watermark never moves backwards, processing time only moves forward by a
-//! positive amount, and nothing follows the watermark reaching +∞ (the input is complete).
+//! positive amount, and nothing follows the watermark reaching +∞ (the input is complete). As in
+//! Beam's `TestStream`, elements given a timestamp must lie in `[TIMESTAMP_MIN_VALUE,
+//! TIMESTAMP_MAX_VALUE)` ([`pipeline::time`]), and a finite watermark step must stay before
+//! `TIMESTAMP_MAX_VALUE` (the end of input is [`TestStream::advance_watermark_to_infinity`]).
 
 use std::fmt;
 use std::path::Path;
 
 use pipeline::event::VisitEvent;
-use pipeline::time::{Duration, Timestamp, Watermark};
+use pipeline::time::{Duration, Timestamp, TimestampRangeError, Watermark, TIMESTAMP_MAX_VALUE};
 use serde::Serialize;
 use simulator::scenario::{write_scenario, ScenarioStep};
 
@@ -87,6 +90,28 @@ pub enum ScriptError {
         /// What went wrong.
         message: String,
     },
+    /// Elements given a timestamp outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)` (Beam: "Elements
+    /// must have timestamps before …").
+    #[error("step {step}: elements at {}: {error}", error.timestamp)]
+    ElementTimestamp {
+        /// The offending step.
+        step: usize,
+        /// The timestamp and why it is refused.
+        error: TimestampRangeError,
+    },
+    /// A finite watermark step at or after `TIMESTAMP_MAX_VALUE` (Beam: "The Watermark cannot progress
+    /// beyond the maximum").
+    #[error(
+        "step {step}: the watermark cannot move to {to}, at or after TIMESTAMP_MAX_VALUE ({} ms since the epoch); \
+         the end of input is advance_watermark_to_infinity() (\"+inf\")",
+        TIMESTAMP_MAX_VALUE.millis()
+    )]
+    WatermarkPastEnd {
+        /// The offending step.
+        step: usize,
+        /// Where the step tried to move the watermark.
+        to: Watermark,
+    },
     /// A timestamp given as text is not of the `2024-04-28T23:12:40[.000]` form.
     #[error("step {step}: {message}")]
     Timestamp {
@@ -133,6 +158,8 @@ impl ScriptError {
             | ScriptError::ProcessingTimeNotAdvancing { step, .. }
             | ScriptError::AfterEnd { step, .. }
             | ScriptError::Encode { step, .. }
+            | ScriptError::ElementTimestamp { step, .. }
+            | ScriptError::WatermarkPastEnd { step, .. }
             | ScriptError::Timestamp { step, .. } => Some(*step),
             ScriptError::Scenario { .. } | ScriptError::Flags { .. } | ScriptError::Io { .. } => None,
         }
@@ -220,14 +247,17 @@ impl TestStream {
     }
 
     /// Appends one input bundle whose elements all carry the event time `at` (Beam's
-    /// `TimestampedValue.of(e, at)`): each element's own timestamp is replaced first.
+    /// `TimestampedValue.of(e, at)`): each element's own timestamp is replaced first. `at` must lie in
+    /// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`; outside it the step is a
+    /// [`ScriptError::ElementTimestamp`].
     pub fn add_elements_at<T: Serialize + WithTimestamp>(
         self,
         at: impl ToTimestamp,
         elements: impl IntoIterator<Item = T>,
     ) -> TestStream {
-        match at.to_timestamp() {
-            Ok(t) => self.add_elements(elements.into_iter().map(|e| e.with_timestamp(t))),
+        match at.to_timestamp().map(Timestamp::check_element_time) {
+            Ok(Ok(t)) => self.add_elements(elements.into_iter().map(|e| e.with_timestamp(t))),
+            Ok(Err(error)) => self.unwritable_step(|step| ScriptError::ElementTimestamp { step, error }),
             Err(message) => self.unwritable_step(|step| ScriptError::Timestamp { step, message }),
         }
     }
@@ -247,7 +277,9 @@ impl TestStream {
         self.push_records(records)
     }
 
-    /// Appends a watermark step: the watermark moves to `to` and every pane it allows fires.
+    /// Appends a watermark step: the watermark moves to `to` and every pane it allows fires. A finite `to`
+    /// must lie before `TIMESTAMP_MAX_VALUE` ([`ScriptError::WatermarkPastEnd`]); `"+inf"` or
+    /// [`advance_watermark_to_infinity`](Self::advance_watermark_to_infinity) ends the input.
     pub fn advance_watermark_to(self, to: impl ToTimestamp) -> TestStream {
         match to.to_timestamp() {
             Ok(t) => self.push(ScenarioStep::Watermark(Watermark::at(t))),
@@ -378,6 +410,9 @@ fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
         match step {
             ScenarioStep::Events(_) => {}
             ScenarioStep::Watermark(to) => {
+                if *to != Watermark::MAX && to.timestamp() >= TIMESTAMP_MAX_VALUE {
+                    return Err(ScriptError::WatermarkPastEnd { step: number, to: *to });
+                }
                 // Equal is allowed, as in Beam: "advance to where it is" changes nothing.
                 if *to < watermark {
                     return Err(ScriptError::WatermarkBackwards {
@@ -401,14 +436,15 @@ fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
     Ok(())
 }
 
-/// A raw record must be JSON, on one line, to fit a scenario line.
+/// A raw record must be JSON, on one line, to fit a scenario line. Whitespace around it is dropped,
+/// as reading the scenario line back would drop it.
 fn one_line_json(record: String) -> Result<String, String> {
     let value: serde_json::Value = serde_json::from_str(&record)
         .map_err(|e| format!("not JSON ({e}); a scenario carries records as JSON values"))?;
     if record.contains(['\n', '\r']) {
         return Ok(value.to_string());
     }
-    Ok(record)
+    Ok(record.trim_matches([' ', '\t']).to_owned())
 }
 
 impl fmt::Debug for TestStream {
@@ -534,6 +570,12 @@ mod tests {
     }
 
     #[test]
+    fn raw_records_with_whitespace_around_them_read_back_as_written() {
+        let stream = TestStream::new().add_raw_elements([" {\"id\": \"x\"}\t", "\t[1, 2] "]);
+        assert_eq!(TestStream::from_scenario(&stream.to_scenario()).unwrap(), stream);
+    }
+
+    #[test]
     fn scenario_files_save_and_load() {
         let dir = std::env::temp_dir().join(format!("testkit-stream-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -555,5 +597,102 @@ mod tests {
             format!("{stream:?}"),
             "TestStream, as a scenario:\n{\"watermark\": \"+inf\"}\n"
         );
+    }
+
+    #[test]
+    fn elements_at_or_after_the_end_of_time_are_refused_with_their_step() {
+        use pipeline::time::TIMESTAMP_MIN_VALUE;
+        for at in [
+            TIMESTAMP_MAX_VALUE,
+            Timestamp::MAX,
+            TIMESTAMP_MIN_VALUE.minus(Duration::millis(1)),
+            Timestamp::MIN,
+        ] {
+            let err = TestStream::new()
+                .advance_watermark_to("2024-04-28T23:13:00")
+                .add_elements_at(at, [visit("a", "2024-04-28T23:12:41")])
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(err, ScriptError::ElementTimestamp { step: 2, .. }),
+                "{at:?}: {err}"
+            );
+            assert!(err.to_string().starts_with("step 2: elements at "), "{err}");
+            assert!(err.to_string().contains("element timestamps must lie in"), "{err}");
+        }
+        let last = TIMESTAMP_MAX_VALUE.minus(Duration::millis(1));
+        assert!(TestStream::new()
+            .add_elements_at(last, [visit("a", "2024-04-28T23:12:41")])
+            .validate()
+            .is_ok());
+        assert!(TestStream::new()
+            .add_elements_at(TIMESTAMP_MIN_VALUE, [visit("a", "2024-04-28T23:12:41")])
+            .validate()
+            .is_ok());
+    }
+
+    #[test]
+    fn a_finite_watermark_at_or_after_the_end_of_time_is_refused() {
+        for to in [TIMESTAMP_MAX_VALUE, Timestamp::from_millis(i64::MAX - 1)] {
+            let err = TestStream::new().advance_watermark_to(to).validate().unwrap_err();
+            assert!(matches!(err, ScriptError::WatermarkPastEnd { step: 1, .. }), "{err}");
+            assert!(err.to_string().contains("advance_watermark_to_infinity()"), "{err}");
+        }
+        let err =
+            TestStream::from_scenario("{\"watermark\": \"2024-04-28T23:13:00\"}\n{\"watermark\": 9223372036854775}\n");
+        assert!(
+            matches!(err, Err(ScriptError::WatermarkPastEnd { step: 2, .. })),
+            "{err:?}"
+        );
+        let just_before = TIMESTAMP_MAX_VALUE.minus(Duration::millis(1));
+        assert!(TestStream::new()
+            .advance_watermark_to(just_before)
+            .advance_watermark_to_infinity()
+            .validate()
+            .is_ok());
+        assert!(TestStream::new().advance_watermark_to("+inf").validate().is_ok());
+    }
+
+    #[test]
+    fn a_pipeline_reading_epoch_milliseconds_runs_elements_at_the_ends_of_time() {
+        use pipeline::time::TIMESTAMP_MIN_VALUE;
+        use pipeline::window::FixedWindows;
+        use pipeline::Pipeline;
+        // event_datetime cannot show these years, so this pipeline reads event_ts and nothing else.
+        let by_event_ts = Pipeline::builder(
+            |b: &[u8]| serde_json::from_slice::<VisitEvent>(b),
+            |v: &VisitEvent| Ok::<_, String>(Timestamp::from_millis(v.event_ts)),
+        )
+        .windows(FixedWindows::of(Duration::seconds(20)))
+        .key_by(|v: &VisitEvent| v.id.clone())
+        .count()
+        .output(|_, _, _, n| n);
+        let last = TIMESTAMP_MAX_VALUE.minus(Duration::millis(1));
+        let output = TestStream::new()
+            .add_elements_at(TIMESTAMP_MIN_VALUE, [visit("a", "2024-04-28T23:12:41")])
+            .add_elements_at(last, [visit("a", "2024-04-28T23:12:41")])
+            .add_raw_elements([serde_json::to_string(
+                &visit("a", "2024-04-28T23:12:41").with_timestamp(Timestamp::MAX),
+            )
+            .unwrap()])
+            .run(&by_event_ts)
+            .unwrap();
+        assert_eq!(output.panes.len(), 2);
+        assert_eq!(output.dead_letters.len(), 1);
+        assert!(
+            output.dead_letters[0].reason.contains("not before the end of time"),
+            "{:?}",
+            output.dead_letters
+        );
+        assert!(output.stats.check_conservation().is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_valid_script_reads_back_from_its_scenario_form(stream in crate::strategies::any_script()) {
+            proptest::prop_assert_eq!(stream.validate(), Ok(()));
+            let text = stream.to_scenario();
+            proptest::prop_assert_eq!(TestStream::from_scenario(&text), Ok(stream), "{}", text);
+        }
     }
 }

@@ -363,3 +363,36 @@ fn counts_add_up() {
         "2 s and 3 s arrive after the watermark passed 20 s"
     );
 }
+
+#[test]
+fn a_window_with_a_huge_allowed_lateness_still_closes_at_the_end_of_input() {
+    let mut h = Harness::fixed(i64::MAX, AccumulationMode::Discarding);
+    h.bundle("a", &[1_000]);
+    h.watermark(Timestamp::MAX.millis());
+    assert_eq!(h.take(), vec![("a", win(0, 20 * S), OnTime, 0, true, vec![1_000])]);
+    assert_eq!(
+        h.core.open_windows(),
+        0,
+        "garbage collection is capped at the end of the global window"
+    );
+}
+
+#[test]
+fn elements_at_the_ends_of_time_fire_and_close() {
+    use crate::time::{END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE, TIMESTAMP_MIN_VALUE};
+    let mut h = Harness::fixed(60 * S, AccumulationMode::Discarding);
+    let (first, last) = (TIMESTAMP_MIN_VALUE.millis(), TIMESTAMP_MAX_VALUE.millis() - 1);
+    assert_eq!(
+        h.bundle("a", &[first, END_OF_GLOBAL_WINDOW.millis(), last]),
+        vec![Fate::Accepted; 3]
+    );
+    assert_eq!(h.bundle("a", &[i64::MAX, i64::MIN]), vec![Fate::NoWindow; 2]);
+    assert_eq!(h.core.stats().no_window, 2);
+    h.watermark(Timestamp::MAX.millis());
+    let values: Vec<Vec<i64>> = h.take().into_iter().map(|p| p.5).collect();
+    assert_eq!(
+        values,
+        vec![vec![first], vec![END_OF_GLOBAL_WINDOW.millis()], vec![last]]
+    );
+    assert_eq!(h.core.open_windows(), 0);
+}
