@@ -84,7 +84,10 @@ impl Checkpoint {
         let max = self
             .max_event_time
             .map_or_else(|| "none".to_owned(), |t| t.millis().to_string());
-        format!("{CHECKPOINT_TAG} floor={floor} replay-until={} max={max}", self.replay_until)
+        format!(
+            "{CHECKPOINT_TAG} floor={floor} replay-until={} max={max}",
+            self.replay_until
+        )
     }
 
     /// Reads metadata written by [`encode`](Self::encode) (or by the previous format, without `max`);

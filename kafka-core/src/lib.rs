@@ -36,9 +36,9 @@ pub mod ledger;
 pub mod message;
 pub mod watermark;
 
-pub use crate::config::{defaults, CoreConfig, Topics};
 #[cfg(feature = "mutations")]
 pub use crate::config::Mutation;
+pub use crate::config::{defaults, CoreConfig, Topics};
 pub use crate::core::{Action, Assignment, ConsumerCore, CoreError, CoreStats, InputRecord, Notice, TxnError, TxnStep};
 pub use crate::ledger::{Checkpoint, CommitPoint};
 pub use crate::message::{KafkaOutput, Message, MessageKind};
