@@ -290,7 +290,10 @@ enum Txn {
     Open,
     AddingOffsets(Vec<CommitPoint>),
     Committing(Vec<CommitPoint>),
+    /// Aborting a failed transaction; the core stops once the abort is done.
     Aborting(CoreError),
+    /// Aborting a transaction a revocation gave up on; the core goes on.
+    Discarding,
 }
 
 struct Revoking {
@@ -602,6 +605,9 @@ where
                 }
             }
             (Txn::Aborting(error), TxnStep::Abort, _) => self.fail(error),
+            (Txn::Discarding, TxnStep::Abort, Ok(())) => {}
+            // The transaction began after its revocation gave up; the abort queued behind it ends it.
+            (Txn::Discarding, TxnStep::Begin, Ok(())) => self.txn = Txn::Discarding,
             (_, step, Err(e)) => {
                 let error = if e.fenced {
                     CoreError::Fenced { message: e.message }
@@ -721,7 +727,7 @@ where
         if let CommitState::WaitingForAcks { barrier, .. } = &self.commit {
             #[cfg(feature = "mutations")]
             let barrier = &if self.config.mutation == Some(crate::config::Mutation::CommitBeforeAcknowledgement) {
-                u64::MAX
+                0
             } else {
                 *barrier
             };
@@ -831,6 +837,7 @@ where
                     point.checkpoint = Checkpoint {
                         floor: Watermark::MIN,
                         replay_until: point.offset,
+                        max_event_time: None,
                     }
                 }
                 _ => {}
@@ -862,6 +869,14 @@ where
         self.earlier = self.earlier + self.instance.stats();
         self.instance = self.pipeline.start();
         self.emitted = Emitted::default();
+        // Messages not yet in a transaction belong to windows the next owner rebuilds from the committed
+        // offsets: sent now, they would be sent twice.
+        self.held.clear();
+        if matches!(self.txn, Txn::Beginning | Txn::Open) {
+            // A revocation that gave up with a transaction open: what it holds is rebuilt by the next owner.
+            self.actions.push_back(Action::AbortTransaction);
+            self.txn = Txn::Discarding;
+        }
         self.watermarks.clear();
         self.ledger.clear();
         self.commit = CommitState::Idle;

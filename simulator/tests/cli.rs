@@ -741,3 +741,99 @@ fn a_dead_letter_keeps_the_original_bytes() {
     assert_eq!(lines[1]["record"], "{\"ip\": \"café\"}", "{text}");
     assert!(lines[1].get("record_base64").is_none(), "{text}");
 }
+
+/// Runs `simulate` from the workspace root (so `ci/visits.jsonl` resolves) with `args`.
+fn simulate_in_workspace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(args)
+        .output()
+        .expect("simulate runs")
+}
+
+#[test]
+fn cluster_mode_prints_the_windows_and_the_invariant_checks() {
+    let output = simulate_in_workspace(&[
+        "--file",
+        "ci/visits.jsonl",
+        "--partitions",
+        "3",
+        "--instances",
+        "2",
+        "--fault-seed",
+        "5",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cluster: 3 partitions, 2 instances, at least once"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fault seed 5, faults "), "{stderr}");
+    assert!(stderr.contains("the output equals the reference: ok"), "{stderr}");
+    let lines = stdout_lines(&output);
+    assert!(lines.len() >= 952, "at least once: every window, maybe some twice");
+    assert!(lines[0].starts_with(r#"{"id": ""#), "{}", lines[0]);
+}
+
+#[test]
+fn explore_mode_ends_with_the_count_of_seeds_and_violations() {
+    let output = simulate_in_workspace(&["--file", "ci/visits.jsonl", "--explore", "20", "--exactly-once"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.lines().last(), Some("explored 20 seeds: 0 violations"));
+}
+
+#[test]
+fn exhaustive_mode_crashes_at_every_action_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.jsonl");
+    let recording = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ci/visits.jsonl")).unwrap();
+    std::fs::write(&file, recording.lines().take(40).collect::<Vec<_>>().join("\n")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_simulate"))
+        .args(["--file", file.to_str().unwrap(), "--partitions", "2", "--exhaustive"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("explored ") && last.ends_with(" runs: 0 violations"),
+        "{last}"
+    );
+}
+
+#[test]
+fn cluster_flags_that_cannot_apply_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.jsonl");
+    std::fs::write(&scenario, watermark("2024-04-28T23:13:00.000")).unwrap();
+    for args in [
+        vec!["--file", "ci/visits.jsonl", "--partitions", "0"],
+        vec!["--file", "ci/visits.jsonl", "--explore", "5", "--faults", "none"],
+        vec![
+            "--file",
+            "ci/visits.jsonl",
+            "--partitions",
+            "2",
+            "--watermark",
+            "perfect",
+        ],
+        vec!["--file", "ci/visits.jsonl", "--partitions", "2", "--pane-info"],
+        vec!["--file", "ci/visits.jsonl", "--faults", "explode(1)"],
+        vec!["--file", scenario.to_str().unwrap(), "--instances", "2"],
+        vec!["--file", "ci/visits.jsonl", "--explore", "5", "--out", "x.jsonl"],
+    ] {
+        let output = simulate_in_workspace(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -408,3 +408,35 @@ fn exactly_once_revocation_commits_the_open_transaction() {
     assert!(!core.is_revoking());
     assert!(core.assigned().is_empty());
 }
+
+#[test]
+fn exactly_once_messages_held_behind_a_committing_transaction_are_dropped_at_a_revocation() {
+    let mut core = core(config(true));
+    assign(&mut core, 0, &[(0, None, None)]);
+    core.on_records(at(500), 0, records(0, vec![visit("7", 1)]));
+    core.on_tick(at(1_000));
+    assert_eq!(drain(&mut core), vec![Action::BeginTransaction]);
+    core.on_transaction_result(at(1_001), TxnStep::Begin, Ok(()));
+    assert!(matches!(
+        &drain(&mut core)[..],
+        [Action::SendOffsetsToTransaction { .. }]
+    ));
+    // While the offsets are being added, a window fires: its message waits for the next transaction.
+    core.on_records(at(1_002), 0, records(1, vec![visit("7", 60)]));
+    assert!(sends(&drain(&mut core)).is_empty());
+    core.on_revoke(at(1_003));
+    core.on_transaction_result(at(1_004), TxnStep::SendOffsets, Ok(()));
+    assert_eq!(drain(&mut core), vec![Action::CommitTransaction]);
+    core.on_transaction_result(at(1_005), TxnStep::Commit, Ok(()));
+    assert!(!core.is_revoking());
+    // The held window is rebuilt by the next owner from the committed offset (0): sent now, it would be
+    // sent twice.
+    assert!(sends(&drain(&mut core)).is_empty());
+    assign(&mut core, 2_000, &[(0, Some(0), None)]);
+    core.on_transaction_result(at(2_001), TxnStep::Begin, Ok(()));
+    let actions = drain(&mut core);
+    assert!(
+        sends(&actions).is_empty(),
+        "nothing left over from before the revocation: {actions:?}"
+    );
+}

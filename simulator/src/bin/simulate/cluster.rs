@@ -96,6 +96,8 @@ impl ClusterArgs {
             core.max_out_of_orderness = bound;
         }
         ClusterOptions {
+            #[cfg(feature = "mutations")]
+            mutation: mutation_from_env(),
             partitions: self.partitions.unwrap_or(3) as usize,
             instances: self.instances.unwrap_or(2) as usize,
             exactly_once: self.exactly_once,
@@ -105,8 +107,20 @@ impl ClusterArgs {
             seed: self.fault_seed.unwrap_or(0),
             plan: self.faults.clone().unwrap_or_default(),
             trace: self.trace,
-            ..ClusterOptions::default()
         }
+    }
+}
+
+/// The mutation test's switch: `SIMULATE_MUTATION` names a deliberately broken consumer core, in builds
+/// with the `mutations` feature only (never in a release binary).
+#[cfg(feature = "mutations")]
+fn mutation_from_env() -> Option<kafka_core::Mutation> {
+    use kafka_core::Mutation;
+    match std::env::var("SIMULATE_MUTATION").ok()?.as_str() {
+        "commit-one-too-far" => Some(Mutation::CommitOneTooFar),
+        "skip-checkpoint" => Some(Mutation::SkipCheckpoint),
+        "commit-before-acknowledgement" => Some(Mutation::CommitBeforeAcknowledgement),
+        other => panic!("unknown SIMULATE_MUTATION {other:?}"),
     }
 }
 
