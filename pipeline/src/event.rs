@@ -137,7 +137,8 @@ pub enum VisitError {
         field: String,
         /// What is wrong with its value.
         message: String,
-        /// 1-based column just past the value.
+        /// 1-based column of the value's last character; of its opening bracket for an array or an
+        /// object; of the second key for a field that appears twice.
         column: usize,
     },
     /// `event_datetime` is present but not a datetime of the expected form.
@@ -294,9 +295,27 @@ fn describe_json_error(text: &str) -> VisitError {
         (None, None) => ("(none)".to_owned(), message),
     };
     VisitError::Field {
+        column: value_column(text, e.column()),
         field,
         message,
-        column: e.column(),
+    }
+}
+
+/// serde_json refuses an array or object where a scalar belongs before reading into it, so its column
+/// is the character before the value (the `:`); point at the opening bracket instead. Other values
+/// are read through, and their column is their last character.
+fn value_column(text: &str, column: usize) -> usize {
+    let bytes = text.as_bytes();
+    let is_space = |c: &u8| JSON_WHITESPACE.contains(&char::from(*c));
+    let before_a_value = column
+        .checked_sub(1)
+        .and_then(|at| bytes.get(at))
+        .is_some_and(|c| *c == b':' || is_space(c));
+    let after = bytes.get(column..).unwrap_or_default();
+    let skipped = after.iter().take_while(|c| is_space(c)).count();
+    match after.get(skipped) {
+        Some(b'[' | b'{') if before_a_value => column + skipped + 1,
+        _ => column,
     }
 }
 
@@ -679,7 +698,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reason_names_the_number_as_written_and_every_missing_field() {
+    fn a_reason_names_the_value_as_written_where_it_starts_and_every_missing_field() {
         let cases = [
             (
                 visit_with(r#""http_response":200"#, r#""http_response":200.5"#),
@@ -734,6 +753,18 @@ mod tests {
             (
                 "{".to_owned(),
                 "the record ends before the JSON object is complete (after 1 byte)",
+            ),
+            (
+                visit_with(r#""ua""#, "[1]"),
+                "field `user_agent`: invalid type: sequence, expected a string (column 61)",
+            ),
+            (
+                visit_with(r#""ua""#, r#" {"a": 1}"#),
+                "field `user_agent`: invalid type: map, expected a string (column 62)",
+            ),
+            (
+                visit_with("\"lat\":45.5", r#""lat":[[1]]"#),
+                "field `lat`: invalid type: sequence, expected a number, an empty string or null (column 33)",
             ),
         ];
         for (input, expected) in cases {
