@@ -101,7 +101,7 @@ pub enum VisitError {
         text: String,
     },
     /// The record ends before its JSON value does: a line cut off by a crash or a size limit.
-    #[error("the record ends before the JSON {what} is complete (after {bytes} bytes)")]
+    #[error("the record ends before the JSON {what} is complete (after {bytes} byte{})", if *.bytes == 1 { "" } else { "s" })]
     Truncated {
         /// `object`, or `value` when it did not even start as one.
         what: &'static str,
@@ -111,20 +111,24 @@ pub enum VisitError {
     /// A JSON syntax error inside the record.
     #[error("invalid JSON at column {column}{}: {message}, near `{near}`", field_suffix(.field))]
     Syntax {
-        /// serde_json's description (`expected value`, `invalid escape`, `number out of range`, …).
+        /// serde_json's description (`expected value`, `invalid escape`, `number out of range`, …), or
+        /// ours where serde_json's would mislead (a lone UTF-16 surrogate escape).
         message: String,
         /// 1-based column (= byte offset + 1) where it was found.
         column: usize,
-        /// The field whose value holds the error, when there is one.
+        /// The field whose value holds the error, when there is one (within an unknown field nested
+        /// more than 128 levels deep, only the top-level field).
         field: Option<String>,
-        /// The text around the error.
+        /// The text around the error, control characters escaped (`\t`, `\u{1b}`).
         near: String,
     },
-    /// A field the visit needs is absent.
-    #[error("missing field `{field}`")]
+    /// Fields the visit needs are absent: the first in the visit's field order, then the others.
+    #[error("missing field `{field}`{}", also_missing(.also))]
     MissingField {
-        /// The field.
+        /// The first missing field.
         field: String,
+        /// The other missing fields, in the visit's field order.
+        also: Vec<String>,
     },
     /// A field holds a value of the wrong type, or a value out of its range.
     #[error("field `{field}`: {message} (column {column})")]
@@ -133,7 +137,8 @@ pub enum VisitError {
         field: String,
         /// What is wrong with its value.
         message: String,
-        /// 1-based column just past the value.
+        /// 1-based column of the value's last character; of its opening bracket for an array or an
+        /// object; of the second key for a field that appears twice.
         column: usize,
     },
     /// `event_datetime` is present but not a datetime of the expected form.
@@ -144,6 +149,30 @@ pub enum VisitError {
 fn field_suffix(field: &Option<String>) -> String {
     field.as_ref().map_or_else(String::new, |f| format!(" in field `{f}`"))
 }
+
+fn also_missing(also: &[String]) -> String {
+    if also.is_empty() {
+        return String::new();
+    }
+    let fields: Vec<String> = also.iter().map(|f| format!("`{f}`")).collect();
+    format!("; also missing: {}", fields.join(", "))
+}
+
+/// The fields of a visit, in the order serde reports the first missing one.
+const VISIT_FIELDS: [&str; 12] = [
+    "ip",
+    "id",
+    "lat",
+    "lng",
+    "user_agent",
+    "age_bracket",
+    "opted_into_marketing",
+    "http_request",
+    "http_response",
+    "file_size_bytes",
+    "event_datetime",
+    "event_ts",
+];
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -230,12 +259,7 @@ fn describe_non_object(text: &str) -> VisitError {
 /// that a syntax error or a cut-off line is reported as such wherever it is, then as a visit.
 fn describe_json_error(text: &str) -> VisitError {
     use serde_json::error::Category;
-    let mut any_json = serde_json::Deserializer::from_str(text);
-    let syntax = serde_path_to_error::deserialize::<_, serde_json::Value>(&mut any_json)
-        .map(drop)
-        .map_err(|e| (field_of(e.path()), e.into_inner()))
-        .and_then(|()| any_json.end().map_err(|e| (None, e)));
-    if let Err((field, e)) = syntax {
+    if let Err((field, e)) = check_syntax(text) {
         if e.classify() == Category::Eof {
             return VisitError::Truncated {
                 what: "object",
@@ -243,7 +267,7 @@ fn describe_json_error(text: &str) -> VisitError {
             };
         }
         return VisitError::Syntax {
-            message: serde_message(&e),
+            message: describe_syntax_error(&serde_message(&e), text, e.column()),
             column: e.column(),
             field,
             near: near(text, e.column()),
@@ -262,7 +286,8 @@ fn describe_json_error(text: &str) -> VisitError {
             .map(str::to_owned)
     };
     if let Some(field) = quoted("missing field `") {
-        return VisitError::MissingField { field };
+        let also = missing_fields(text).into_iter().filter(|f| *f != field).collect();
+        return VisitError::MissingField { field, also };
     }
     let (field, message) = match (quoted("duplicate field `"), field) {
         (Some(duplicate), _) => (duplicate, "appears twice in the object".to_owned()),
@@ -270,10 +295,97 @@ fn describe_json_error(text: &str) -> VisitError {
         (None, None) => ("(none)".to_owned(), message),
     };
     VisitError::Field {
+        column: value_column(text, e.column()),
         field,
         message,
-        column: e.column(),
     }
+}
+
+/// serde_json refuses an array or object where a scalar belongs before reading into it, so its column
+/// is the character before the value (the `:`); point at the opening bracket instead. Other values
+/// are read through, and their column is their last character.
+fn value_column(text: &str, column: usize) -> usize {
+    let bytes = text.as_bytes();
+    let is_space = |c: &u8| JSON_WHITESPACE.contains(&char::from(*c));
+    let before_a_value = column
+        .checked_sub(1)
+        .and_then(|at| bytes.get(at))
+        .is_some_and(|c| *c == b':' || is_space(c));
+    let after = bytes.get(column..).unwrap_or_default();
+    let skipped = after.iter().take_while(|c| is_space(c)).count();
+    match after.get(skipped) {
+        Some(b'[' | b'{') if before_a_value => column + skipped + 1,
+        _ => column,
+    }
+}
+
+/// Checks that `text` is one JSON value, with the path to a syntax error. `serde_json::Value` refuses
+/// more than 128 levels of nesting, while the typed parse skips an unknown field however deep (serde_json
+/// skips ignored values without recursing); so past that limit the text is checked again the way the
+/// typed parse reads it, and deep nesting is never mistaken for the record's problem.
+fn check_syntax(text: &str) -> Result<(), (Option<String>, serde_json::Error)> {
+    fn one_value<T: serde::de::DeserializeOwned>(text: &str) -> Result<(), (Option<String>, serde_json::Error)> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize::<_, T>(&mut json)
+            .map(drop)
+            .map_err(|e| (field_of(e.path()), e.into_inner()))
+            .and_then(|()| json.end().map_err(|e| (None, e)))
+    }
+    match one_value::<serde_json::Value>(text) {
+        Err((_, e)) if serde_message(&e) == "recursion limit exceeded" => {
+            one_value::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(text)
+        }
+        checked => checked,
+    }
+}
+
+/// The fields of a visit that the object `text` lacks, in the visit's field order.
+fn missing_fields(text: &str) -> Vec<String> {
+    let present: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        serde_json::from_str(text).unwrap_or_default();
+    VISIT_FIELDS
+        .iter()
+        .filter(|f| !present.contains_key(**f))
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+/// serde_json calls a high surrogate escape not followed by an escape "unexpected end of hex escape",
+/// and a lone low one a "lone leading surrogate"; say which escape it is and what it lacks.
+fn describe_syntax_error(message: &str, text: &str, column: usize) -> String {
+    if !matches!(
+        message,
+        "unexpected end of hex escape" | "lone leading surrogate in hex escape"
+    ) {
+        return message.to_owned();
+    }
+    let before = &text.as_bytes()[..column.min(text.len())];
+    // The surrogate is the last or the one before the last `\uXXXX` escape up to the error.
+    let surrogate = (0..before.len().saturating_sub(1))
+        .rev()
+        .take(13)
+        .filter(|&i| before[i] == b'\\' && before[i + 1] == b'u' && ends_odd_backslash_run(&before[..=i]))
+        .filter_map(|i| {
+            let hex = std::str::from_utf8(before.get(i + 2..i + 6)?).ok()?;
+            u16::from_str_radix(hex, 16).ok().map(|unit| (hex, unit))
+        })
+        .find(|(_, unit)| (0xD800..=0xDFFF).contains(unit));
+    match surrogate {
+        Some((hex, unit)) if unit < 0xDC00 => format!(
+            "lone surrogate `\\u{hex}`: an escape from \\ud800 to \\udbff must be followed by one from \\udc00 \
+             to \\udfff (together they are one character beyond U+FFFF)"
+        ),
+        Some((hex, _)) => format!(
+            "lone surrogate `\\u{hex}`: an escape from \\udc00 to \\udfff must follow one from \\ud800 to \\udbff \
+             (together they are one character beyond U+FFFF)"
+        ),
+        None => message.to_owned(),
+    }
+}
+
+/// Whether `bytes` ends in an odd number of backslashes: its last one starts an escape.
+fn ends_odd_backslash_run(bytes: &[u8]) -> bool {
+    bytes.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
 }
 
 /// The field a path points at, `None` for the record itself.
@@ -294,20 +406,30 @@ fn serde_message(e: &serde_json::Error) -> String {
 }
 
 /// serde_json reads an integer too large for 64 bits as a float and then calls it one ("invalid type:
-/// floating point `1e+20`, expected i64"); say what the record really holds.
+/// floating point `1e20`, expected i64"), calls one just past `i64::MAX` an "invalid value", and shows
+/// a float as it prints it, not as written (`1.7e12` becomes `1700000000000`); say what the record
+/// really holds, as it holds it.
 fn describe_data_error(message: &str, text: &str, column: usize) -> String {
-    if message.starts_with("invalid type: floating point") && message.ends_with("expected i64") {
-        let before = &text.as_bytes()[..column.min(text.len())];
-        let start = before
-            .iter()
-            .rposition(|c| !(c.is_ascii_digit() || *c == b'-'))
-            .map_or(0, |i| i + 1);
-        let token = &text[start..column.min(text.len())];
-        if !token.is_empty() && token.bytes().skip(1).all(|c| c.is_ascii_digit()) {
-            return format!("{token} does not fit in a 64-bit integer");
-        }
+    let float = message.starts_with("invalid type: floating point `");
+    let unsigned = message.starts_with("invalid value: integer `");
+    if !(float || unsigned) || !message.ends_with("`, expected i64") {
+        return message.to_owned();
     }
-    message.to_owned()
+    let end = column.min(text.len());
+    let before = &text.as_bytes()[..end];
+    let start = before
+        .iter()
+        .rposition(|c| !(c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')))
+        .map_or(0, |i| i + 1);
+    let token = &text[start..end];
+    let digits = token.strip_prefix('-').unwrap_or(token);
+    if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
+        format!("{token} does not fit in a 64-bit integer")
+    } else if float && !token.is_empty() {
+        format!("invalid type: floating point `{token}`, expected i64")
+    } else {
+        message.to_owned()
+    }
 }
 
 /// About 20 characters of `text` on each side of 1-based `column`, for a message.
@@ -321,7 +443,15 @@ fn near(text: &str, column: usize) -> String {
     while !text.is_char_boundary(to) {
         to += 1;
     }
-    text[from..to].to_owned()
+    let mut shown = String::with_capacity(to - from);
+    for c in text[from..to].chars() {
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// The wire shape before the seed's coordinate rule is applied.
@@ -462,7 +592,7 @@ mod tests {
             ),
             (
                 b"{".to_vec(),
-                "the record ends before the JSON object is complete (after 1 bytes)",
+                "the record ends before the JSON object is complete (after 1 byte)",
             ),
             (
                 b"[1, 2".to_vec(),
@@ -563,6 +693,114 @@ mod tests {
                 err.contains(expected),
                 "{:?}\n  got:  {err}\n  want: {expected}",
                 String::from_utf8_lossy(&input)
+            );
+        }
+    }
+
+    #[test]
+    fn a_reason_names_the_value_as_written_where_it_starts_and_every_missing_field() {
+        let cases = [
+            (
+                visit_with(r#""http_response":200"#, r#""http_response":200.5"#),
+                "field `http_response`: invalid type: floating point `200.5`, expected i64 (column 174)",
+            ),
+            (
+                visit_with(r#""event_ts":1714345970484"#, r#""event_ts":1.714345970484e12"#),
+                "field `event_ts`: invalid type: floating point `1.714345970484e12`, expected i64 (column 265)",
+            ),
+            (
+                visit_with(r#""event_ts":1714345970484"#, r#""event_ts":9223372036854775808"#),
+                "field `event_ts`: 9223372036854775808 does not fit in a 64-bit integer (column 267)",
+            ),
+            (
+                visit_with(r#""file_size_bytes":10"#, r#""file_size_bytes":-9223372036854775809"#),
+                "field `file_size_bytes`: -9223372036854775809 does not fit in a 64-bit integer",
+            ),
+            (
+                visit_with(r#""lat":45.5,"lng":9.5,"#, ""),
+                "missing field `lat`; also missing: `lng`",
+            ),
+            (
+                "{}".to_owned(),
+                "missing field `ip`; also missing: `id`, `lat`, `lng`, `user_agent`, `age_bracket`, \
+                 `opted_into_marketing`, `http_request`, `http_response`, `file_size_bytes`, `event_datetime`, \
+                 `event_ts`",
+            ),
+            (
+                visit_with(r#""ua""#, r#""ua\ud800""#),
+                r#"invalid JSON at column 70 in field `user_agent`: lone surrogate `\ud800`: an escape from \ud800 to \udbff must be followed by one from \udc00 to \udfff"#,
+            ),
+            (
+                visit_with(r#""ua""#, r#""ua\ud800\u0041""#),
+                r#"in field `user_agent`: lone surrogate `\ud800`: an escape from \ud800 to \udbff must be followed by one"#,
+            ),
+            (
+                visit_with(r#""ua""#, r#""ua\udc00""#),
+                r#"in field `user_agent`: lone surrogate `\udc00`: an escape from \udc00 to \udfff must follow one from \ud800 to \udbff"#,
+            ),
+            (
+                visit_with(r#""ua""#, r#""ua\\ud800\q""#),
+                "in field `user_agent`: invalid escape",
+            ),
+            (
+                visit_with(r#""ua""#, "\"u\ta\x1b\""),
+                r#"in field `user_agent`: control character (\u0000-\u001F) found while parsing a string, near `:9.5,"user_agent":"u\ta\u{1b}","age_bracket":"`"#,
+            ),
+            (
+                visit_with(r#""ua""#, "\"u\x1b[2J\""),
+                r#""user_agent":"u\u{1b}[2J","age_bracket""#,
+            ),
+            (
+                "{".to_owned(),
+                "the record ends before the JSON object is complete (after 1 byte)",
+            ),
+            (
+                visit_with(r#""ua""#, "[1]"),
+                "field `user_agent`: invalid type: sequence, expected a string (column 61)",
+            ),
+            (
+                visit_with(r#""ua""#, r#" {"a": 1}"#),
+                "field `user_agent`: invalid type: map, expected a string (column 62)",
+            ),
+            (
+                visit_with("\"lat\":45.5", r#""lat":[[1]]"#),
+                "field `lat`: invalid type: sequence, expected a number, an empty string or null (column 33)",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = VisitEvent::from_json(input.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{input:?}\n  got:  {err}\n  want: {expected}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_in_an_unknown_field_is_ignored_and_does_not_hide_the_real_problem() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let with_extra = |line: String| line.replacen('{', &format!("{{\"extra\":{deep},"), 1);
+        assert!(VisitEvent::from_json(with_extra(line("45.5", "9.5")).as_bytes()).is_ok());
+        for (input, expected) in [
+            (
+                with_extra(visit_with(r#""id":"42""#, r#""id":42"#)),
+                "field `id`: invalid type: integer `42`, expected a string",
+            ),
+            (
+                visit_with(r#""ua""#, &deep),
+                "field `user_agent`: invalid type: sequence, expected a string",
+            ),
+            (
+                with_extra(visit_with(r#""ua""#, r#""a\qb""#)),
+                "invalid JSON at column 200073 in field `user_agent`: invalid escape",
+            ),
+            (
+                with_extra("{".to_owned()),
+                "the record ends before the JSON object is complete",
+            ),
+        ] {
+            let err = VisitEvent::from_json(input.as_bytes()).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{}\n  got:  {err}\n  want: {expected}",
+                &input[..40]
             );
         }
     }

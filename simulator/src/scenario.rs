@@ -74,7 +74,8 @@ pub enum ScenarioStep {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StepLine<'a> {
-    #[serde(borrow, default)]
+    // A present `null` is a record (a bad one, dead-lettered later), not an absent field.
+    #[serde(borrow, default, deserialize_with = "present")]
     event: Option<&'a RawValue>,
     #[serde(borrow, default)]
     events: Option<Vec<&'a RawValue>>,
@@ -82,6 +83,11 @@ struct StepLine<'a> {
     watermark: Option<&'a RawValue>,
     #[serde(borrow, default)]
     processing_time: Option<&'a RawValue>,
+}
+
+/// `Some` for any present value, `null` included (serde's `Option` would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as Deserialize>::deserialize(d).map(Some)
 }
 
 impl ScenarioStep {
@@ -530,6 +536,9 @@ mod tests {
             ScenarioStep::ProcessingTime(Duration::millis(i64::MAX)),
             ScenarioStep::ProcessingTime(Duration::millis(9_007_199_254_740_993)),
             ScenarioStep::ProcessingTime(Duration::millis(1)),
+            // A bad record is still a record: a script that adds a raw `null` reads back as itself.
+            ScenarioStep::Events(vec!["null".to_owned()]),
+            ScenarioStep::Events(vec!["null".to_owned(), "null".to_owned()]),
         ];
         for step in steps {
             assert_eq!(

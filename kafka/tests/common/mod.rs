@@ -15,6 +15,8 @@ use pipeline::io::memory::MemorySink;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use pipeline::watermark::WatermarkStrategy;
 use pipeline::WindowOutput;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
@@ -54,6 +56,43 @@ pub fn produce_lines(bootstrap_servers: &str, topic: &str, lines: &[Vec<u8>]) {
         |_, _| {},
     )
     .expect("produce lines");
+}
+
+/// Creates `topic` with `partitions` partitions and the topic settings `configs` (such as
+/// `max.message.bytes`), and waits until metadata shows a leader for every partition.
+pub fn create_topic_with_configs(bootstrap_servers: &str, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    let admin: AdminClient<DefaultClientContext> = quiet_client(bootstrap_servers).create().expect("admin client");
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        new_topic = new_topic.set(key, value);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in runtime
+        .block_on(admin.create_topics([&new_topic], &options))
+        .expect("create topics")
+    {
+        result.unwrap_or_else(|(name, code)| panic!("creating topic {name} with {configs:?}: {code}"));
+    }
+    wait_for(
+        &format!("topic {topic} to have a leader"),
+        Duration::from_secs(60),
+        || {
+            admin
+                .inner()
+                .fetch_metadata(Some(topic), Duration::from_secs(5))
+                .is_ok_and(|m| {
+                    m.topics().iter().any(|t| {
+                        t.name() == topic
+                            && t.partitions().len() == partitions as usize
+                            && t.partitions().iter().all(|p| p.error().is_none() && p.leader() >= 0)
+                    })
+                })
+        },
+    );
 }
 
 /// The windows `simulate --watermark perfect` computes for `path` (key JSON → value JSON).
@@ -126,9 +165,33 @@ pub struct Read {
     pub headers: BTreeMap<String, String>,
 }
 
+/// One message read back with its exact bytes (headers as text: the runner writes them as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRead {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
 /// Reads `topic` from the beginning to its current end (every partition's high watermark at the time
 /// of the call), optionally `read_committed`.
 pub fn read_topic(bootstrap_servers: &str, topic: &str, read_committed: bool) -> Vec<Read> {
+    read_topic_raw(bootstrap_servers, topic, read_committed)
+        .into_iter()
+        .map(|r| Read {
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key.map(|k| String::from_utf8_lossy(&k).into_owned()),
+            value: String::from_utf8_lossy(&r.value).into_owned(),
+            headers: r.headers,
+        })
+        .collect()
+}
+
+/// [`read_topic`] with keys and values as bytes, untouched.
+pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool) -> Vec<RawRead> {
     let consumer: BaseConsumer = quiet_client(bootstrap_servers)
         .set("group.id", "test-reader")
         .set("enable.auto.commit", "false")
@@ -183,11 +246,11 @@ pub fn read_topic(bootstrap_servers: &str, topic: &str, read_committed: bool) ->
                     );
                 }
             }
-            out.push(Read {
+            out.push(RawRead {
                 partition: message.partition(),
                 offset: message.offset(),
-                key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                value: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().unwrap_or_default().to_vec(),
                 headers,
             });
         }
