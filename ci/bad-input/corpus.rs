@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pipeline::io::jsonl::JsonlSource;
+use formats::jsonl::JsonlSource;
 
 /// One window result, as every runner writes it: `(id, window_start, window_end, page_views)`.
 pub type Output = (String, String, String, u64);

@@ -10,7 +10,8 @@
 //!
 //! The crate owns generation only; the model it writes is [`pipeline::event::VisitEvent`], which is
 //! where lines are parsed, and the `datagen` binary is a thin command-line shell around [`Generator`].
-//! Sending lines to Kafka is `kafka_runtime::produce`; the binary wires it up (`--to kafka`).
+//! Sending lines to Kafka is `kafka_runtime::produce`; only the binary wires it up (`--to kafka`, feature
+//! `kafka`, on by default), so this library builds without librdkafka (`default-features = false`).
 //!
 //! ```
 //! use datagen::{Generator, GeneratorConfig};

@@ -1,4 +1,4 @@
-//! `datagen --to kafka` and `--source streaming` against a real broker (`testkit::broker`): lines reach
+//! `datagen --to kafka` and `--source streaming` against a real broker (`test-broker`): lines reach
 //! the topic unchanged, keyed by user id, and a live stream carries wall-clock event times.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +9,7 @@ use datagen::{Generator, GeneratorConfig};
 use pipeline::event::VisitEvent;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use testkit::broker::{broker_or_skip, unique_name, TestBroker};
+use test_broker::{broker_or_skip, unique_name, TestBroker};
 
 fn datagen(broker: &TestBroker, args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_datagen"))

@@ -30,7 +30,7 @@ use pipeline::combine::CombineFn;
 use pipeline::io::{LateRecord, Position, Record};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use pipeline::window::Window;
-use pipeline::{Emitted, Pipeline, PipelineInstance, PipelineStats};
+use pipeline::{Driver, DriverOptions, Pipeline, PipelineStats};
 
 use crate::config::CoreConfig;
 use crate::ledger::{Checkpoint, CommitPoint, OffsetLedger, Replay};
@@ -304,12 +304,12 @@ struct Revoking {
 pub struct ConsumerCore<E, K, C: CombineFn, O> {
     pipeline: Pipeline<E, K, C, O>,
     config: CoreConfig,
-    instance: PipelineInstance<E, K, C, O>,
+    /// The one driver loop, with the watermark this core computes and processing time it is given.
+    driver: Driver<E, K, C, O>,
     /// Counts of instances dropped at revocations.
     earlier: PipelineStats,
     watermarks: PartitionWatermarks,
     ledger: OffsetLedger,
-    emitted: Emitted<K, O>,
     actions: VecDeque<Action>,
     notices: VecDeque<Notice>,
     /// Exactly once: messages waiting for an open transaction (they get their id when released).
@@ -343,13 +343,12 @@ where
     pub fn new(pipeline: Pipeline<E, K, C, O>, config: CoreConfig) -> Result<Self, String> {
         config.validate()?;
         Ok(ConsumerCore {
-            instance: pipeline.start(),
+            driver: Driver::new(&pipeline, DriverOptions::default()),
             pipeline,
             watermarks: PartitionWatermarks::new(config.max_out_of_orderness, config.idle_timeout),
             config,
             earlier: PipelineStats::default(),
             ledger: OffsetLedger::default(),
-            emitted: Emitted::default(),
             actions: VecDeque::new(),
             notices: VecDeque::new(),
             held: VecDeque::new(),
@@ -380,18 +379,18 @@ where
     /// Counts so far.
     pub fn stats(&self) -> CoreStats {
         let mut stats = self.stats;
-        stats.pipeline = self.earlier + self.instance.stats();
+        stats.pipeline = self.earlier + self.driver.stats();
         stats
     }
 
     /// The pipeline watermark.
     pub fn watermark(&self) -> Watermark {
-        self.instance.watermark()
+        self.driver.watermark()
     }
 
     /// Open (key, window) states.
     pub fn open_windows(&self) -> usize {
-        self.instance.open_windows()
+        self.driver.instance().open_windows()
     }
 
     /// The assigned partitions, in order.
@@ -656,9 +655,7 @@ where
         // A driver's clock that steps back (NTP) must not move processing time back.
         if now > self.now {
             self.now = now;
-            let mut out = std::mem::take(&mut self.emitted);
-            self.instance.advance_processing_time(now, &mut out);
-            self.emitted = out;
+            self.driver.advance_processing_time(now);
         }
     }
 
@@ -689,9 +686,7 @@ where
             return;
         }
         let watermark = self.watermarks.compute(self.now);
-        let mut out = std::mem::take(&mut self.emitted);
-        self.instance.advance_watermark(watermark, &mut out);
-        self.emitted = out;
+        self.driver.advance_watermark(watermark);
         self.send_emitted();
     }
 
@@ -756,7 +751,7 @@ where
     /// acknowledged. A revocation with nothing to commit ends here.
     fn decide_commit(&mut self) {
         self.last_commit_decision = Some(self.now);
-        let points = self.ledger.commit_points(self.instance.watermark());
+        let points = self.ledger.commit_points(self.driver.watermark());
         #[cfg(feature = "mutations")]
         let points = self.mutate(points);
         if points.is_empty() {
@@ -796,7 +791,7 @@ where
         match self.txn {
             Txn::Open => {
                 self.last_commit_decision = Some(self.now);
-                let points = self.ledger.commit_points(self.instance.watermark());
+                let points = self.ledger.commit_points(self.driver.watermark());
                 #[cfg(feature = "mutations")]
                 let points = self.mutate(points);
                 if points.is_empty() {
@@ -811,7 +806,7 @@ where
             }
             Txn::None => {
                 // Open a transaction only when there is something to commit in it.
-                let points = self.ledger.commit_points(self.instance.watermark());
+                let points = self.ledger.commit_points(self.driver.watermark());
                 self.last_commit_decision = Some(self.now);
                 if points.is_empty() && self.held.is_empty() {
                     self.commit_wanted = false;
@@ -866,9 +861,8 @@ where
             let assigned: Vec<i32> = self.watermarks.partitions().collect();
             self.actions.push_back(Action::Resume(assigned));
         }
-        self.earlier = self.earlier + self.instance.stats();
-        self.instance = self.pipeline.start();
-        self.emitted = Emitted::default();
+        self.earlier = self.earlier + self.driver.stats();
+        self.driver = Driver::new(&self.pipeline, DriverOptions::default());
         // Messages not yet in a transaction belong to windows the next owner rebuilds from the committed
         // offsets: sent now, they would be sent twice.
         self.held.clear();
@@ -904,27 +898,28 @@ where
     fn process_partition(&mut self, partition: i32, input: Vec<InputRecord>) {
         let first = input[0].offset;
         let last = input[input.len() - 1].offset;
-        let watermark = self.instance.watermark();
+        let watermark = self.driver.watermark();
         let strategy = self.pipeline.strategy().clone();
-        let mut records = Vec::with_capacity(input.len());
+        let mut bundle = Vec::with_capacity(input.len());
         let mut bundle_max: Option<Timestamp> = None;
         for record in input {
             let position = Position::Offset {
                 partition,
                 offset: record.offset,
             };
-            let event_time = self.pipeline.decode(&record.payload).ok().map(|(_, t)| t);
+            // Decoded once, here: the replay and lateness rules need the event time, the pipeline the event.
+            let decoded = self.pipeline.decode_record(Record::new(record.payload, position));
             let partition_watermark = self.watermarks.partition_watermark(partition);
-            if let Some(t) = event_time {
+            if let Some(t) = decoded.event_time() {
                 self.watermarks.observe(partition, Some(t), self.now);
                 bundle_max = bundle_max.max(Some(t));
             }
             let rule = self.ledger.replay_rule(partition, record.offset, watermark);
-            let Some(t) = event_time else {
+            let Some(t) = decoded.event_time() else {
                 match rule {
                     // Dead-lettered before the checkpoint was committed.
                     Replay::BeforeCheckpoint { .. } => self.stats.replay_skipped += 1,
-                    _ => records.push(Record::new(record.payload, position)),
+                    _ => bundle.push(decoded),
                 }
                 continue;
             };
@@ -936,15 +931,10 @@ where
                 }
                 Replay::BehindFloor { floor } if latest_end <= floor.timestamp() => {
                     self.stats.late_behind_floor += 1;
-                    self.emitted.late.push(LateRecord {
-                        position,
-                        event_time: t,
-                        watermark: floor,
-                        reason: format!(
-                            "late: every window of {t} ended by {floor}, the watermark restored for partition {partition}"
-                        ),
-                        payload: record.payload,
-                    });
+                    let reason = format!(
+                        "late: every window of {t} ended by {floor}, the watermark restored for partition {partition}"
+                    );
+                    self.report_late(decoded.record, t, floor, reason);
                     continue;
                 }
                 _ => {}
@@ -953,38 +943,43 @@ where
             strategy.window_fn.assign_windows(t, &mut self.windows);
             if self.windows.iter().all(|w| strategy.is_expired(w, partition_watermark)) {
                 self.stats.late_in_partition += 1;
-                self.emitted.late.push(LateRecord {
-                    position,
-                    event_time: t,
-                    watermark: partition_watermark,
-                    reason: format!(
-                        "late: every window of {t} expired (end - 1ms + allowed lateness {}) before partition {partition}'s watermark {partition_watermark}",
-                        strategy.allowed_lateness
-                    ),
-                    payload: record.payload,
-                });
+                let reason = format!(
+                    "late: every window of {t} expired (end - 1ms + allowed lateness {}) before partition \
+                     {partition}'s watermark {partition_watermark}",
+                    strategy.allowed_lateness
+                );
+                self.report_late(decoded.record, t, partition_watermark, reason);
                 continue;
             }
-            records.push(Record::new(record.payload, position));
+            bundle.push(decoded);
         }
-        let mut out = std::mem::take(&mut self.emitted);
-        let summary = self.instance.process_bundle(records, &mut out);
-        self.emitted = out;
+        let summary = self.driver.bundle(bundle);
         self.watermarks.observe(partition, None, self.now);
         let release_at = summary.max_event_time.map(|t| self.latest_window_end(t));
         self.ledger.processed(partition, first, last, release_at, bundle_max);
         self.send_emitted();
     }
 
+    fn report_late(&mut self, record: Record, event_time: Timestamp, watermark: Watermark, reason: String) {
+        self.driver.emitted().late.push(LateRecord {
+            position: record.position,
+            event_time,
+            watermark,
+            reason,
+            payload: record.payload,
+        });
+    }
+
     fn send_emitted(&mut self) {
         let input = self.config.topics.input.clone();
-        for output in std::mem::take(&mut self.emitted.outputs) {
+        let emitted = std::mem::take(self.driver.emitted());
+        for output in emitted.outputs {
             self.stats.outputs_sent += 1;
             let topic = self.config.topics.output.clone();
             let (key, value) = (output.value.message_key(), output.value.message_value());
             self.send(MessageKind::Output, topic, Some(key), value, Vec::new());
         }
-        for dead in std::mem::take(&mut self.emitted.dead_letters) {
+        for dead in emitted.dead_letters {
             match self.config.topics.dead_letters.clone() {
                 Some(topic) => {
                     self.stats.dead_letters_sent += 1;
@@ -999,7 +994,7 @@ where
                 }
             }
         }
-        for late in std::mem::take(&mut self.emitted.late) {
+        for late in emitted.late {
             match self.config.topics.late.clone() {
                 Some(topic) => {
                     self.stats.late_sent += 1;

@@ -8,7 +8,7 @@
 //! consumer groups: once with a bare `BaseConsumer` poll loop (the same consumer settings as the
 //! runner, touching every payload), once with the runner (decode, per-partition watermarks, windowing,
 //! output production, commits). The rate is records over the time from the first record to the last;
-//! the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `testkit::broker` (see its docs;
+//! the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `test-broker` (see its docs;
 //! by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured the
 //! benchmark prints why and exits.
 //!
@@ -21,7 +21,7 @@ use kafka_runtime::{run_observed, RunnerOptions, Shutdown};
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Message;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 /// mimalloc: fewer cycles per record allocation than the system allocator (the simulator measured 8%).
 #[global_allocator]

@@ -16,7 +16,7 @@
 //! * [`client_log`]: librdkafka's logs and errors, each repeated message once per interval.
 //!
 //! The windowing rules, the visit model and the output format belong to the pipeline crate; brokers
-//! for tests belong to `testkit::broker`. The `traffic-agg` binary is a thin command line over
+//! for tests belong to `test-broker`. The `traffic-agg` binary is a thin command line over
 //! [`traffic_agg`]. See `kafka/README.md` for the guarantees and how to run it.
 
 pub mod cli;

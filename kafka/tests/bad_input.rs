@@ -13,7 +13,7 @@ use kafka_runtime::produce::{produce, OutLine, ProduceOptions};
 use kafka_runtime::Shutdown;
 use pipeline::event::VisitEvent;
 use pipeline::traffic::TrafficAgg;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 #[test]
 fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted() {

@@ -17,7 +17,7 @@ use kafka_runtime::produce::{as_fast_as_possible, produce, ProduceOptions};
 use kafka_runtime::Shutdown;
 use pipeline::event::VisitEvent;
 use pipeline::traffic::TrafficAgg;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 /// A `message.max.bytes` above the corpus's biggest record (10 MiB and a few hundred bytes) with its
 /// headers.

@@ -10,7 +10,7 @@ use common::*;
 use kafka_runtime::{traffic_agg, RunnerOptions, Shutdown};
 use pipeline::traffic::TrafficConfig;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use testkit::broker::{unique_name, MockKafka};
+use test_broker::{unique_name, MockKafka};
 
 #[test]
 fn request_errors_and_a_broker_down_and_up_lose_nothing() {

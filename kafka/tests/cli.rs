@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_traffic-agg"), env!("CARGO_BIN_EXE_traffic-agg-sql")];
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 #[test]
 fn traffic_agg_on_a_broker_emits_exactly_the_perfect_watermark_windows() {

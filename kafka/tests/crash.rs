@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 #[test]
 fn sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value() {

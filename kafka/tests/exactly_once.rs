@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use testkit::broker::{transactional_broker_or_skip, unique_name};
+use test_broker::{transactional_broker_or_skip, unique_name};
 
 #[test]
 fn read_committed_consumers_see_every_window_exactly_once_across_sigkill_restarts() {

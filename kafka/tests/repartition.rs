@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 #[test]
 fn two_instances_with_repartition_count_unkeyed_input_correctly() {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use testkit::broker::{broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, unique_name};
 
 /// The partitions named in the last `partitions assigned` line of a log, if any.
 fn last_assignment(log: &str) -> Option<String> {

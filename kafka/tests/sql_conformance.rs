@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use pipeline::io::jsonl::JsonlSource;
-use testkit::broker::{broker_or_skip, unique_name};
+use formats::jsonl::JsonlSource;
+use test_broker::{broker_or_skip, unique_name};
 
 #[test]
 fn traffic_agg_sql_on_a_broker_emits_the_queries_rows() {

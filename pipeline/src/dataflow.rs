@@ -298,6 +298,19 @@ where
         Ok((event, t))
     }
 
+    /// Decodes `record` once, for a runner that must look at its event time (to order it, hold it back or
+    /// judge it) before [`PipelineInstance::process_decoded`] processes it. An event time outside Beam's
+    /// element range is a decoding failure: such a record is dead-lettered.
+    pub fn decode_record(&self, record: Record) -> Decoded<E> {
+        let event = self
+            .decode(&record.payload)
+            .and_then(|(event, t)| match t.check_element_time() {
+                Ok(t) => Ok((event, t)),
+                Err(e) => Err(format!("event time: {e}")),
+            });
+        Decoded { record, event }
+    }
+
     /// The key the pipeline groups `event` under. Test drivers use it to describe what each element
     /// became without re-implementing the key function.
     pub fn key_of(&self, event: &E) -> K {
@@ -404,6 +417,22 @@ impl PipelineStats {
     }
 }
 
+/// A record decoded once: its bytes and position, and the event with its time, or why it is no element.
+#[derive(Debug, Clone)]
+pub struct Decoded<E> {
+    /// The record, untouched.
+    pub record: Record,
+    /// The event and its event time, or the reason the record is a dead letter.
+    pub event: Result<(E, Timestamp), String>,
+}
+
+impl<E> Decoded<E> {
+    /// The event time, when the record decoded.
+    pub fn event_time(&self) -> Option<Timestamp> {
+        self.event.as_ref().ok().map(|(_, t)| *t)
+    }
+}
+
 /// What a bundle did, for the runner's watermark generator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BundleSummary {
@@ -424,21 +453,20 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    /// Processes one input bundle: decodes each record (dead-lettering failures and event times outside
-    /// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`), windows and aggregates the events (dropping expired
-    /// ones as late), then fires the late panes the bundle caused.
+    /// Processes one input bundle: decodes each record (dead-lettering failures), windows and aggregates
+    /// the events (dropping expired ones as late), then fires the late panes the bundle caused.
     pub fn process_bundle(&mut self, records: Vec<Record>, out: &mut Emitted<K, O>) -> BundleSummary {
+        let decoded: Vec<Decoded<E>> = records.into_iter().map(|r| self.pipeline.decode_record(r)).collect();
+        self.process_decoded(decoded, out)
+    }
+
+    /// [`process_bundle`](Self::process_bundle) for records the runner has already decoded with
+    /// [`Pipeline::decode_record`]: each record is decoded exactly once.
+    pub fn process_decoded(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
         let mut summary = BundleSummary::default();
-        for record in records {
+        for Decoded { record, event } in bundle {
             self.stats.read += 1;
-            let decoded = self
-                .pipeline
-                .decode(&record.payload)
-                .and_then(|(event, t)| match t.check_element_time() {
-                    Ok(t) => Ok((event, t)),
-                    Err(e) => Err(format!("event time: {e}")),
-                });
-            let (event, t) = match decoded {
+            let (event, t) = match event {
                 Ok(decoded) => decoded,
                 Err(reason) => {
                     self.dead_letter(record, reason, out);
@@ -461,7 +489,7 @@ where
             match fate {
                 Fate::Accepted => self.stats.counted += 1,
                 Fate::NoWindow => {
-                    // Only a user's window function can get here (the range is checked above); the
+                    // Only a user's window function can get here (the range is checked when decoding); the
                     // record is dead-lettered so that the counts still add up.
                     let reason = format!("event time {t}: the window function assigned it to no window");
                     self.dead_letter(record, reason, out);

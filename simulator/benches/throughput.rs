@@ -11,11 +11,11 @@ use std::io::{BufRead, BufReader, BufWriter};
 use std::time::Instant;
 
 use datagen::{Generator, GeneratorConfig};
-use pipeline::io::jsonl::JsonlSource;
+use formats::jsonl::JsonlSource;
+use formats::output::{Discard, OutputLines};
 use pipeline::time::Duration;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use pipeline::watermark::WatermarkStrategy;
-use simulator::output::{Discard, OutputLines};
 use simulator::{simulate, SimulationOptions, Sinks};
 
 // The same allocator as the `simulate` binary, so the figure is the binary's.
@@ -76,7 +76,7 @@ fn main() {
     let pipeline = traffic_pipeline(TrafficConfig::default());
     let options = SimulationOptions {
         watermark: WatermarkStrategy::Bounded(Duration::seconds(5)),
-        disorder: None,
+        ..SimulationOptions::default()
     };
     let mut panes = 0;
     let simulate_rate = best_of(3, events, || {

@@ -8,7 +8,6 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use pipeline::io::Record;
 use pipeline::time::{Duration, Timestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,56 +32,56 @@ impl DisorderOptions {
     }
 }
 
-/// Reorders and delays records deterministically.
+/// Reorders and delays records deterministically. `T` is whatever the runner carries per record (the
+/// simulator hands it records decoded once, with their event times).
 ///
 /// ```
-/// use pipeline::io::{Position, Record};
 /// use simulator::disorder::{Disorder, DisorderOptions};
 /// use pipeline::time::Duration;
 ///
 /// let opts = DisorderOptions { seed: 7, reorder: 3, late_fraction: 0.0, late_by: Duration::ZERO };
 /// let mut disorder = Disorder::new(opts);
 /// let mut out = Vec::new();
-/// for i in 0..100 {
-///     disorder.push(Record::new(vec![], Position::Index { index: i }), None, &mut out);
+/// for i in 0..100u32 {
+///     disorder.push(i, None, &mut out);
 /// }
 /// disorder.finish(&mut out);
 /// assert_eq!(out.len(), 100);
 /// ```
-pub struct Disorder {
+pub struct Disorder<T> {
     options: DisorderOptions,
     rng: ChaCha8Rng,
     arrived: u64,
     /// Records waiting for their release position: (release at, arrival sequence).
-    reordering: BinaryHeap<Reverse<(u64, u64, RecordSlot)>>,
+    reordering: BinaryHeap<Reverse<(u64, u64, Slot<T>)>>,
     /// Records delayed until the stream's event time passes (release time, arrival sequence).
-    delayed: BTreeMap<(Timestamp, u64), Record>,
+    delayed: BTreeMap<(Timestamp, u64), T>,
     max_event_time: Option<Timestamp>,
 }
 
 /// A record in the reordering heap; ordered by the heap's key only.
-struct RecordSlot(Record, Option<Timestamp>);
+struct Slot<T>(T, Option<Timestamp>);
 
-impl PartialEq for RecordSlot {
+impl<T> PartialEq for Slot<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
-impl Eq for RecordSlot {}
-impl PartialOrd for RecordSlot {
+impl<T> Eq for Slot<T> {}
+impl<T> PartialOrd for Slot<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for RecordSlot {
+impl<T> Ord for Slot<T> {
     fn cmp(&self, _: &Self) -> std::cmp::Ordering {
         std::cmp::Ordering::Equal
     }
 }
 
-impl Disorder {
+impl<T> Disorder<T> {
     /// A disorder machine seeded with `options.seed`.
-    pub fn new(options: DisorderOptions) -> Disorder {
+    pub fn new(options: DisorderOptions) -> Disorder<T> {
         assert!(
             (0.0..=1.0).contains(&options.late_fraction),
             "late fraction must be within 0..=1"
@@ -99,7 +98,7 @@ impl Disorder {
 
     /// Takes the next record in file order (`event_time` when it decodes) and pushes onto `out` every
     /// record whose turn has come.
-    pub fn push(&mut self, record: Record, event_time: Option<Timestamp>, out: &mut Vec<Record>) {
+    pub fn push(&mut self, record: T, event_time: Option<Timestamp>, out: &mut Vec<T>) {
         let seq = self.arrived;
         self.arrived += 1;
         // Both draws happen for every record, so that one record's fate never shifts the others'.
@@ -111,13 +110,13 @@ impl Disorder {
             }
             _ => self
                 .reordering
-                .push(Reverse((seq + shift, seq, RecordSlot(record, event_time)))),
+                .push(Reverse((seq + shift, seq, Slot(record, event_time)))),
         }
         while let Some(Reverse((release_at, _, _))) = self.reordering.peek() {
             if *release_at > seq {
                 break;
             }
-            let Reverse((_, _, RecordSlot(r, t))) = self.reordering.pop().expect("peeked");
+            let Reverse((_, _, Slot(r, t))) = self.reordering.pop().expect("peeked");
             out.push(r);
             // Delays count in the event time actually delivered, so a delayed record really arrives
             // behind the stream it is late for.
@@ -134,8 +133,8 @@ impl Disorder {
     }
 
     /// The input has ended: releases everything still held, reordered ones first.
-    pub fn finish(&mut self, out: &mut Vec<Record>) {
-        while let Some(Reverse((_, _, RecordSlot(r, _)))) = self.reordering.pop() {
+    pub fn finish(&mut self, out: &mut Vec<T>) {
+        while let Some(Reverse((_, _, Slot(r, _)))) = self.reordering.pop() {
             out.push(r);
         }
         out.extend(std::mem::take(&mut self.delayed).into_values());
@@ -150,7 +149,7 @@ impl Disorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::io::Position;
+    use pipeline::io::{Position, Record};
     use proptest::prelude::*;
 
     fn run(options: DisorderOptions, times: &[i64]) -> Vec<u64> {

@@ -1,18 +1,20 @@
-//! The deterministic discrete-event loop: source events in, the pipeline core stepped, results out.
+//! The simulation loop: steps from a source, seeded disorder, the one driver, results into sinks.
 //!
-//! [`simulate`] drives any [`Pipeline`] from any [`Source`] under a [`WatermarkStrategy`] and optional
-//! seeded [`Disorder`](crate::disorder::Disorder). Time is virtual: event time comes from the records,
-//! the watermark from the strategy (or the script), and processing time from scenario steps (for a
-//! recording it follows the largest event time seen, as if the records arrived as they happened). The
-//! same input and seed always give the same outputs in the same order.
+//! [`simulate`] runs any [`Pipeline`] over any [`Source`] with the pipeline crate's [`Driver`] (the one
+//! driver loop every runner shares) under a [`WatermarkStrategy`] and optional seeded
+//! [`Disorder`](crate::disorder::Disorder). Time is virtual: event time comes from the records, the
+//! watermark from the strategy (or the script), and processing time from scenario steps (for a recording it
+//! follows the largest event time seen, as if the records arrived as they happened). Each record is decoded
+//! once, also when disorder needs its event time first. The same input and seed always give the same
+//! outputs in the same order.
 
 use std::hash::Hash;
 
 use pipeline::combine::CombineFn;
-use pipeline::io::{DeadLetter, LateRecord, Record, Sink, SinkError, Source, SourceError, SourceEvent};
+use pipeline::io::{DeadLetter, LateRecord, Sink, SinkError, Source, SourceError, Step};
 use pipeline::time::Watermark;
-use pipeline::watermark::{BoundedOutOfOrderness, WatermarkStrategy};
-use pipeline::{Emitted, Pipeline, PipelineInstance, PipelineStats, WindowOutput};
+use pipeline::watermark::WatermarkStrategy;
+use pipeline::{Decoded, Driver, DriverOptions, Pipeline, PipelineStats, ProcessingTimeRule, WindowOutput};
 
 use crate::disorder::{Disorder, DisorderOptions};
 
@@ -23,13 +25,16 @@ pub struct SimulationOptions {
     pub watermark: WatermarkStrategy,
     /// Seeded disorder applied to arrival order (recordings only).
     pub disorder: Option<DisorderOptions>,
+    /// Where processing time comes from: a recording's follows its event time, a script's is scripted.
+    pub processing_time: ProcessingTimeRule,
 }
 
 impl Default for SimulationOptions {
     fn default() -> Self {
         SimulationOptions {
-            watermark: WatermarkStrategy::Bounded(pipeline::time::Duration::seconds(5)),
+            watermark: WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND),
             disorder: None,
+            processing_time: ProcessingTimeRule::FollowsEventTime,
         }
     }
 }
@@ -68,7 +73,7 @@ pub enum SimulationError {
 }
 
 /// Runs `pipeline` over everything `source` yields, then moves the watermark to +∞ so every window
-/// flushes. `on_progress` is called after each source event (for progress bars).
+/// flushes. `on_progress` is called after each step (for progress bars).
 pub fn simulate<E, K, C, O>(
     pipeline: &Pipeline<E, K, C, O>,
     source: &mut dyn Source,
@@ -80,34 +85,27 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    let mut sim = Simulation {
-        instance: pipeline.start(),
+    let driver_options = DriverOptions {
         watermark: options.watermark,
-        bounded: match options.watermark {
-            WatermarkStrategy::Bounded(bound) => Some(BoundedOutOfOrderness::new(bound)),
-            _ => None,
-        },
+        processing_time: options.processing_time,
+    };
+    let mut sim = Simulation {
+        driver: Driver::new(pipeline, driver_options),
         disorder: options.disorder.filter(|d| !d.is_identity()).map(Disorder::new),
-        emitted: Emitted::default(),
         released: Vec::new(),
-        max_open_windows: 0,
         sinks,
     };
-    while let Some(event) = source.next_event()? {
-        sim.on_event(event)?;
-        on_progress(&sim.instance.stats());
+    while let Some(step) = source.next_step()? {
+        sim.on_step(step)?;
+        on_progress(&sim.driver.stats());
     }
     sim.finish()
 }
 
 struct Simulation<'a, E, K, C: CombineFn, O> {
-    instance: PipelineInstance<E, K, C, O>,
-    watermark: WatermarkStrategy,
-    bounded: Option<BoundedOutOfOrderness>,
-    disorder: Option<Disorder>,
-    emitted: Emitted<K, O>,
-    released: Vec<Record>,
-    max_open_windows: usize,
+    driver: Driver<E, K, C, O>,
+    disorder: Option<Disorder<Decoded<E>>>,
+    released: Vec<Decoded<E>>,
     sinks: Sinks<'a, K, O>,
 }
 
@@ -116,63 +114,38 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    fn on_event(&mut self, event: SourceEvent) -> Result<(), SimulationError> {
-        match event {
-            SourceEvent::Bundle(records) => match &mut self.disorder {
-                Some(disorder) => {
-                    for record in records {
-                        let t = self.instance.pipeline().decode(&record.payload).ok().map(|(_, t)| t);
-                        disorder.push(record, t, &mut self.released);
-                    }
-                    self.process_released()?;
+    fn on_step(&mut self, step: Step) -> Result<(), SimulationError> {
+        match (step, &mut self.disorder) {
+            (Step::Bundle(records), Some(disorder)) => {
+                // Decoded once: the disorder needs the event time, the pipeline the event.
+                for record in records {
+                    let decoded = self.driver.pipeline().decode_record(record);
+                    let t = decoded.event_time();
+                    disorder.push(decoded, t, &mut self.released);
                 }
-                None => self.process_bundle(records)?,
-            },
-            SourceEvent::Watermark(w) => {
-                // A perfect watermark never makes anything late, so scripted steps cannot hold for it.
-                if self.watermark != WatermarkStrategy::Perfect {
-                    self.instance.advance_watermark(w, &mut self.emitted);
-                }
+                self.process_released();
             }
-            SourceEvent::ProcessingTime(d) => {
-                let now = self.instance.processing_time().plus(d);
-                self.instance.advance_processing_time(now, &mut self.emitted);
-            }
+            (step, _) => self.driver.step(step),
         }
         self.drain()
     }
 
-    fn process_released(&mut self) -> Result<(), SimulationError> {
-        let released = std::mem::take(&mut self.released);
-        for record in released {
-            self.process_bundle(vec![record])?;
+    /// Released records arrive one by one: each is a bundle of one.
+    fn process_released(&mut self) {
+        for decoded in std::mem::take(&mut self.released) {
+            self.driver.bundle(vec![decoded]);
         }
-        Ok(())
-    }
-
-    fn process_bundle(&mut self, records: Vec<Record>) -> Result<(), SimulationError> {
-        let summary = self.instance.process_bundle(records, &mut self.emitted);
-        self.max_open_windows = self.max_open_windows.max(self.instance.open_windows());
-        if let Some(t) = summary.max_event_time {
-            if self.instance.processing_time() < t {
-                self.instance.advance_processing_time(t, &mut self.emitted);
-            }
-            if let Some(bounded) = &mut self.bounded {
-                bounded.observe(t);
-                self.instance.advance_watermark(bounded.current(), &mut self.emitted);
-            }
-        }
-        self.drain()
     }
 
     fn drain(&mut self) -> Result<(), SimulationError> {
-        for output in self.emitted.outputs.drain(..) {
+        let emitted = self.driver.emitted();
+        for output in emitted.outputs.drain(..) {
             self.sinks.outputs.write(&output)?;
         }
-        for late in self.emitted.late.drain(..) {
+        for late in emitted.late.drain(..) {
             self.sinks.late.write(&late)?;
         }
-        for dead in self.emitted.dead_letters.drain(..) {
+        for dead in emitted.dead_letters.drain(..) {
             self.sinks.dead_letters.write(&dead)?;
         }
         Ok(())
@@ -181,26 +154,18 @@ where
     fn finish(mut self) -> Result<SimulationReport, SimulationError> {
         if let Some(disorder) = &mut self.disorder {
             disorder.finish(&mut self.released);
-            self.process_released()?;
+            self.process_released();
+            self.drain()?;
         }
-        let watermark_before_end = self.instance.watermark();
-        self.instance.advance_watermark(Watermark::MAX, &mut self.emitted);
+        let watermark_before_end = self.driver.watermark();
+        self.driver.finish();
         self.drain()?;
         self.sinks.outputs.flush()?;
         self.sinks.late.flush()?;
         self.sinks.dead_letters.flush()?;
-        let stats = self.instance.stats();
-        assert_eq!(
-            self.instance.open_windows(),
-            0,
-            "a window survived the watermark reaching +inf"
-        );
-        if let Err(e) = stats.check_conservation() {
-            panic!("conservation violated: {e}");
-        }
         Ok(SimulationReport {
-            stats,
-            max_open_windows: self.max_open_windows,
+            stats: self.driver.stats(),
+            max_open_windows: self.driver.max_open_windows(),
             watermark_before_end,
         })
     }

@@ -1,5 +1,5 @@
 //! The bad-input corpus (`ci/bad-input/`) through the `simulate` binary: every bad line in `--dlq-out`
-//! with its reason and its original bytes (read back with `DeadLetter::from_json_line`), every visit
+//! with its reason and its original bytes (read back with `formats::dlq::read_dead_letter`), every visit
 //! counted in its window, and the summary's `read = counted + late + dead-lettered`.
 
 #[path = "../../ci/bad-input/corpus.rs"]
@@ -64,7 +64,7 @@ fn every_line_of_the_bad_input_corpus_is_counted_or_dead_lettered_with_its_reaso
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|line| {
-            let dead = pipeline::io::DeadLetter::from_json_line(line).expect("a --dlq-out line reads back");
+            let dead = formats::dlq::read_dead_letter(line).expect("a --dlq-out line reads back");
             let Position::Line { line } = dead.position else {
                 panic!("a dead letter from a file has a line: {:?}", dead.position);
             };

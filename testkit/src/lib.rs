@@ -1,9 +1,9 @@
-//! Test support shared by the workspace's crates; each module owns one kind
-//! of helper and says so in its own docs.
+//! Beam's testing kit for pipelines built with the `pipeline` crate. It is pure (no broker, no async
+//! runtime, no librdkafka: the Kafka test brokers are the `test-broker` crate), so a pipeline's tests build in
+//! seconds.
 //!
 //! # Testing pipelines
 //!
-//! The pipeline half of this crate is Beam's testing kit for pipelines built with the `pipeline` crate:
 //! [`TestStream`] scripts bundles, watermark steps and processing-time steps ([`stream`]) and runs them
 //! in virtual time ([`run`]); [`TestPipeline`] and [`assert_that`] check panes the way `PAssert` does
 //! ([`assert`](mod@assert)); [`Transcript`] turns a run into a snapshot-ready document ([`transcript`]);
@@ -36,8 +36,6 @@
 //! p.run();
 //! assert_eq!(output.output().late.len(), 1);
 //! ```
-
-pub mod broker;
 
 pub mod assert;
 pub mod run;

@@ -1,9 +1,8 @@
 //! Running a [`TestStream`] against a pipeline in virtual time, and [`TestOutput`], what the run produced.
 //!
-//! The run is a thin driver of the pipeline crate's sans-IO [`PipelineInstance`]: each step is one call
-//! (`process_bundle`, `advance_watermark`, `advance_processing_time`), and the instance fires every pane
-//! the step allows before the call returns, so each step takes effect at quiescence, as Beam's
-//! `TestStream` requires ("a step is applied only when nothing more can fire"). If the script does not
+//! The run feeds the script's steps to the pipeline crate's [`Driver`], the one driver loop every runner
+//! shares, which fires every pane the step allows before the call returns, so each step takes effect at
+//! quiescence, as Beam's `TestStream` requires ("a step is applied only when nothing more can fire"). If the script does not
 //! end with the watermark at +∞, the run adds that step (marked implicit), as the end of a scenario file
 //! does in `simulate`. Every pane is kept with the step that fired it and the watermark at that moment;
 //! every element with what became of it. Nothing here reads a clock.
@@ -12,12 +11,11 @@ use std::fmt;
 use std::hash::Hash;
 
 use pipeline::combine::CombineFn;
-use pipeline::io::{DeadLetter, LateRecord, Position, Record};
+use pipeline::io::{DeadLetter, LateRecord, Position};
 use pipeline::pane::PaneInfo;
 use pipeline::time::{Timestamp, Watermark};
 use pipeline::window::Window;
-use pipeline::{Emitted, Pipeline, PipelineInstance, PipelineStats};
-use simulator::scenario::ScenarioStep;
+use pipeline::{Driver, DriverOptions, Pipeline, PipelineStats, Step};
 
 use crate::stream::{ScriptError, TestStream};
 
@@ -61,7 +59,7 @@ pub struct StepOutcome<K> {
     /// 1-based: step `n` is line `n` of the script's scenario form.
     pub number: usize,
     /// The step.
-    pub step: ScenarioStep,
+    pub step: Step,
     /// True for the end of input that the run added to a script not ending at +∞.
     pub implicit: bool,
     /// The watermark before the step.
@@ -125,11 +123,8 @@ impl TestStream {
         C: CombineFn + Clone,
     {
         self.validate()?;
-        let mut driver = Driver {
-            pipeline,
-            instance: pipeline.start(),
-            emitted: Emitted::default(),
-            next_index: 0,
+        let mut run = Run {
+            driver: Driver::new(pipeline, DriverOptions::default()),
             output: TestOutput {
                 steps: Vec::new(),
                 panes: Vec::new(),
@@ -140,79 +135,79 @@ impl TestStream {
             },
         };
         for step in self.steps() {
-            driver.step(step.clone(), false);
+            run.step(step.clone(), false);
         }
         if !self.is_complete() {
-            driver.step(ScenarioStep::Watermark(Watermark::MAX), true);
+            run.step(Step::Watermark(Watermark::MAX), true);
         }
-        let mut output = driver.output;
-        output.stats = driver.instance.stats();
-        output.open_windows = driver.instance.open_windows();
+        let mut output = run.output;
+        output.stats = run.driver.stats();
+        output.open_windows = run.driver.instance().open_windows();
         Ok(output)
     }
 }
 
-struct Driver<'p, E, K, C: CombineFn, O> {
-    pipeline: &'p Pipeline<E, K, C, O>,
-    instance: PipelineInstance<E, K, C, O>,
-    emitted: Emitted<K, O>,
-    next_index: u64,
+/// A script being run: the one driver loop, and what each step did.
+struct Run<E, K, C: CombineFn, O> {
+    driver: Driver<E, K, C, O>,
     output: TestOutput<K, O>,
 }
 
-impl<E, K, C, O> Driver<'_, E, K, C, O>
+impl<E, K, C, O> Run<E, K, C, O>
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    fn step(&mut self, step: ScenarioStep, implicit: bool) {
+    fn step(&mut self, step: Step, implicit: bool) {
         let number = self.output.steps.len() + 1;
-        let watermark_before = self.instance.watermark();
+        let watermark_before = self.driver.watermark();
         let mut elements = Vec::new();
         match &step {
-            ScenarioStep::Events(records) => {
+            Step::Bundle(records) => {
                 let mut bundle = Vec::with_capacity(records.len());
                 for record in records {
-                    let index = self.next_index;
-                    self.next_index += 1;
-                    let decoded = self.pipeline.decode(record.as_bytes()).ok();
-                    // Dead letters and late drops are reported by the pipeline below; filtering is not.
-                    let fate = match &decoded {
-                        Some((event, _)) if !self.pipeline.keeps(event) => ElementFate::Filtered,
+                    let Position::Index { index } = record.position else {
+                        unreachable!("a script places its records by index");
+                    };
+                    // Decoded once, here: the outcome reports the key and event time, the pipeline
+                    // processes the event. Dead letters and late drops are reported by the pipeline
+                    // below; filtering is not.
+                    let decoded = self.driver.pipeline().decode_record(record.clone());
+                    let event = decoded.event.as_ref().ok();
+                    let fate = match event {
+                        Some((event, _)) if !self.driver.pipeline().keeps(event) => ElementFate::Filtered,
                         _ => ElementFate::Counted,
                     };
                     elements.push(ElementOutcome {
                         index,
-                        key: decoded.as_ref().map(|(event, _)| self.pipeline.key_of(event)),
-                        event_time: decoded.map(|(_, t)| t),
+                        key: event.map(|(event, _)| self.driver.pipeline().key_of(event)),
+                        event_time: decoded.event_time(),
                         fate,
                     });
-                    bundle.push(Record::new(record.as_str(), Position::Index { index }));
+                    bundle.push(decoded);
                 }
-                self.instance.process_bundle(bundle, &mut self.emitted);
+                self.driver.bundle(bundle);
             }
-            ScenarioStep::Watermark(to) => self.instance.advance_watermark(*to, &mut self.emitted),
-            ScenarioStep::ProcessingTime(by) => {
-                let now = self.instance.processing_time().plus(*by);
-                self.instance.advance_processing_time(now, &mut self.emitted);
-            }
+            step => self.driver.step(step.clone()),
         }
-        let watermark = self.instance.watermark();
+        let watermark = self.driver.watermark();
+        let processing_time = self.driver.processing_time();
         let first_index = elements.first().map_or(0, |e| e.index);
         let mut mark = |position: Position, fate: ElementFate| {
             if let Position::Index { index } = position {
                 elements[(index - first_index) as usize].fate = fate;
             }
         };
-        for late in self.emitted.late.drain(..) {
+        let emitted = self.driver.emitted();
+        for late in emitted.late.drain(..) {
             mark(late.position, ElementFate::DroppedLate);
             self.output.late.push(late);
         }
-        for dead in self.emitted.dead_letters.drain(..) {
+        for dead in emitted.dead_letters.drain(..) {
             mark(dead.position, ElementFate::DeadLettered);
             self.output.dead_letters.push(dead);
         }
-        for out in self.emitted.outputs.drain(..) {
+        for out in emitted.outputs.drain(..) {
             self.output.panes.push(FiredPane {
                 key: out.key,
                 window: out.window,
@@ -228,7 +223,7 @@ where
             implicit,
             watermark_before,
             watermark,
-            processing_time: self.instance.processing_time(),
+            processing_time,
             elements,
         });
     }
@@ -261,11 +256,11 @@ impl<K> StepOutcome<K> {
     pub fn action(&self) -> String {
         match &self.step {
             _ if self.implicit => "end of input (the run moved the watermark to +inf)".to_owned(),
-            ScenarioStep::Events(records) if records.len() == 1 => "add_elements(1 element)".to_owned(),
-            ScenarioStep::Events(records) => format!("add_elements({} elements)", records.len()),
-            ScenarioStep::Watermark(w) if *w == Watermark::MAX => "advance_watermark_to_infinity()".to_owned(),
-            ScenarioStep::Watermark(w) => format!("advance_watermark_to({w})"),
-            ScenarioStep::ProcessingTime(by) => format!("advance_processing_time({by})"),
+            Step::Bundle(records) if records.len() == 1 => "add_elements(1 element)".to_owned(),
+            Step::Bundle(records) => format!("add_elements({} elements)", records.len()),
+            Step::Watermark(w) if *w == Watermark::MAX => "advance_watermark_to_infinity()".to_owned(),
+            Step::Watermark(w) => format!("advance_watermark_to({w})"),
+            Step::ProcessingTime(by) => format!("advance_processing_time({by})"),
         }
     }
 }
@@ -402,9 +397,10 @@ mod tests {
         C: CombineFn + Clone,
         O: Clone + PartialEq + fmt::Debug,
     {
+        use formats::scenario::ScenarioSource;
         use pipeline::io::memory::MemorySink;
         use pipeline::watermark::WatermarkStrategy;
-        use simulator::scenario::ScenarioSource;
+        use pipeline::ProcessingTimeRule;
         use simulator::{simulate, SimulationOptions, Sinks};
 
         let scripted = stream.run(pipeline).unwrap();
@@ -414,6 +410,7 @@ mod tests {
         let options = SimulationOptions {
             watermark: WatermarkStrategy::Explicit,
             disorder: None,
+            processing_time: ProcessingTimeRule::Scripted,
         };
         let sinks = Sinks {
             outputs: &mut outputs,

@@ -3,10 +3,11 @@
 //!
 //! A script is a value: each builder call appends one step, and each `add_elements` call is one input
 //! bundle (so late elements in it fire one late pane per key and window, as in Beam). Elements are typed:
-//! anything `Serialize` is encoded as one JSON record, the bytes the pipeline decodes. A script is the
-//! same thing as a scenario file of the `simulate` binary ([`simulator::scenario`]), so it loads from and
-//! saves to that format, and a failing script found by a property test can be pasted into a regression
-//! file as it prints. This module owns the script and its rules; running it is in [`crate::run`].
+//! anything `Serialize` is encoded as one JSON record, the bytes the pipeline decodes; raw records can be
+//! any bytes at all. A script is a list of the pipeline crate's [`Step`]s, the same thing as a scenario
+//! file of the `simulate` binary (`formats::scenario`), so it loads from and saves to that format, and a
+//! failing script found by a property test can be pasted into a regression file as it prints. This module
+//! owns the script and its rules; running it is in [`crate::run`].
 //!
 //! The rules, checked by [`TestStream::validate`] and by every run, each broken one a [`ScriptError`]
 //! naming the step: the watermark never moves backwards, processing time only moves forward by a
@@ -18,10 +19,11 @@
 use std::fmt;
 use std::path::Path;
 
+use formats::scenario::{parse_step, write_scenario};
 use pipeline::event::VisitEvent;
 use pipeline::time::{Duration, Timestamp, TimestampRangeError, Watermark, TIMESTAMP_MAX_VALUE};
+use pipeline::{Position, Record, Step};
 use serde::Serialize;
-use simulator::scenario::{write_scenario, ScenarioStep};
 
 /// A script of steps to run against a pipeline in virtual time.
 ///
@@ -41,7 +43,10 @@ use simulator::scenario::{write_scenario, ScenarioStep};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct TestStream {
-    steps: Vec<ScenarioStep>,
+    steps: Vec<Step>,
+    /// Records are placed by their index in the whole script (`Position::Index`), so that a dead letter or
+    /// late record says which element it was.
+    next_index: u64,
     /// The first step that could not even be written down (an element that does not encode, a
     /// timestamp that does not parse); reported by `validate` in step order with the other rules.
     unwritable: Option<ScriptError>,
@@ -232,11 +237,11 @@ impl TestStream {
     /// Appends one input bundle: each element encoded as one JSON record.
     pub fn add_elements<T: Serialize>(self, elements: impl IntoIterator<Item = T>) -> TestStream {
         let step = self.steps.len() + 1;
-        let encoded: Result<Vec<String>, ScriptError> = elements
+        let encoded: Result<Vec<Vec<u8>>, ScriptError> = elements
             .into_iter()
             .enumerate()
             .map(|(element, e)| {
-                serde_json::to_string(&e).map_err(|e| ScriptError::Encode {
+                serde_json::to_vec(&e).map_err(|e| ScriptError::Encode {
                     step,
                     element,
                     message: e.to_string(),
@@ -262,19 +267,11 @@ impl TestStream {
         }
     }
 
-    /// Appends one input bundle of raw JSON records, taken as they are: for records the pipeline should
-    /// refuse (a missing field, a wrong type) and dead-letter. Each must still be JSON, because the
-    /// scenario format carries records as JSON values.
-    pub fn add_raw_elements<S: Into<String>>(self, records: impl IntoIterator<Item = S>) -> TestStream {
-        let step = self.steps.len() + 1;
-        let records: Result<Vec<String>, ScriptError> = records
-            .into_iter()
-            .enumerate()
-            .map(|(element, record)| {
-                one_line_json(record.into()).map_err(|message| ScriptError::Encode { step, element, message })
-            })
-            .collect();
-        self.push_records(records)
+    /// Appends one input bundle of raw records, taken byte for byte as they are: for records the pipeline
+    /// should refuse (not JSON, a missing field, a wrong type, not even UTF-8) and dead-letter. The scenario
+    /// format keeps any bytes (as text or base64 when a record is no JSON value).
+    pub fn add_raw_elements<B: Into<Vec<u8>>>(self, records: impl IntoIterator<Item = B>) -> TestStream {
+        self.push_records(Ok(records.into_iter().map(Into::into).collect()))
     }
 
     /// Appends a watermark step: the watermark moves to `to` and every pane it allows fires. A finite `to`
@@ -282,30 +279,30 @@ impl TestStream {
     /// [`advance_watermark_to_infinity`](Self::advance_watermark_to_infinity) ends the input.
     pub fn advance_watermark_to(self, to: impl ToTimestamp) -> TestStream {
         match to.to_timestamp() {
-            Ok(t) => self.push(ScenarioStep::Watermark(Watermark::at(t))),
+            Ok(t) => self.push(Step::Watermark(Watermark::at(t))),
             Err(message) => self.unwritable_step(|step| ScriptError::Timestamp { step, message }),
         }
     }
 
     /// Appends a processing-time step: processing time moves forward `by` (which must be positive).
     pub fn advance_processing_time(self, by: Duration) -> TestStream {
-        self.push(ScenarioStep::ProcessingTime(by))
+        self.push(Step::ProcessingTime(by))
     }
 
     /// Appends the last step: the watermark moves to +∞, so every window fires and expires. A run adds
     /// it by itself when the script does not end with it, as the end of a scenario file does.
     pub fn advance_watermark_to_infinity(self) -> TestStream {
-        self.push(ScenarioStep::Watermark(Watermark::MAX))
+        self.push(Step::Watermark(Watermark::MAX))
     }
 
     /// The steps so far, in order.
-    pub fn steps(&self) -> &[ScenarioStep] {
+    pub fn steps(&self) -> &[Step] {
         &self.steps
     }
 
     /// True when the script ends with the watermark at +∞.
     pub fn is_complete(&self) -> bool {
-        matches!(self.steps.last(), Some(ScenarioStep::Watermark(w)) if *w == Watermark::MAX)
+        matches!(self.steps.last(), Some(Step::Watermark(w)) if *w == Watermark::MAX)
     }
 
     /// Checks the script's rules; the error names the first step that breaks one.
@@ -357,7 +354,12 @@ impl TestStream {
             if line.trim().is_empty() {
                 continue;
             }
-            let step = ScenarioStep::parse(line.as_bytes()).map_err(|message| ScriptError::Scenario {
+            let next_index = &mut stream.next_index;
+            let step = parse_step(line.as_bytes(), || {
+                *next_index += 1;
+                Position::Index { index: *next_index - 1 }
+            })
+            .map_err(|message| ScriptError::Scenario {
                 source_name: source_name.to_owned(),
                 line: i + 1,
                 message,
@@ -368,14 +370,28 @@ impl TestStream {
         Ok(stream)
     }
 
-    fn push_records(self, records: Result<Vec<String>, ScriptError>) -> TestStream {
-        match records {
-            Ok(records) => self.push(ScenarioStep::Events(records)),
+    fn push_records(mut self, payloads: Result<Vec<Vec<u8>>, ScriptError>) -> TestStream {
+        match payloads {
+            Ok(payloads) => {
+                let records = payloads
+                    .into_iter()
+                    .map(|payload| {
+                        self.next_index += 1;
+                        Record::new(
+                            payload,
+                            Position::Index {
+                                index: self.next_index - 1,
+                            },
+                        )
+                    })
+                    .collect();
+                self.push(Step::Bundle(records))
+            }
             Err(e) => self.unwritable_step(|_| e),
         }
     }
 
-    fn push(mut self, step: ScenarioStep) -> TestStream {
+    fn push(mut self, step: Step) -> TestStream {
         self.steps.push(step);
         self
     }
@@ -384,22 +400,22 @@ impl TestStream {
     /// could not be written.
     fn unwritable_step(mut self, error: impl FnOnce(usize) -> ScriptError) -> TestStream {
         let step = self.steps.len() + 1;
-        self.steps.push(ScenarioStep::Events(Vec::new()));
+        self.steps.push(Step::Bundle(Vec::new()));
         self.unwritable.get_or_insert(error(step));
         self
     }
 }
 
-fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
+fn check_steps(steps: &[Step]) -> Result<(), ScriptError> {
     let mut watermark = Watermark::MIN;
     let mut end = None;
     for (i, step) in steps.iter().enumerate() {
         let number = i + 1;
         if let Some(end) = end {
             let what = match step {
-                ScenarioStep::Events(_) => "elements",
-                ScenarioStep::Watermark(_) => "a watermark step",
-                ScenarioStep::ProcessingTime(_) => "a processing-time step",
+                Step::Bundle(_) => "elements",
+                Step::Watermark(_) => "a watermark step",
+                Step::ProcessingTime(_) => "a processing-time step",
             };
             return Err(ScriptError::AfterEnd {
                 step: number,
@@ -408,8 +424,8 @@ fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
             });
         }
         match step {
-            ScenarioStep::Events(_) => {}
-            ScenarioStep::Watermark(to) => {
+            Step::Bundle(_) => {}
+            Step::Watermark(to) => {
                 if *to != Watermark::MAX && to.timestamp() >= TIMESTAMP_MAX_VALUE {
                     return Err(ScriptError::WatermarkPastEnd { step: number, to: *to });
                 }
@@ -426,7 +442,7 @@ fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
                     end = Some(number);
                 }
             }
-            ScenarioStep::ProcessingTime(by) => {
+            Step::ProcessingTime(by) => {
                 if *by <= Duration::ZERO {
                     return Err(ScriptError::ProcessingTimeNotAdvancing { step: number, by: *by });
                 }
@@ -434,17 +450,6 @@ fn check_steps(steps: &[ScenarioStep]) -> Result<(), ScriptError> {
         }
     }
     Ok(())
-}
-
-/// A raw record must be JSON, on one line, to fit a scenario line. Whitespace around it is dropped,
-/// as reading the scenario line back would drop it.
-fn one_line_json(record: String) -> Result<String, String> {
-    let value: serde_json::Value = serde_json::from_str(&record)
-        .map_err(|e| format!("not JSON ({e}); a scenario carries records as JSON values"))?;
-    if record.contains(['\n', '\r']) {
-        return Ok(value.to_string());
-    }
-    Ok(record.trim_matches([' ', '\t']).to_owned())
 }
 
 impl fmt::Debug for TestStream {
@@ -473,7 +478,7 @@ mod tests {
             .steps()
             .iter()
             .map(|s| match s {
-                ScenarioStep::Events(records) => records.len(),
+                Step::Bundle(records) => records.len(),
                 _ => 0,
             })
             .collect();
@@ -483,10 +488,10 @@ mod tests {
     #[test]
     fn add_elements_at_sets_the_event_time() {
         let stream = TestStream::new().add_elements_at("2024-04-28T23:12:59.999", [visit("a", "2000-01-01T00:00:00")]);
-        let ScenarioStep::Events(records) = &stream.steps()[0] else {
+        let Step::Bundle(records) = &stream.steps()[0] else {
             panic!("a bundle");
         };
-        let parsed = VisitEvent::from_json(records[0].as_bytes()).unwrap();
+        let parsed = VisitEvent::from_json(&records[0].payload).unwrap();
         assert_eq!(parsed.event_datetime, "2024-04-28T23:12:59.999");
         assert_eq!(parsed.event_time().unwrap().millis(), parsed.event_ts);
     }
@@ -533,26 +538,34 @@ mod tests {
     }
 
     #[test]
-    fn bad_timestamps_and_non_json_records_are_rejected_in_step_order() {
+    fn bad_timestamps_and_unencodable_elements_are_rejected_in_step_order() {
         let err = TestStream::new()
             .add_raw_elements([r#"{"id": "x"}"#])
             .advance_watermark_to("noon")
             .validate()
             .unwrap_err();
         assert!(err.to_string().starts_with("step 2: bad datetime \"noon\""), "{err}");
+        // A map with non-string keys has no JSON form.
+        let unencodable = std::collections::BTreeMap::from([((1, 2), "x")]);
         let err = TestStream::new()
             .advance_watermark_to("2024-04-28T23:13:00")
             .advance_watermark_to("2024-04-28T23:12:00")
-            .add_raw_elements(["not json"])
+            .add_elements([unencodable])
             .validate()
             .unwrap_err();
         assert_eq!(err.step(), Some(2), "the earlier problem wins: {err}");
     }
 
     #[test]
-    fn multi_line_raw_records_are_compacted_to_one_scenario_line() {
-        let stream = TestStream::new().add_raw_elements(["{\n  \"id\": \"x\"\n}"]);
-        assert_eq!(stream.to_scenario(), "{\"event\": {\"id\":\"x\"}}\n");
+    fn raw_records_keep_their_bytes_through_the_scenario_form() {
+        let records: [&[u8]; 4] = [b"{\n  \"id\": \"x\"\n}", b"not json", b"\xff\xfe", b" [1, 2] "];
+        let stream = TestStream::new().add_raw_elements(records);
+        assert_eq!(
+            stream.to_scenario(),
+            "{\"records_base64\": [\"ewogICJpZCI6ICJ4Igp9\", \"bm90IGpzb24=\", \"//4=\", \"IFsxLCAyXSA=\"]}\n"
+                .replace(", ", ",")
+        );
+        assert_eq!(TestStream::from_scenario(&stream.to_scenario()).unwrap(), stream);
     }
 
     #[test]

@@ -13,9 +13,9 @@ use pipeline::strategy::AccumulationMode;
 use pipeline::time::{Duration, Timestamp, Watermark};
 use pipeline::traffic::{traffic_pipeline, TrafficAgg, TrafficConfig};
 use pipeline::window::Window;
+use pipeline::Step;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use simulator::scenario::ScenarioStep;
 use testkit::strategies::{config_and_timeline, reordered_arrivals};
 use testkit::{ElementFate, TestOutput, TestStream};
 
@@ -57,9 +57,9 @@ fn model(config: &TrafficConfig, stream: &TestStream) -> Model {
     };
     for step in stream.steps() {
         match step {
-            ScenarioStep::Events(records) => {
+            Step::Bundle(records) => {
                 for record in records {
-                    let decoded = VisitEvent::from_json(record.as_bytes()).ok();
+                    let decoded = VisitEvent::from_json(&record.payload).ok();
                     let Some((id, t)) = decoded.and_then(|v| Some((v.id.clone(), v.event_time().ok()?))) else {
                         model.fates.push(ElementFate::DeadLettered);
                         continue;
@@ -74,8 +74,8 @@ fn model(config: &TrafficConfig, stream: &TestStream) -> Model {
                     }
                 }
             }
-            ScenarioStep::Watermark(w) => watermark = watermark.max(*w),
-            ScenarioStep::ProcessingTime(_) => {}
+            Step::Watermark(w) => watermark = watermark.max(*w),
+            Step::ProcessingTime(_) => {}
         }
     }
     model

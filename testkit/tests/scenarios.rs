@@ -42,9 +42,10 @@ fn scenario_files_round_trip_through_test_stream() {
 /// the `simulate` library under an explicit watermark gives the same panes, in the same order.
 #[test]
 fn simulate_and_test_stream_fire_the_same_panes() {
+    use formats::scenario::ScenarioSource;
     use pipeline::io::memory::MemorySink;
     use pipeline::watermark::WatermarkStrategy;
-    use simulator::scenario::ScenarioSource;
+    use pipeline::ProcessingTimeRule;
     use simulator::{simulate, SimulationOptions, Sinks};
 
     insta::glob!("scenarios/*.jsonl", |path| {
@@ -56,6 +57,7 @@ fn simulate_and_test_stream_fire_the_same_panes() {
         let options = SimulationOptions {
             watermark: WatermarkStrategy::Explicit,
             disorder: None,
+            processing_time: ProcessingTimeRule::Scripted,
         };
         let sinks = Sinks {
             outputs: &mut outputs,

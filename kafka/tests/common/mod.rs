@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use formats::jsonl::JsonlSource;
 use kafka_runtime::produce::{as_fast_as_possible, produce, ProduceOptions};
 use kafka_runtime::Shutdown;
-use pipeline::io::jsonl::JsonlSource;
 use pipeline::io::memory::MemorySink;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use pipeline::watermark::WatermarkStrategy;
@@ -22,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use simulator::{simulate, SimulationOptions, Sinks};
-use testkit::broker::TestBroker;
+use test_broker::TestBroker;
 
 /// The recorded traffic: 5000 visits of 20 users, with jitter, late and malformed records.
 pub fn visits_file() -> PathBuf {
@@ -129,7 +129,7 @@ where
     let mut dead = MemorySink::default();
     let options = SimulationOptions {
         watermark: WatermarkStrategy::Perfect,
-        disorder: None,
+        ..SimulationOptions::default()
     };
     simulate(
         pipeline,

@@ -2,12 +2,12 @@
 
 use std::collections::VecDeque;
 
-use super::{Position, Record, Sink, SinkError, Source, SourceError, SourceEvent};
+use super::{Position, Record, Sink, SinkError, Source, SourceError, Step};
 
-/// A source over a list of events prepared in advance.
+/// A source over a list of steps prepared in advance.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
-    events: VecDeque<SourceEvent>,
+    steps: VecDeque<Step>,
     next_index: u64,
 }
 
@@ -36,20 +36,20 @@ impl MemorySource {
                 Record::new(p, Position::Index { index })
             })
             .collect();
-        self.events.push_back(SourceEvent::Bundle(records));
+        self.steps.push_back(Step::Bundle(records));
         self
     }
 
-    /// Appends any event (a watermark step, a processing-time step, a bundle with its own positions).
-    pub fn push(&mut self, event: SourceEvent) -> &mut Self {
-        self.events.push_back(event);
+    /// Appends any step (a watermark step, a processing-time step, a bundle with its own positions).
+    pub fn push(&mut self, step: Step) -> &mut Self {
+        self.steps.push_back(step);
         self
     }
 }
 
 impl Source for MemorySource {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
-        Ok(self.events.pop_front())
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
+        Ok(self.steps.pop_front())
     }
 }
 

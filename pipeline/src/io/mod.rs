@@ -1,92 +1,24 @@
-//! The edges of a pipeline: records in, results out, and the traits every runner's I/O implements.
+//! The edges of a pipeline as traits: steps in, results out, and what comes out besides panes.
 //!
-//! A [`Source`] yields [`SourceEvent`]s: records (alone or in bundles), and, for scripted inputs, watermark
-//! and processing-time steps. A [`Sink`] takes results one by one. Records carry their raw bytes and a
-//! [`Position`] (a file line now, a partition and offset for Kafka) so that every dead letter and every
-//! late record can say where it came from. File and in-memory implementations live in the submodules;
-//! the Kafka ones live with the Kafka runtime.
+//! A [`Source`] yields [`Step`]s: bundles of records, and, for scripted inputs, watermark and
+//! processing-time steps. A [`Sink`] takes results one by one. Records that cannot become elements are
+//! [`DeadLetter`]s, elements every window of which had expired are [`LateRecord`]s; both keep the
+//! record's bytes and [`Position`] so that they can say where they came from. In-memory sources and sinks
+//! live here ([`memory`]); file formats live in the `formats` crate, Kafka ones with the Kafka runtime.
 
-pub mod dlq;
-pub mod jsonl;
 pub mod memory;
 pub mod pyjson;
 
-use std::fmt;
+pub use crate::step::{Position, Record, Step};
 
-use serde::Serialize;
+use crate::time::{Timestamp, Watermark};
 
-use crate::time::{Duration, Timestamp, Watermark};
-
-/// Where a record came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(untagged)]
-pub enum Position {
-    /// Line `line` (1-based) of a text input.
-    Line {
-        /// The 1-based line number.
-        line: u64,
-    },
-    /// An offset in a Kafka partition.
-    Offset {
-        /// The partition.
-        partition: i32,
-        /// The offset within the partition.
-        offset: i64,
-    },
-    /// The n-th record (0-based) of an in-memory input.
-    Index {
-        /// The 0-based index.
-        index: u64,
-    },
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Position::Line { line } => write!(f, "line {line}"),
-            Position::Offset { partition, offset } => write!(f, "partition {partition} offset {offset}"),
-            Position::Index { index } => write!(f, "record {index}"),
-        }
-    }
-}
-
-/// One raw input record: its bytes and where they came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// The undecoded payload (one JSON line, one Kafka message value).
-    pub payload: Vec<u8>,
-    /// Where the record came from.
-    pub position: Position,
-}
-
-impl Record {
-    /// A record of `payload` at `position`.
-    pub fn new(payload: impl Into<Vec<u8>>, position: Position) -> Record {
-        Record {
-            payload: payload.into(),
-            position,
-        }
-    }
-}
-
-/// What a source yields next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceEvent {
-    /// A bundle of records processed together: late elements among them fire one late pane per key and
-    /// window. A plain record is a bundle of one.
-    Bundle(Vec<Record>),
-    /// The watermark moves to this point (scripted inputs only).
-    Watermark(Watermark),
-    /// Processing time moves forward by this much (scripted inputs only).
-    ProcessingTime(Duration),
-}
-
-/// A supply of input events, pulled one at a time. `Ok(None)` means the input has ended, after which the
-/// runner moves the watermark to +∞.
+/// A supply of steps, pulled one at a time. `Ok(None)` means the input has ended, after which the runner
+/// moves the watermark to +∞.
 pub trait Source {
-    /// The next event, `Ok(None)` at the end of input, or an error that stops reading (an unreadable
-    /// file, a lost connection: never a bad record, which is a dead letter instead).
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError>;
+    /// The next step, `Ok(None)` at the end of input, or an error that stops reading (an unreadable file,
+    /// a lost connection: never a bad record, which is a dead letter instead).
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError>;
 }
 
 /// A destination for results of type `T`.
@@ -166,8 +98,8 @@ pub enum SinkError {
 
 /// A record that could not be turned into an element, and why. It never stops the pipeline.
 ///
-/// As a JSON line (`--dlq-out`), it keeps the record's exact bytes: see [`dlq`] for the format and
-/// [`DeadLetter::from_json_line`] to read one back.
+/// As a JSON line (`--dlq-out`), it keeps the record's exact bytes: see the `formats` crate's `dlq` module
+/// for the format and for reading one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// Where the record came from.
@@ -180,8 +112,8 @@ pub struct DeadLetter {
 
 /// A parsed element dropped because every window it belongs to had expired.
 ///
-/// As a JSON line (`--late-out`), it keeps the record's exact bytes: see [`dlq`] for the format and
-/// [`LateRecord::from_json_line`] to read one back.
+/// As a JSON line (`--late-out`), it keeps the record's exact bytes: see the `formats` crate's `dlq`
+/// module for the format and for reading one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LateRecord {
     /// Where the record came from.

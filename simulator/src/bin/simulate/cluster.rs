@@ -7,18 +7,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
+use formats::dlq::ReportLines;
+use formats::scenario::InputFile;
 use indicatif::{ProgressBar, ProgressStyle};
 use kafka_core::KafkaOutput;
 use pipeline::combine::CombineFn;
-use pipeline::io::jsonl::JsonlSink;
-use pipeline::io::{DeadLetter, LateRecord, Position, Sink, Source, SourceEvent};
+use pipeline::io::{DeadLetter, LateRecord, Position, Sink, Source, Step};
 use pipeline::time::{Timestamp, Watermark};
 use pipeline::watermark::WatermarkStrategy;
 use pipeline::Pipeline;
 use simulator::cluster::{
     self, run_cluster, ClusterOptions, ClusterReport, Exploration, FaultPlan, Pace, ReportedRecord,
 };
-use simulator::scenario::InputFile;
 
 use crate::{commit, create, Args, UsageError};
 
@@ -174,8 +174,8 @@ pub fn check_flags(args: &Args, input: &InputFile) -> Result<()> {
 /// Every record of the recording, in file order (the cluster's input topic must hold them all).
 pub fn read_records(input: &mut InputFile) -> Result<Vec<Vec<u8>>> {
     let mut records = Vec::new();
-    while let Some(event) = input.next_event().context("cannot read the input (--file)")? {
-        if let SourceEvent::Bundle(bundle) = event {
+    while let Some(step) = input.next_step().context("cannot read the input (--file)")? {
+        if let Step::Bundle(bundle) = step {
             records.extend(bundle.into_iter().map(|r| r.payload));
         }
     }
@@ -271,17 +271,14 @@ fn write_outputs(report: &ClusterReport, args: &Args) -> Result<ExitCode> {
         fanout.write_all(b"\n")?;
     }
     let mut late = match &args.late_out {
-        Some(path) => Some(JsonlSink::<_, LateRecord>::new(
+        Some(path) => Some(ReportLines::new(
             path.display().to_string(),
             create(path, "--late-out")?,
         )),
         None => None,
     };
     let mut dead = match &args.dlq_out {
-        Some(path) => Some(JsonlSink::<_, DeadLetter>::new(
-            path.display().to_string(),
-            create(path, "--dlq-out")?,
-        )),
+        Some(path) => Some(ReportLines::new(path.display().to_string(), create(path, "--dlq-out")?)),
         None => None,
     };
     if let Some(sink) = &mut late {

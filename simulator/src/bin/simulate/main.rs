@@ -9,21 +9,21 @@ use anyhow::{Context, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use formats::dlq::ReportLines;
+use formats::files::{FileSet, OutputFile};
+use formats::golden::{GoldenCheck, GoldenOutcome};
+use formats::output::{Discard, OutputLines};
+use formats::scenario::{InputFile, InputFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
-use pipeline::io::jsonl::JsonlSink;
-use pipeline::io::{DeadLetter, LateRecord, Source, SourceError, SourceEvent};
+use pipeline::io::{Source, SourceError, Step};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::{traffic_pipeline, TrafficConfig};
 use pipeline::watermark::WatermarkStrategy;
-use pipeline::{Pipeline, PipelineStats};
+use pipeline::{Pipeline, PipelineStats, ProcessingTimeRule};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
-use simulator::files::{FileSet, OutputFile};
-use simulator::golden::{GoldenCheck, GoldenOutcome};
-use simulator::output::{Discard, OutputLines};
-use simulator::scenario::{InputFile, InputFormat};
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
@@ -274,7 +274,7 @@ fn run(args: &Args) -> Result<ExitCode> {
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
     } else {
-        WatermarkStrategy::Bounded(Duration::seconds(5))
+        WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND)
     });
     let disorder = DisorderOptions {
         seed: args.seed,
@@ -304,6 +304,12 @@ fn run(args: &Args) -> Result<ExitCode> {
     let options = SimulationOptions {
         watermark,
         disorder: Some(disorder),
+        // A recording is replayed as if its records arrived when they happened; a script moves time itself.
+        processing_time: if input.is_scenario() {
+            ProcessingTimeRule::Scripted
+        } else {
+            ProcessingTimeRule::FollowsEventTime
+        },
     };
     let windowing = match &query {
         Some((path, _)) => format!("query {}", path.display()),
@@ -404,17 +410,14 @@ where
     let fanout = output_fanout(args)?;
     let mut outputs = OutputLines::new(fanout, "output", args.pane_info);
     let mut late = match &args.late_out {
-        Some(path) => Some(JsonlSink::<_, LateRecord>::new(
+        Some(path) => Some(ReportLines::new(
             path.display().to_string(),
             create(path, "--late-out")?,
         )),
         None => None,
     };
     let mut dead = match &args.dlq_out {
-        Some(path) => Some(JsonlSink::<_, DeadLetter>::new(
-            path.display().to_string(),
-            create(path, "--dlq-out")?,
-        )),
+        Some(path) => Some(ReportLines::new(path.display().to_string(), create(path, "--dlq-out")?)),
         None => None,
     };
     let (mut no_late, mut no_dead) = (Discard, Discard);
@@ -655,13 +658,13 @@ impl ProgressSource {
 }
 
 impl Source for ProgressSource {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
         self.events += 1;
         if let Some(bar) = &self.bar {
             if self.events % 8192 == 0 {
                 bar.set_position(self.input.bytes_read());
             }
         }
-        self.input.next_event()
+        self.input.next_step()
     }
 }

@@ -1,10 +1,10 @@
-//! Smoke tests of the selected test broker (see `testkit::broker`): keyed
+//! Smoke tests of the selected test broker (see `test-broker`): keyed
 //! produce and consume through a consumer group that resumes from its commits,
 //! transactions seen through `read_committed`, async clients inside a tokio
 //! runtime, and the broker going away on drop.
 //!
 //! Run against noida-db as a child process:
-//! `KAFKA_TESTS_REQUIRED=1 cargo test -p testkit --test broker_smoke`
+//! `KAFKA_TESTS_REQUIRED=1 cargo test -p test-broker --test broker_smoke`
 //! (after `ci/kafka/install-brokers.sh`); against the local image:
 //! `KAFKA_BROKER=container KAFKA_BROKER_IMAGE=noida-local:0.2.3 ...`.
 
@@ -18,7 +18,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use testkit::broker::{broker_or_skip, transactional_broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, transactional_broker_or_skip, unique_name};
 
 /// How long any single wait in these tests may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -12,15 +12,17 @@
 //! the exact bytes in standard base64 (RFC 4648, with padding). A line has exactly one of the two, so
 //! the original bytes can always be recovered. A [`LateRecord`] has the same fields plus `event_time`
 //! and `watermark` (in the `event_datetime` form, UTC; the watermark may be `-inf` or `+inf`) after the
-//! position. [`DeadLetter::from_json_line`] and [`LateRecord::from_json_line`] read a line back.
+//! position. [`ReportLines`] writes them as a sink; [`read_dead_letter`] and [`read_late_record`] read a line
+//! back; [`DeadLetterLine`] and [`LateRecordLine`] are the serializable forms.
+
+use std::io::{self, Write};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use pipeline::io::{pyjson, DeadLetter, LateRecord, Position, Sink, SinkError};
+use pipeline::time::{Timestamp, Watermark};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
-
-use super::{DeadLetter, LateRecord, Position};
-use crate::time::{Timestamp, Watermark};
 
 /// A line that is not a dead letter or late record in the form above.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,7 @@ struct RecordLine {
 }
 
 #[derive(Deserialize)]
-struct LateLine {
+struct LateFields {
     #[serde(flatten)]
     common: RecordLine,
     event_time: String,
@@ -149,66 +151,128 @@ fn serialize_position<M: SerializeMap>(map: &mut M, position: &Position) -> Resu
     }
 }
 
-impl Serialize for DeadLetter {
+/// A dead letter in its line form: serializes as the module documentation shows.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetterLine<'a>(pub &'a DeadLetter);
+
+/// A late record in its line form: serializes as the module documentation shows.
+#[derive(Debug, Clone, Copy)]
+pub struct LateRecordLine<'a>(pub &'a LateRecord);
+
+impl Serialize for DeadLetterLine<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let dead = self.0;
         let mut map = s.serialize_map(None)?;
-        serialize_position(&mut map, &self.position)?;
-        map.serialize_entry("reason", &self.reason)?;
-        serialize_payload(&mut map, &self.payload)?;
+        serialize_position(&mut map, &dead.position)?;
+        map.serialize_entry("reason", &dead.reason)?;
+        serialize_payload(&mut map, &dead.payload)?;
         map.end()
     }
 }
 
-impl Serialize for LateRecord {
+impl Serialize for LateRecordLine<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let late = self.0;
         let mut map = s.serialize_map(None)?;
-        serialize_position(&mut map, &self.position)?;
-        map.serialize_entry("event_time", &self.event_time.to_string())?;
-        map.serialize_entry("watermark", &self.watermark.to_string())?;
-        map.serialize_entry("reason", &self.reason)?;
-        serialize_payload(&mut map, &self.payload)?;
+        serialize_position(&mut map, &late.position)?;
+        map.serialize_entry("event_time", &late.event_time.to_string())?;
+        map.serialize_entry("watermark", &late.watermark.to_string())?;
+        map.serialize_entry("reason", &late.reason)?;
+        serialize_payload(&mut map, &late.payload)?;
         map.end()
     }
 }
 
-impl DeadLetter {
-    /// Reads back one line written for a dead letter (see the [module documentation](self)), with the
-    /// record's original bytes.
-    pub fn from_json_line(line: &[u8]) -> Result<DeadLetter, RecordLineError> {
-        let fields: RecordLine = serde_json::from_slice(line).map_err(|source| RecordLineError::Json {
-            what: "dead letter",
+/// Reads back one line written for a dead letter (see the [module documentation](self)), with the
+/// record's original bytes.
+pub fn read_dead_letter(line: &[u8]) -> Result<DeadLetter, RecordLineError> {
+    let fields: RecordLine = serde_json::from_slice(line).map_err(|source| RecordLineError::Json {
+        what: "dead letter",
+        source,
+    })?;
+    Ok(DeadLetter {
+        position: fields.position()?,
+        payload: fields.payload()?,
+        reason: fields.reason,
+    })
+}
+
+/// Reads back one line written for a late record (see the [module documentation](self)), with the
+/// record's original bytes.
+pub fn read_late_record(line: &[u8]) -> Result<LateRecord, RecordLineError> {
+    let fields: LateFields = serde_json::from_slice(line).map_err(|source| RecordLineError::Json {
+        what: "late record",
+        source,
+    })?;
+    Ok(LateRecord {
+        position: fields.common.position()?,
+        event_time: parse_time("event_time", &fields.event_time)?,
+        watermark: Watermark::at(parse_time("watermark", &fields.watermark)?),
+        payload: fields.common.payload()?,
+        reason: fields.common.reason,
+    })
+}
+
+/// Writes dead letters and late records one line each (`--dlq-out`, `--late-out`).
+pub struct ReportLines<W> {
+    name: String,
+    writer: W,
+}
+
+impl<W: Write> ReportLines<W> {
+    /// Lines to `writer`; `name` appears in error messages.
+    pub fn new(name: impl Into<String>, writer: W) -> Self {
+        ReportLines {
+            name: name.into(),
+            writer,
+        }
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+
+    fn line<T: Serialize>(&mut self, item: T) -> Result<(), SinkError> {
+        let name = &self.name;
+        let io_error = |source: io::Error| SinkError::Io {
+            what: name.clone(),
             source,
+        };
+        pyjson::to_writer(&mut self.writer, &item).map_err(|e| match e.io_error_kind() {
+            Some(kind) => io_error(io::Error::new(kind, e.to_string())),
+            None => SinkError::Serialize(e.to_string()),
         })?;
-        Ok(DeadLetter {
-            position: fields.position()?,
-            payload: fields.payload()?,
-            reason: fields.reason,
+        self.writer.write_all(b"\n").map_err(io_error)
+    }
+}
+
+impl<W: Write> Sink<DeadLetter> for ReportLines<W> {
+    fn write(&mut self, item: &DeadLetter) -> Result<(), SinkError> {
+        self.line(DeadLetterLine(item))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.writer.flush().map_err(|source| SinkError::Io {
+            what: self.name.clone(),
+            source,
         })
     }
 }
 
-impl LateRecord {
-    /// Reads back one line written for a late record (see the [module documentation](self)), with the
-    /// record's original bytes.
-    pub fn from_json_line(line: &[u8]) -> Result<LateRecord, RecordLineError> {
-        let fields: LateLine = serde_json::from_slice(line).map_err(|source| RecordLineError::Json {
-            what: "late record",
-            source,
-        })?;
-        Ok(LateRecord {
-            position: fields.common.position()?,
-            event_time: parse_time("event_time", &fields.event_time)?,
-            watermark: Watermark::at(parse_time("watermark", &fields.watermark)?),
-            payload: fields.common.payload()?,
-            reason: fields.common.reason,
-        })
+impl<W: Write> Sink<LateRecord> for ReportLines<W> {
+    fn write(&mut self, item: &LateRecord) -> Result<(), SinkError> {
+        self.line(LateRecordLine(item))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        <Self as Sink<DeadLetter>>::flush(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::pyjson;
     use proptest::prelude::*;
 
     fn position() -> impl Strategy<Value = Position> {
@@ -241,9 +305,14 @@ mod tests {
     }
 
     /// The line exactly as the sinks write it.
-    fn line<T: Serialize>(item: &T) -> Vec<u8> {
-        let mut out = Vec::new();
-        pyjson::to_writer(&mut out, item).unwrap();
+    fn line<T>(item: &T) -> Vec<u8>
+    where
+        ReportLines<Vec<u8>>: Sink<T>,
+    {
+        let mut sink = ReportLines::new("memory", Vec::new());
+        sink.write(item).unwrap();
+        let mut out = sink.into_inner();
+        assert_eq!(out.pop(), Some(b'\n'));
         out
     }
 
@@ -255,7 +324,7 @@ mod tests {
             let dead = DeadLetter { position, reason, payload };
             let written = line(&dead);
             prop_assert!(!written.contains(&b'\n'));
-            prop_assert_eq!(DeadLetter::from_json_line(&written).unwrap(), dead);
+            prop_assert_eq!(read_dead_letter(&written).unwrap(), dead);
         }
 
         #[test]
@@ -267,7 +336,7 @@ mod tests {
             payload in payload(),
         ) {
             let late = LateRecord { position, event_time, watermark, reason, payload };
-            prop_assert_eq!(LateRecord::from_json_line(&line(&late)).unwrap(), late);
+            prop_assert_eq!(read_late_record(&line(&late)).unwrap(), late);
         }
     }
 
@@ -319,16 +388,16 @@ mod tests {
                 "not standard base64",
             ),
         ] {
-            let err = DeadLetter::from_json_line(line).unwrap_err().to_string();
+            let err = read_dead_letter(line).unwrap_err().to_string();
             assert!(err.contains(expected), "{}: {err}", String::from_utf8_lossy(line));
         }
-        let err = LateRecord::from_json_line(
+        let err = read_late_record(
             br#"{"line": 1, "event_time": "noon", "watermark": "+inf", "reason": "r", "record": "x"}"#,
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("`event_time`: bad datetime \"noon\""), "{err}");
-        let err = LateRecord::from_json_line(br#"{"line": 1, "reason": "r", "record": "x"}"#)
+        let err = read_late_record(br#"{"line": 1, "reason": "r", "record": "x"}"#)
             .unwrap_err()
             .to_string();
         assert!(

@@ -1,4 +1,4 @@
-//! Fault injection with the librdkafka mock cluster (`testkit::broker::MockKafka`):
+//! Fault injection with the librdkafka mock cluster (`test_broker::MockKafka`):
 //! needs no broker, so these always run.
 
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, FutureProducer, FutureRecord, 
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use testkit::broker::{unique_name, MockKafka};
+use test_broker::{unique_name, MockKafka};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 

@@ -24,8 +24,8 @@
 //! Child processes and containers are removed when the [`TestBroker`] drops.
 //! Topics are never shared between tests: name them with [`unique_name`].
 //!
-//! This module owns only the brokers; the Kafka source and sink under test live
-//! in their own crate.
+//! This crate owns only the brokers; the Kafka runtime under test lives in
+//! `kafka-runtime`, and pipeline tests (`testkit`) need no broker at all.
 
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -69,8 +69,8 @@ pub const TESTS_REQUIRED_VAR: &str = "KAFKA_TESTS_REQUIRED";
 
 /// Where `ci/kafka/install-brokers.sh` puts noida-db.
 pub fn default_broker_bin() -> PathBuf {
-    let testkit = Path::new(env!("CARGO_MANIFEST_DIR"));
-    testkit.parent().unwrap_or(testkit).join("ci/work/bin/noida-db")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.parent().unwrap_or(crate_dir).join("ci/work/bin/noida-db")
 }
 
 /// Address every test broker listens on and advertises: IPv4 loopback, never
@@ -623,7 +623,7 @@ impl fmt::Display for TestBroker {
 /// set without one; the Kafka tests in `kafka/tests/` run this very code.
 ///
 /// ```no_run
-/// let Some(broker) = testkit::broker::broker_or_skip("round_trip") else { return; };
+/// let Some(broker) = test_broker::broker_or_skip("round_trip") else { return; };
 /// broker.create_topic("visits", 3).unwrap();
 /// ```
 pub fn broker_or_skip(test: &str) -> Option<TestBroker> {
@@ -875,7 +875,7 @@ impl ChildBroker {
             move |source| BrokerError::Io { what, source }
         };
         let dir = tempfile::Builder::new()
-            .prefix("testkit-broker-")
+            .prefix("test-broker-")
             .tempdir()
             .map_err(io("creating a broker directory"))?;
         let log_path = dir.path().join("broker.log");

@@ -4,7 +4,7 @@
 //! `\r`, and numbers records by their 1-based line so dead letters can point at them. It can peek at the
 //! next line without consuming it, so a caller can decide what an input is from its first line while
 //! reading it only once (a pipe cannot be opened again). The sink writes one
-//! JSON value per line in Python's `json.dumps` layout (see [`super::pyjson`]).
+//! JSON value per line in Python's `json.dumps` layout (see [`pipeline::io::pyjson`]).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{Position, Record, Sink, SinkError, Source, SourceError, SourceEvent};
+use pipeline::io::{pyjson, Position, Record, Sink, SinkError, Source, SourceError, Step};
 
 /// Reads a JSON Lines input as records, one bundle per non-blank line.
 pub struct JsonlSource<R> {
@@ -115,10 +115,10 @@ impl<R: BufRead> JsonlSource<R> {
 }
 
 impl<R: BufRead> Source for JsonlSource<R> {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
         Ok(self
             .next_line()?
-            .map(|(line, bytes)| SourceEvent::Bundle(vec![Record::new(bytes, Position::Line { line })])))
+            .map(|(line, bytes)| Step::Bundle(vec![Record::new(bytes, Position::Line { line })])))
     }
 }
 
@@ -168,7 +168,7 @@ impl<W: Write, T: Serialize + ?Sized> JsonlSink<W, T> {
 
 impl<W: Write, T: Serialize + ?Sized> Sink<T> for JsonlSink<W, T> {
     fn write(&mut self, item: &T) -> Result<(), SinkError> {
-        super::pyjson::to_writer(&mut self.writer, item).map_err(|e| match e.io_error_kind() {
+        pyjson::to_writer(&mut self.writer, item).map_err(|e| match e.io_error_kind() {
             Some(kind) => self.io_error(io::Error::new(kind, e.to_string())),
             None => SinkError::Serialize(e.to_string()),
         })?;
@@ -189,7 +189,7 @@ mod tests {
         let input = b"{\"a\":1}\r\n\n   \n{\"b\":2}\n{\"c\":3}";
         let mut source = JsonlSource::from_reader("mem", &input[..]);
         let mut seen = Vec::new();
-        while let Some(SourceEvent::Bundle(records)) = source.next_event().unwrap() {
+        while let Some(Step::Bundle(records)) = source.next_step().unwrap() {
             for r in records {
                 seen.push((r.position, String::from_utf8(r.payload).unwrap()));
             }
@@ -221,7 +221,7 @@ mod tests {
     fn non_utf8_lines_are_records_too() {
         let input = b"\xff\xfe\n";
         let mut source = JsonlSource::from_reader("mem", &input[..]);
-        assert!(matches!(source.next_event().unwrap(), Some(SourceEvent::Bundle(r)) if r[0].payload == b"\xff\xfe"));
+        assert!(matches!(source.next_step().unwrap(), Some(Step::Bundle(r)) if r[0].payload == b"\xff\xfe"));
     }
 
     #[test]

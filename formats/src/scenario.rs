@@ -1,18 +1,20 @@
-//! The scenario format: a scripted timeline of bundles, watermark steps and processing-time steps.
-//!
-//! One JSON object a line:
+//! The scenario format: a timeline of steps written down, one JSON object a line.
 //!
 //! ```text
 //! {"event": {...}}                             one record, a bundle of one
 //! {"events": [{...}, {...}]}                   several records in one bundle
+//! {"records": ["not json", "{\"id\": 1"]}     records that are not JSON values, as text
+//! {"records_base64": ["/w=="]}                 records that are not even UTF-8, as base64
 //! {"watermark": "2024-04-28T23:13:00.000"}     the watermark moves here ("+inf" for the end)
 //! {"watermark": 1714345980000}                 the same in epoch milliseconds (also "1714345980000ms")
 //! {"processing_time": 5}                       processing time moves forward 5 seconds (1.5: 1500 ms)
 //! ```
 //!
-//! Steps are written back in the same forms, so that every step reads back as itself: a watermark as a
-//! datetime where that form shows it exactly (years 0 to 9999), as integer milliseconds otherwise;
-//! processing time as exact decimal seconds (at most three decimals, never rounded through `f64`).
+//! Each line is a [`pipeline::Step`]; [`parse_step`] reads one and [`step_line`] writes one, so that every
+//! step reads back as itself: records as JSON values when they are one (`event`, `events`), as text or
+//! base64 otherwise, so any bytes survive; a watermark as a datetime where that form shows it exactly
+//! (years 0 to 9999), as integer milliseconds otherwise; processing time as exact decimal seconds (at most
+//! three decimals, never rounded through `f64`).
 //!
 //! The end of the file moves the watermark to +∞. A file is a scenario when its first non-blank line is
 //! an attempt at a step ([`is_step_attempt`]: a JSON object with no field of a visit record and a key
@@ -29,15 +31,25 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-use pipeline::io::jsonl::JsonlSource;
-use pipeline::io::{Position, Record, Source, SourceError, SourceEvent};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use pipeline::io::{Position, Record, Source, SourceError, Step};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::jsonl::JsonlSource;
+
 /// The keys of a scenario step, one of which each step has.
-pub const STEP_KEYWORDS: [&str; 4] = ["event", "events", "watermark", "processing_time"];
+pub const STEP_KEYWORDS: [&str; 6] = [
+    "event",
+    "events",
+    "records",
+    "records_base64",
+    "watermark",
+    "processing_time",
+];
 
 /// The fields of a visit record (`pipeline::event::VisitEvent`): a line with any of them is a record,
 /// never a step.
@@ -60,17 +72,6 @@ pub const VISIT_FIELDS: [&str; 12] = [
 /// and still be read as a misspelt one.
 const TYPO_DISTANCE: usize = 2;
 
-/// One line of a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScenarioStep {
-    /// A bundle of raw records (JSON text, untouched).
-    Events(Vec<String>),
-    /// The watermark moves to this point.
-    Watermark(Watermark),
-    /// Processing time moves forward by this much.
-    ProcessingTime(Duration),
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StepLine<'a> {
@@ -79,6 +80,10 @@ struct StepLine<'a> {
     event: Option<&'a RawValue>,
     #[serde(borrow, default)]
     events: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    records: Option<Vec<String>>,
+    #[serde(default)]
+    records_base64: Option<Vec<String>>,
     #[serde(borrow, default)]
     watermark: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -90,58 +95,109 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&RawValue as Deserialize>::deserialize(d).map(Some)
 }
 
-impl ScenarioStep {
-    /// Parses one scenario line.
-    pub fn parse(line: &[u8]) -> Result<ScenarioStep, String> {
-        let step: StepLine = serde_json::from_slice(line).map_err(|e| {
-            const EXPECTED: &str = "expected one of {\"event\": {...}}, {\"events\": [...]}, \
-                 {\"watermark\": \"2024-04-28T23:13:00.000\"}, {\"processing_time\": 5}";
-            match misspelt_keyword(line) {
-                Some((key, keyword)) => {
-                    format!("not a scenario step: unknown key `{key}`: did you mean `{keyword}`? {EXPECTED}")
-                }
-                None => format!("not a scenario step ({e}); {EXPECTED}"),
+/// Parses one scenario line; the records of a bundle are placed by `position` (called once per record,
+/// in order).
+pub fn parse_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result<Step, String> {
+    let step: StepLine = serde_json::from_slice(line).map_err(|e| {
+        const EXPECTED: &str = "expected one of {\"event\": {...}}, {\"events\": [...]}, {\"records\": [\"...\"]}, \
+             {\"records_base64\": [\"...\"]}, {\"watermark\": \"2024-04-28T23:13:00.000\"}, {\"processing_time\": 5}";
+        match misspelt_keyword(line) {
+            Some((key, keyword)) => {
+                format!("not a scenario step: unknown key `{key}`: did you mean `{keyword}`? {EXPECTED}")
             }
-        })?;
-        let present = [
-            step.event.is_some(),
-            step.events.is_some(),
-            step.watermark.is_some(),
-            step.processing_time.is_some(),
-        ]
-        .iter()
-        .filter(|p| **p)
-        .count();
-        if present != 1 {
-            return Err(format!(
-                "a scenario step has exactly one of event, events, watermark, processing_time; found {present}"
-            ));
+            None => format!("not a scenario step ({e}); {EXPECTED}"),
         }
-        if let Some(event) = step.event {
-            return Ok(ScenarioStep::Events(vec![event.get().to_owned()]));
-        }
-        if let Some(events) = step.events {
-            return Ok(ScenarioStep::Events(
-                events.into_iter().map(|e| e.get().to_owned()).collect(),
-            ));
-        }
-        if let Some(value) = step.watermark {
-            return parse_watermark(value.get()).map(ScenarioStep::Watermark);
-        }
-        let seconds = step.processing_time.expect("one field is present");
-        parse_processing_time(seconds.get()).map(ScenarioStep::ProcessingTime)
+    })?;
+    let present = [
+        step.event.is_some(),
+        step.events.is_some(),
+        step.records.is_some(),
+        step.records_base64.is_some(),
+        step.watermark.is_some(),
+        step.processing_time.is_some(),
+    ]
+    .iter()
+    .filter(|p| **p)
+    .count();
+    if present != 1 {
+        return Err(format!(
+            "a scenario step has exactly one of {}; found {present}",
+            STEP_KEYWORDS.join(", ")
+        ));
     }
+    let mut bundle =
+        |payloads: Vec<Vec<u8>>| Step::Bundle(payloads.into_iter().map(|p| Record::new(p, position())).collect());
+    if let Some(event) = step.event {
+        return Ok(bundle(vec![event.get().as_bytes().to_vec()]));
+    }
+    if let Some(events) = step.events {
+        return Ok(bundle(
+            events.into_iter().map(|e| e.get().as_bytes().to_vec()).collect(),
+        ));
+    }
+    if let Some(records) = step.records {
+        return Ok(bundle(records.into_iter().map(String::into_bytes).collect()));
+    }
+    if let Some(encoded) = step.records_base64 {
+        let payloads = encoded
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                STANDARD
+                    .decode(text)
+                    .map_err(|e| format!("records_base64: record {} is not base64: {e}", i + 1))
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(bundle(payloads));
+    }
+    if let Some(value) = step.watermark {
+        return parse_watermark(value.get()).map(Step::Watermark);
+    }
+    let seconds = step.processing_time.expect("one field is present");
+    parse_processing_time(seconds.get()).map(Step::ProcessingTime)
+}
 
-    /// The step as one scenario line (without the line break). [`ScenarioStep::parse`] reads it back
-    /// as the same step, for every watermark and every positive processing-time step.
-    pub fn to_line(&self) -> String {
-        match self {
-            ScenarioStep::Events(events) if events.len() == 1 => format!("{{\"event\": {}}}", events[0]),
-            ScenarioStep::Events(events) => format!("{{\"events\": [{}]}}", events.join(", ")),
-            ScenarioStep::Watermark(w) => format!("{{\"watermark\": {}}}", watermark_value(*w)),
-            ScenarioStep::ProcessingTime(d) => format!("{{\"processing_time\": {}}}", seconds_value(*d)),
-        }
+/// The step as one scenario line (without the line break); [`parse_step`] reads it back as the same step
+/// (records with their bytes, every watermark, every positive processing-time step).
+pub fn step_line(step: &Step) -> String {
+    match step {
+        Step::Bundle(records) => bundle_line(records),
+        Step::Watermark(w) => format!("{{\"watermark\": {}}}", watermark_value(*w)),
+        Step::ProcessingTime(d) => format!("{{\"processing_time\": {}}}", seconds_value(*d)),
     }
+}
+
+/// The record's text when it is one JSON value on one line, with nothing around it.
+fn json_value_text(record: &Record) -> Option<&str> {
+    let text = std::str::from_utf8(&record.payload).ok()?;
+    let bare = text.trim_matches([' ', '\t']) == text && !text.contains(['\n', '\r']);
+    (bare && serde_json::from_str::<IgnoredAny>(text).is_ok()).then_some(text)
+}
+
+/// A bundle as `event`/`events` when every record is a JSON value on one line (written as it is), as
+/// `records` when every record is UTF-8 text, as `records_base64` otherwise.
+fn bundle_line(records: &[Record]) -> String {
+    if let Some(values) = records.iter().map(json_value_text).collect::<Option<Vec<&str>>>() {
+        return match values.as_slice() {
+            [one] => format!("{{\"event\": {one}}}"),
+            many => format!("{{\"events\": [{}]}}", many.join(", ")),
+        };
+    }
+    if let Some(texts) = records
+        .iter()
+        .map(|r| std::str::from_utf8(&r.payload).ok())
+        .collect::<Option<Vec<&str>>>()
+    {
+        return format!(
+            "{{\"records\": {}}}",
+            serde_json::to_string(&texts).expect("strings serialize")
+        );
+    }
+    let encoded: Vec<String> = records.iter().map(|r| STANDARD.encode(&r.payload)).collect();
+    format!(
+        "{{\"records_base64\": {}}}",
+        serde_json::to_string(&encoded).expect("strings serialize")
+    )
 }
 
 /// The JSON value of a watermark step: `"+inf"` / `"-inf"`, the `event_datetime` form where it shows
@@ -176,9 +232,9 @@ fn seconds_value(d: Duration) -> String {
 }
 
 /// Writes `steps` as a scenario file's text.
-pub fn write_scenario<W: Write>(mut writer: W, steps: &[ScenarioStep]) -> std::io::Result<()> {
+pub fn write_scenario<W: Write>(mut writer: W, steps: &[Step]) -> std::io::Result<()> {
     for step in steps {
-        writeln!(writer, "{}", step.to_line())?;
+        writeln!(writer, "{}", step_line(step))?;
     }
     Ok(())
 }
@@ -240,7 +296,7 @@ fn parse_processing_time(json: &str) -> Result<Duration, String> {
 
 /// True when `first_line` (the first non-blank line of a file) is a scenario step.
 pub fn is_scenario_line(first_line: &[u8]) -> bool {
-    ScenarioStep::parse(first_line).is_ok()
+    parse_step(first_line, || Position::Index { index: 0 }).is_ok()
 }
 
 /// True when `line` is meant as a scenario step, well-formed or not: a JSON object with no field of a
@@ -355,7 +411,7 @@ impl<R: BufRead> ScenarioSource<R> {
 }
 
 impl<R: BufRead> Source for ScenarioSource<R> {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
         let Some((line, bytes)) = self.lines.next_line()? else {
             return Ok(None);
         };
@@ -364,26 +420,18 @@ impl<R: BufRead> Source for ScenarioSource<R> {
             line,
             message,
         };
-        match ScenarioStep::parse(bytes).map_err(script_error)? {
-            ScenarioStep::Events(events) => Ok(Some(SourceEvent::Bundle(
-                events
-                    .into_iter()
-                    .map(|e| Record::new(e, Position::Line { line }))
-                    .collect(),
-            ))),
-            ScenarioStep::Watermark(w) => {
-                if w < self.last_watermark {
-                    return Err(SourceError::Script {
-                        what: self.name.clone(),
-                        line,
-                        message: format!("the watermark moves backwards, from {} to {}", self.last_watermark, w),
-                    });
-                }
-                self.last_watermark = w;
-                Ok(Some(SourceEvent::Watermark(w)))
+        let step = parse_step(bytes, || Position::Line { line }).map_err(script_error)?;
+        if let Step::Watermark(w) = step {
+            if w < self.last_watermark {
+                return Err(SourceError::Script {
+                    what: self.name.clone(),
+                    line,
+                    message: format!("the watermark moves backwards, from {} to {}", self.last_watermark, w),
+                });
             }
-            ScenarioStep::ProcessingTime(d) => Ok(Some(SourceEvent::ProcessingTime(d))),
+            self.last_watermark = w;
         }
+        Ok(Some(step))
     }
 }
 
@@ -505,10 +553,10 @@ impl InputFile {
 }
 
 impl Source for InputFile {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+    fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
         match &mut self.lines {
-            InputLines::Recording(s) => s.next_event(),
-            InputLines::Scenario(s) => s.next_event(),
+            InputLines::Recording(s) => s.next_step(),
+            InputLines::Scenario(s) => s.next_step(),
         }
     }
 }
@@ -517,37 +565,68 @@ impl Source for InputFile {
 mod tests {
     use super::*;
 
+    /// Parses a line whose records (if any) are placed at index 0, 1, ...
+    fn parse(line: &[u8]) -> Result<Step, String> {
+        let mut index = 0;
+        parse_step(line, || {
+            index += 1;
+            Position::Index { index: index - 1 }
+        })
+    }
+
+    /// A bundle of these payloads at index 0, 1, ...
+    fn bundle(payloads: &[&[u8]]) -> Step {
+        Step::Bundle(
+            payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Record::new(p.to_vec(), Position::Index { index: i as u64 }))
+                .collect(),
+        )
+    }
+
     #[test]
     fn steps_round_trip_through_their_line_form() {
         let steps = [
-            ScenarioStep::Events(vec![r#"{"id":"1"}"#.to_owned()]),
-            ScenarioStep::Events(vec![r#"{"id":"1"}"#.to_owned(), r#"{"id":"2"}"#.to_owned()]),
-            ScenarioStep::Watermark(Watermark::at(
+            bundle(&[br#"{"id":"1"}"#]),
+            bundle(&[br#"{"id":"1"}"#, br#"{"id":"2"}"#]),
+            Step::Watermark(Watermark::at(
                 Timestamp::parse_datetime("2024-04-28T23:13:00.000").unwrap(),
             )),
-            ScenarioStep::Watermark(Watermark::MAX),
-            ScenarioStep::ProcessingTime(Duration::seconds(5)),
-            ScenarioStep::ProcessingTime(Duration::millis(1500)),
-            ScenarioStep::Watermark(Watermark::MIN),
-            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(i64::MAX - 1))),
-            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(i64::MIN + 1))),
-            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(-62_167_219_200_001))),
-            ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(253_402_300_800_000))),
-            ScenarioStep::ProcessingTime(Duration::millis(i64::MAX)),
-            ScenarioStep::ProcessingTime(Duration::millis(9_007_199_254_740_993)),
-            ScenarioStep::ProcessingTime(Duration::millis(1)),
+            Step::Watermark(Watermark::MAX),
+            Step::ProcessingTime(Duration::seconds(5)),
+            Step::ProcessingTime(Duration::millis(1500)),
+            Step::Watermark(Watermark::MIN),
+            Step::Watermark(Watermark::at(Timestamp::from_millis(i64::MAX - 1))),
+            Step::Watermark(Watermark::at(Timestamp::from_millis(i64::MIN + 1))),
+            Step::Watermark(Watermark::at(Timestamp::from_millis(-62_167_219_200_001))),
+            Step::Watermark(Watermark::at(Timestamp::from_millis(253_402_300_800_000))),
+            Step::ProcessingTime(Duration::millis(i64::MAX)),
+            Step::ProcessingTime(Duration::millis(9_007_199_254_740_993)),
+            Step::ProcessingTime(Duration::millis(1)),
             // A bad record is still a record: a script that adds a raw `null` reads back as itself.
-            ScenarioStep::Events(vec!["null".to_owned()]),
-            ScenarioStep::Events(vec!["null".to_owned(), "null".to_owned()]),
+            bundle(&[b"null"]),
+            bundle(&[b"null", b"null"]),
+            // Records that are no JSON value, or not even text, keep their bytes.
+            bundle(&[b"not json", br#"{"id": "4"#, b""]),
+            bundle(&[b" {\"id\": 1}", b"{\n}"]),
+            bundle(&[b"\xff\xfe", br#"{"id":"1"}"#]),
+            bundle(&[]),
         ];
         for step in steps {
-            assert_eq!(
-                ScenarioStep::parse(step.to_line().as_bytes()).unwrap(),
-                step,
-                "{}",
-                step.to_line()
-            );
+            let line = step_line(&step);
+            assert!(!line.contains('\n'), "{line}");
+            assert_eq!(parse(line.as_bytes()).unwrap(), step, "{line}");
         }
+    }
+
+    #[test]
+    fn records_are_written_in_the_plainest_form_that_keeps_their_bytes() {
+        assert_eq!(step_line(&bundle(&[br#"{"id":"1"}"#])), r#"{"event": {"id":"1"}}"#);
+        assert_eq!(step_line(&bundle(&[b"nope", b"{}"])), r#"{"records": ["nope","{}"]}"#);
+        assert_eq!(step_line(&bundle(&[b"\xff"])), r#"{"records_base64": ["/w=="]}"#);
+        let err = parse(br#"{"records_base64": ["not base64!"]}"#).unwrap_err();
+        assert!(err.contains("record 1 is not base64"), "{err}");
     }
 
     #[test]
@@ -571,37 +650,25 @@ mod tests {
             (r#"{"watermark": true}"#, "not a whole number of milliseconds"),
             ("{oops", "not a scenario step"),
         ] {
-            let err = ScenarioStep::parse(line.as_bytes()).unwrap_err();
+            let err = parse(line.as_bytes()).unwrap_err();
             assert!(err.contains(expected), "{line}: {err}");
         }
     }
 
     #[test]
     fn every_watermark_form_reads_as_its_instant() {
-        let at = |ms: i64| Ok(ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))));
-        assert_eq!(
-            ScenarioStep::parse(br#"{"watermark": 1714345980000}"#),
-            at(1_714_345_980_000)
-        );
-        assert_eq!(
-            ScenarioStep::parse(br#"{"watermark": "1714345980000ms"}"#),
-            at(1_714_345_980_000)
-        );
-        assert_eq!(
-            ScenarioStep::parse(br#"{"watermark": "2024-04-28T23:13:00"}"#),
-            at(1_714_345_980_000)
-        );
-        assert_eq!(ScenarioStep::parse(br#"{"watermark": -1}"#), at(-1));
-        assert_eq!(
-            ScenarioStep::parse(br#"{"watermark": "-inf"}"#),
-            Ok(ScenarioStep::Watermark(Watermark::MIN))
-        );
+        let at = |ms: i64| Ok(Step::Watermark(Watermark::at(Timestamp::from_millis(ms))));
+        assert_eq!(parse(br#"{"watermark": 1714345980000}"#), at(1_714_345_980_000));
+        assert_eq!(parse(br#"{"watermark": "1714345980000ms"}"#), at(1_714_345_980_000));
+        assert_eq!(parse(br#"{"watermark": "2024-04-28T23:13:00"}"#), at(1_714_345_980_000));
+        assert_eq!(parse(br#"{"watermark": -1}"#), at(-1));
+        assert_eq!(parse(br#"{"watermark": "-inf"}"#), Ok(Step::Watermark(Watermark::MIN)));
         // The datetime form where it can show the instant, milliseconds where it cannot.
-        let line = |ms: i64| ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))).to_line();
+        let line = |ms: i64| step_line(&Step::Watermark(Watermark::at(Timestamp::from_millis(ms))));
         assert_eq!(line(1_714_345_980_000), r#"{"watermark": "2024-04-28T23:13:00.000"}"#);
         assert_eq!(line(i64::MAX - 1), r#"{"watermark": 9223372036854775806}"#);
         assert_eq!(
-            ScenarioStep::ProcessingTime(Duration::millis(9_007_199_254_740_993)).to_line(),
+            step_line(&Step::ProcessingTime(Duration::millis(9_007_199_254_740_993))),
             r#"{"processing_time": 9007199254740.993}"#
         );
     }
@@ -610,12 +677,19 @@ mod tests {
         #[test]
         fn every_watermark_and_processing_time_step_reads_back_as_itself(ms in proptest::num::i64::ANY, by in 1..=i64::MAX) {
             for step in [
-                ScenarioStep::Watermark(Watermark::at(Timestamp::from_millis(ms))),
-                ScenarioStep::ProcessingTime(Duration::millis(by)),
+                Step::Watermark(Watermark::at(Timestamp::from_millis(ms))),
+                Step::ProcessingTime(Duration::millis(by)),
             ] {
-                let line = step.to_line();
-                proptest::prop_assert_eq!(ScenarioStep::parse(line.as_bytes()), Ok(step), "{}", line);
+                let line = step_line(&step);
+                proptest::prop_assert_eq!(parse(line.as_bytes()), Ok(step), "{}", line);
             }
+        }
+
+        #[test]
+        fn any_bundle_reads_back_with_its_bytes(payloads in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..24), 0..4)) {
+            let step = bundle(&payloads.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            let line = step_line(&step);
+            proptest::prop_assert_eq!(parse(line.as_bytes()), Ok(step), "{}", line);
         }
     }
 
@@ -623,8 +697,8 @@ mod tests {
     fn a_backwards_watermark_stops_the_script_with_its_line() {
         let text = "{\"watermark\": \"2024-04-28T23:13:00\"}\n\n{\"watermark\": \"2024-04-28T23:12:00\"}\n";
         let mut source = ScenarioSource::from_reader("s.jsonl", text.as_bytes());
-        assert!(source.next_event().unwrap().is_some());
-        let err = source.next_event().unwrap_err().to_string();
+        assert!(source.next_step().unwrap().is_some());
+        let err = source.next_step().unwrap_err().to_string();
         assert!(err.contains("s.jsonl, line 3") && err.contains("backwards"), "{err}");
     }
 
@@ -654,9 +728,9 @@ mod tests {
 
     #[test]
     fn a_misspelt_keyword_gets_a_suggestion() {
-        let err = ScenarioStep::parse(br#"{"watermak": "2024-04-28T23:13:00.000"}"#).unwrap_err();
+        let err = parse(br#"{"watermak": "2024-04-28T23:13:00.000"}"#).unwrap_err();
         assert!(err.contains("did you mean `watermark`?"), "{err}");
-        let err = ScenarioStep::parse(br#"{"event": {}, "procesing_time": 1}"#).unwrap_err();
+        let err = parse(br#"{"event": {}, "procesing_time": 1}"#).unwrap_err();
         assert!(err.contains("did you mean `processing_time`?"), "{err}");
     }
 
@@ -665,7 +739,7 @@ mod tests {
         let text = "\n{\"watermak\": \"2024-04-28T23:13:00.000\"}\n{\"watermark\": \"+inf\"}\n";
         let mut input = InputFile::from_reader("s.jsonl", Box::new(text.as_bytes()), None, InputFormat::Auto).unwrap();
         assert!(input.is_scenario());
-        let err = input.next_event().unwrap_err().to_string();
+        let err = input.next_step().unwrap_err().to_string();
         assert!(
             err.contains("s.jsonl, line 2") && err.contains("did you mean `watermark`?"),
             "{err}"
@@ -680,7 +754,7 @@ mod tests {
         let visit = "{\"ip\": \"1.2.3.4\"}\n";
         let mut forced = InputFile::from_reader("s", Box::new(visit.as_bytes()), None, InputFormat::Scenario).unwrap();
         assert!(forced.is_scenario());
-        assert!(forced.next_event().unwrap_err().to_string().contains("s, line 1"));
+        assert!(forced.next_step().unwrap_err().to_string().contains("s, line 1"));
     }
 
     #[test]

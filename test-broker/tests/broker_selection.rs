@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use testkit::broker::{default_broker_bin, BrokerChoice, BrokerError, Capabilities, Flavor, DEFAULT_IMAGE};
+use test_broker::{default_broker_bin, BrokerChoice, BrokerError, Capabilities, Flavor, DEFAULT_IMAGE};
 
 fn choose(vars: &[(&str, &str)]) -> Result<Option<BrokerChoice>, BrokerError> {
     let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
