@@ -16,7 +16,8 @@
 //! * `hi_offset`, the high watermark, or under `read_committed` `ls_offset`, the last stable offset:
 //!   the end as the consumer may read it, as of the last fetch response;
 //! * `broker`, the broker fetched from (the leader, unless fetching from a follower), whose `rxidle`
-//!   says how many microseconds ago anything was last received from it.
+//!   says how many microseconds ago anything was last received from it (on its own connection: the
+//!   group coordinator's logical connection is not looked at).
 //!
 //! They become [`EndOffsets`] `{ position: next_offset, end }`. A partition is reported only when its
 //! broker received something less than half the idle timeout before the statistics were taken: during
@@ -104,7 +105,9 @@ impl EndOffsetReader {
         // `age`: microseconds since the client was created, when the statistics were taken.
         let taken_at = self.created_at.plus(Duration::millis(statistics.age / 1000));
         let max_rxidle_us = self.max_receive_idle.as_millis().saturating_mul(1000);
-        for broker in statistics.brokers.values() {
+        // Logical brokers (the group coordinator's handle) are other connections: not the fetch's.
+        let brokers = || statistics.brokers.values().filter(|b| b.source != "logical");
+        for broker in brokers() {
             // -1: nothing received yet on the current connection.
             if broker.rxidle < 0 || broker.rxidle >= max_rxidle_us {
                 self.unheard.insert(broker.nodeid, taken_at);
@@ -120,7 +123,7 @@ impl EndOffsetReader {
             .filter(|p| p.partition >= 0)
             .filter_map(|p| {
                 let broker_id = if p.broker >= 0 { p.broker } else { p.leader };
-                let broker = statistics.brokers.values().find(|b| b.nodeid == broker_id)?;
+                let broker = brokers().find(|b| b.nodeid == broker_id)?;
                 let heard_throughout = self
                     .unheard
                     .get(&broker_id)
@@ -189,12 +192,19 @@ mod tests {
             age: age_ms * 1000,
             ..Statistics::default()
         };
-        for (name, nodeid, rxidle) in [("127.0.0.1:9092/bootstrap", -1, 0), ("127.0.0.1:9092/1", 1, rxidle_us)] {
+        let brokers = [
+            ("127.0.0.1:9092/bootstrap", -1, "configured", 0),
+            ("127.0.0.1:9092/1", 1, "learned", rxidle_us),
+            // The group coordinator's connection, whose receives say nothing about the fetch.
+            ("GroupCoordinator", 1, "logical", 9_000_000),
+        ];
+        for (name, nodeid, source, rxidle) in brokers {
             statistics.brokers.insert(
                 name.to_owned(),
                 Broker {
                     name: name.to_owned(),
                     nodeid,
+                    source: source.to_owned(),
                     rxidle,
                     ..Broker::default()
                 },

@@ -87,7 +87,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     run_observed(pipeline, options, shutdown, &mut |_, _| {})
 }
@@ -106,7 +105,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     if options.poll_batch == 0 {
         return Err(RuntimeError::Options("poll_batch must be at least 1".to_owned()));
@@ -197,7 +195,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     let context = consumer.context();
     let (batches, queue) = std::sync::mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
@@ -276,7 +273,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     use std::sync::mpsc::RecvTimeoutError;
     let context = consumer.context();
@@ -348,7 +344,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
         crate::client_log::client_log("consumer", level, facility, message);
@@ -381,7 +376,6 @@ where
     C: CombineFn + Clone + Send + 'static,
     O: KafkaOutput + Send + 'static,
     PipelineInstance<E, K, C, O>: Send,
-    Pipeline<E, K, C, O>: Send,
 {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
