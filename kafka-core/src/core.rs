@@ -632,11 +632,13 @@ where
         self.after_event();
     }
 
-    /// The broker answered where `partition` ends and where the fetch stands (solicited by
-    /// [`Action::FetchEndOffsets`] or not).
+    /// The broker answered at `now` where `partition` ends and where the fetch stands (solicited by
+    /// [`Action::FetchEndOffsets`] or not). A driver may hand a report over after its time (the rdkafka
+    /// shell queues it behind the records fetched before it): it then counts from `now`, the time of
+    /// the answer, and goes stale as early as it would have.
     pub fn on_end_offsets(&mut self, now: Timestamp, partition: i32, offsets: EndOffsets) {
         self.tick_clock(now);
-        self.watermarks.on_end_offsets(partition, offsets, self.now);
+        self.watermarks.on_end_offsets(partition, offsets, now);
         self.after_event();
     }
 

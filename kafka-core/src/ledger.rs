@@ -5,9 +5,10 @@
 //!
 //! A record is *done* once every window it was added to has fired and the resulting messages were
 //! acknowledged by the broker (records that were dead-lettered or dropped as late are done once their
-//! DLQ or late-topic message is acknowledged). The runner flushes the producer before it commits, so at
-//! commit time "fired" implies "acknowledged". Per partition the ledger commits the smallest offset
-//! among records that are not done, or the next offset to read when all are.
+//! DLQ or late-topic message is acknowledged). The core commits only once every message sent before
+//! the commit was decided is acknowledged, so at commit time "fired" implies "acknowledged". Per
+//! partition the ledger commits the smallest offset among records that are not done, or the next
+//! offset to read when all are.
 //!
 //! Tracking is per bundle, not per record: each bundle of a partition (consecutive offsets) is held
 //! until the watermark reaches the end of the latest window of its largest event time. Window ends

@@ -174,7 +174,7 @@ fn pipeline_rate(servers: &str, topic: &str, records: usize) -> f64 {
         options,
         &shutdown,
         &mut |stats, _| {
-            let read = (stats.pipeline.read + stats.replay_skipped + stats.late_behind_floor) as usize;
+            let read = stats.records_read() as usize;
             if read > 0 {
                 first.get_or_insert_with(Instant::now);
             }

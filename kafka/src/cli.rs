@@ -9,14 +9,15 @@
 //! answer ([`crate::connect`]); every failure from there on exits 1 with one line.
 
 use std::process::ExitCode;
-use std::time::Duration as Wall;
 
+use crate::options::wall;
 use crate::repartition::{self, RepartitionOptions};
 use crate::{run as run_pipeline, traffic_agg, RunSummary, RunnerOptions, Shutdown};
 use anyhow::Context;
 use clap::builder::NonEmptyStringValueParser;
 use clap::error::ErrorKind;
 use clap::Parser;
+use kafka_core::defaults;
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::TrafficConfig;
@@ -73,11 +74,12 @@ struct Cli {
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     allowed_lateness: Duration,
     /// How far out of event-time order records within one partition may be.
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, default_value_t = defaults::MAX_OUT_OF_ORDERNESS, value_name = "DURATION")]
     max_out_of_orderness: Duration,
-    /// A partition silent this long stops holding the watermark back; when all are, the watermark
-    /// follows the wall clock.
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    /// A partition the broker says is caught up and that is silent this long stops holding the
+    /// watermark back (a broker outage never makes it idle); when all are, the watermark follows the
+    /// wall clock.
+    #[arg(long, default_value_t = defaults::IDLE_TIMEOUT, value_name = "DURATION")]
     idle_timeout: Duration,
     /// Send records that do not parse here (original bytes; reason and source position in headers).
     #[arg(long, value_name = "TOPIC", value_parser = NonEmptyStringValueParser::new())]
@@ -98,7 +100,7 @@ struct Cli {
     #[arg(long)]
     repartition: bool,
     /// How often safe offsets are committed.
-    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    #[arg(long, default_value_t = defaults::COMMIT_INTERVAL, value_name = "DURATION")]
     commit_interval: Duration,
     /// How often a progress line is logged (0 for never).
     #[arg(long, default_value = "10s", value_name = "DURATION")]
@@ -132,10 +134,6 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
-}
-
-fn wall(d: Duration) -> Wall {
-    Wall::from_millis(d.as_millis().max(0) as u64)
 }
 
 /// Why a binary stops before or instead of running.
@@ -386,10 +384,10 @@ fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
     eprintln!(
         "{}: stopped cleanly: {} read, {} windows out, {} dead letters, {} late, {} commits",
         flavor.name(),
-        s.pipeline.read + s.replay_skipped + s.late_behind_floor,
+        s.records_read(),
         s.outputs_sent,
         s.pipeline.dead_lettered,
-        s.pipeline.dropped_late + s.late_behind_floor,
+        s.late(),
         s.commits
     );
     Ok(())

@@ -135,6 +135,12 @@ pub fn warn_repeated(kind: &str, message: impl Display) {
     when_due(kind.to_owned(), |n| tracing::warn!("{}", with_count(message, n)));
 }
 
+/// Logs an informational line of kind `kind`, at most once per [`REPEAT_INTERVAL`] (for lines a
+/// rebalance storm or a flapping broker could repeat many times a second).
+pub fn info_repeated(kind: &str, message: impl Display) {
+    when_due(kind.to_owned(), |n| tracing::info!("{}", with_count(message, n)));
+}
+
 /// The kind of an error from librdkafka: its code, so that an error event and the poll error raised
 /// for the same failure count as one.
 pub fn error_kind(error: &KafkaError) -> String {

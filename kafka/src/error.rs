@@ -41,6 +41,19 @@ pub enum RuntimeError {
         /// What the client reported.
         message: String,
     },
+    /// A transaction step failed (and was aborted): nothing of it was committed.
+    #[error("{step} ({transactional_id}) failed: {message}")]
+    Transaction {
+        /// The transactional id.
+        transactional_id: String,
+        /// The step that failed.
+        step: kafka_core::TxnStep,
+        /// What the client reported.
+        message: String,
+    },
+    /// The consumer core stopped for a reason this crate has no variant for.
+    #[error(transparent)]
+    Core(kafka_core::CoreError),
     /// No broker answered within the connect timeout ([`crate::connect::await_brokers`]).
     #[error(
         "no Kafka broker answered at {bootstrap_servers} within {timeout}{}",
@@ -68,6 +81,25 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// Why a consumer core stopped, as a runtime error; `transactional_id` names the producer.
+    pub fn from_core(error: kafka_core::CoreError, transactional_id: Option<&str>) -> RuntimeError {
+        use kafka_core::CoreError;
+        let transactional_id = transactional_id.unwrap_or_default().to_owned();
+        match error {
+            CoreError::Delivery { topic, message } => RuntimeError::Delivery { topic, message },
+            CoreError::Fenced { message } => RuntimeError::Fenced {
+                transactional_id,
+                message,
+            },
+            CoreError::Transaction { step, message } => RuntimeError::Transaction {
+                transactional_id,
+                step,
+                message,
+            },
+            other => RuntimeError::Core(other),
+        }
+    }
+
     /// A [`RuntimeError::Kafka`] for `operation`.
     pub(crate) fn kafka(operation: impl Into<String>) -> impl FnOnce(KafkaError) -> RuntimeError {
         let operation = operation.into();

@@ -2,15 +2,21 @@
 //! configurations derived from them.
 //!
 //! [`RunnerOptions`] holds every setting of the `traffic-agg` binary except the windowing, which
-//! belongs to the pipeline ([`pipeline::traffic::TrafficConfig`]). The client settings that the
-//! runner's guarantees rest on are fixed here and cannot be overridden: manual commits, eager
-//! rebalancing (an eager revoke drops all state at once, see [`crate::runner`]), `read_committed` input
-//! and a transactional producer in exactly-once mode. The producer defaults to idempotent `acks=all`.
+//! belongs to the pipeline ([`pipeline::traffic::TrafficConfig`]). The protocol's settings go to the
+//! consumer core as a [`CoreConfig`] ([`RunnerOptions::core_config`]); their defaults are
+//! [`kafka_core::defaults`]. The client settings that the runner's guarantees rest on are fixed here and
+//! cannot be overridden: manual commits, eager rebalancing (an eager revoke drops all state at once, see
+//! [`crate::runner`]), `read_committed` input and a transactional producer in exactly-once mode, and
+//! statistics every quarter of the idle timeout (they tell which partitions are caught up, see
+//! [`crate::end_offsets`]). The producer defaults to idempotent `acks=all`.
 
 use std::time::Duration as Wall;
 
+use kafka_core::{defaults, CoreConfig, Topics};
 use pipeline::time::Duration;
 use rdkafka::ClientConfig;
+
+use crate::end_offsets::statistics_interval;
 
 /// The settings of one runner (one `traffic-agg` process).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +31,8 @@ pub struct RunnerOptions {
     pub group_id: String,
     /// Bounded out-of-orderness allowed within one partition.
     pub max_out_of_orderness: Duration,
-    /// How long a partition may deliver nothing before it stops holding the watermark back.
+    /// How long a partition that is caught up may deliver nothing before it stops holding the
+    /// watermark back (see [`kafka_core::watermark`]).
     pub idle_timeout: Wall,
     /// Records that do not parse go here (original bytes, reason and source position in headers).
     pub dlq_topic: Option<String>,
@@ -55,27 +62,46 @@ pub struct RunnerOptions {
 }
 
 impl RunnerOptions {
-    /// The seed's settings: `website-visit` in, `traffic-agg` out, group `traffic-agg`, 5 s
-    /// out-of-orderness, 10 s idle timeout, at-least-once.
+    /// The seed's settings and [`kafka_core::defaults`]: `website-visit` in, `traffic-agg` out, group
+    /// `traffic-agg`, 5 s out-of-orderness, 10 s idle timeout, commits every second, at-least-once.
     pub fn new(bootstrap_servers: impl Into<String>) -> Self {
         RunnerOptions {
             bootstrap_servers: bootstrap_servers.into(),
-            input_topic: "website-visit".to_owned(),
-            output_topic: "traffic-agg".to_owned(),
-            group_id: "traffic-agg".to_owned(),
-            max_out_of_orderness: Duration::seconds(5),
-            idle_timeout: Wall::from_secs(10),
+            input_topic: defaults::INPUT_TOPIC.to_owned(),
+            output_topic: defaults::OUTPUT_TOPIC.to_owned(),
+            group_id: defaults::OUTPUT_TOPIC.to_owned(),
+            max_out_of_orderness: defaults::MAX_OUT_OF_ORDERNESS,
+            idle_timeout: wall(defaults::IDLE_TIMEOUT),
             dlq_topic: None,
             late_topic: None,
             exactly_once: false,
             transactional_id: None,
-            commit_interval: Wall::from_secs(1),
+            commit_interval: wall(defaults::COMMIT_INTERVAL),
             progress_interval: Wall::from_secs(10),
             session_timeout: Wall::from_secs(10),
-            max_bundle: 50,
+            max_bundle: defaults::MAX_BUNDLE,
             poll_batch: 500,
             consumer_properties: Vec::new(),
             producer_properties: Vec::new(),
+        }
+    }
+
+    /// What the consumer core is told: the topics and the watermark, commit and bundle settings (the
+    /// rest are [`kafka_core::defaults`]).
+    pub fn core_config(&self) -> CoreConfig {
+        CoreConfig {
+            topics: Topics {
+                input: self.input_topic.clone(),
+                output: self.output_topic.clone(),
+                dead_letters: self.dlq_topic.clone(),
+                late: self.late_topic.clone(),
+            },
+            max_out_of_orderness: self.max_out_of_orderness,
+            idle_timeout: duration(self.idle_timeout),
+            commit_interval: duration(self.commit_interval),
+            max_bundle: self.max_bundle,
+            exactly_once: self.exactly_once,
+            ..CoreConfig::default()
         }
     }
 
@@ -120,11 +146,17 @@ impl RunnerOptions {
                     "read_uncommitted"
                 },
             );
-        if !self.progress_interval.is_zero() {
-            config.set(
-                "statistics.interval.ms",
-                self.progress_interval.as_millis().max(1000).to_string(),
-            );
+        // Statistics say which partitions are caught up (crate::end_offsets); a report is fresh for
+        // half the idle timeout, so they come every quarter of it.
+        config.set(
+            "statistics.interval.ms",
+            statistics_interval(self.idle_timeout).as_millis().to_string(),
+        );
+        // An idle broker answers a fetch after `fetch.wait.max.ms` (500 ms by default); with a short
+        // idle timeout it must answer more often than every half of it, or no report is ever fresh.
+        let fetch_wait = statistics_interval(self.idle_timeout).min(Wall::from_millis(500));
+        if config.get("fetch.wait.max.ms").is_none() && fetch_wait < Wall::from_millis(500) {
+            config.set("fetch.wait.max.ms", fetch_wait.as_millis().to_string());
         }
         config
     }
@@ -146,5 +178,45 @@ impl RunnerOptions {
             config.set("transactional.id", self.effective_transactional_id());
         }
         config
+    }
+}
+
+/// A wall-clock duration of a pipeline duration (negative ones are zero).
+pub(crate) fn wall(d: Duration) -> Wall {
+    Wall::from_millis(u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// A pipeline duration of a wall-clock one.
+pub(crate) fn duration(d: Wall) -> Duration {
+    Duration::millis(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runner_defaults_are_the_cores() {
+        let options = RunnerOptions::new("127.0.0.1:9092");
+        let config = options.core_config();
+        assert_eq!(
+            config,
+            CoreConfig {
+                topics: Topics::default(),
+                ..CoreConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn statistics_come_every_quarter_of_the_idle_timeout() {
+        let mut options = RunnerOptions::new("127.0.0.1:9092");
+        let config = options.consumer_config();
+        assert_eq!(config.get("statistics.interval.ms"), Some("2500"));
+        assert_eq!(config.get("fetch.wait.max.ms"), None);
+        options.idle_timeout = Wall::from_secs(1);
+        let config = options.consumer_config();
+        assert_eq!(config.get("statistics.interval.ms"), Some("250"));
+        assert_eq!(config.get("fetch.wait.max.ms"), Some("250"));
     }
 }

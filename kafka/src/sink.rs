@@ -1,15 +1,13 @@
-//! The Kafka sink: window results, dead letters and late records as Kafka messages, with delivery
-//! reports awaited before anything is committed.
+//! The Kafka producers: the runner's, which sends what its [`kafka_core::ConsumerCore`] asks for and
+//! reports each delivery back under the core's message id, and the plain one of [`crate::produce`] and
+//! [`crate::repartition`], which counts acknowledgements and keeps the first failure.
 //!
-//! Window results are written with the key and value their [`KafkaOutput`] implementation gives; for
-//! the traffic aggregation those are the seed's exact bytes: key `{"event_id": ..., "window_start":
-//! ...}` and value `{"id": ..., "window_start": ..., "window_end": ..., "page_views": ...}`, in
-//! Python's `json.dumps` layout. The key is the same on every replay of a window, so a compacted output
-//! topic keeps one value per window.
-//!
-//! A dead letter's value is the original record, untouched; its headers say why and where from:
-//! `reason`, `source.topic`, `source.partition`, `source.offset`. A late record has the same, plus
-//! `event_time` and `watermark`.
+//! The bytes of each message (window results, dead letters, late records, with their headers) are
+//! decided by the core ([`kafka_core::message`]); this module only puts them on the wire.
+//! [`MessageProducer`] hands every delivery report to a channel as a [`Delivery`]; the runner feeds
+//! them to the core, which commits offsets only once everything produced before them is acknowledged.
+//! In exactly-once mode the producer is transactional and the runner carries out the core's
+//! transaction steps with it.
 //!
 //! A record can be bigger than the producer may send (`message.max.bytes`, librdkafka's default
 //! 1,000,000 bytes counting key, value and headers): the broker's own limit (1 MiB by default, or a
@@ -17,62 +15,113 @@
 //! the same record after every restart, so such a dead letter or late record is cut to the longest
 //! prefix that fits, with the headers `truncated: true` and `original.size: <bytes>`; the source
 //! position in its headers still finds the whole record. Raising `message.max.bytes` (and the DLQ
-//! topic's `max.message.bytes`) keeps bigger records whole.
-//!
-//! [`OutputProducer::flush`] returns only when every message sent so far was acknowledged, or with the
-//! first delivery failure: the runner commits offsets only after a successful flush. In exactly-once
-//! mode the producer is transactional and [`OutputProducer::commit_transaction`] commits the outputs
-//! together with the input offsets.
+//! topic's `max.message.bytes`) keeps bigger records whole. The repartition stage forwards records
+//! the same way. A window result is never cut: one too big fails its delivery.
 
+use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration as Wall;
 
-use pipeline::io::{pyjson, DeadLetter, LateRecord, Position};
-use pipeline::traffic::TrafficAgg;
+use kafka_core::{Message, MessageKind, TxnError};
+use pipeline::io::Position;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, Message, TopicPartitionList};
+use rdkafka::{ClientConfig, Message as _, TopicPartitionList};
+
+pub use kafka_core::message::KafkaOutput;
 
 use crate::error::RuntimeError;
 
-/// How a pipeline output becomes a Kafka message.
-pub trait KafkaOutput {
-    /// The message key.
-    fn message_key(&self) -> Vec<u8>;
-    /// The message value.
-    fn message_value(&self) -> Vec<u8>;
+/// How long a flush or transaction call may take before the caller gives up (and a restart re-reads).
+const FLUSH_TIMEOUT: Wall = Wall::from_secs(60);
+
+/// librdkafka's `message.max.bytes` when it is not set.
+pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
+/// What librdkafka counts for a message besides its key, value and headers (the record's length,
+/// attributes, timestamp and offset deltas and the lengths, as varints at their widest: 36 bytes),
+/// rounded up.
+const RECORD_OVERHEAD: usize = 64;
+
+/// The producer's `message.max.bytes`: the most a message may take, key, value and headers.
+#[derive(Debug, Clone, Copy)]
+struct SizeLimit(usize);
+
+impl SizeLimit {
+    fn of(config: &ClientConfig) -> SizeLimit {
+        SizeLimit(
+            config
+                .get("message.max.bytes")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES),
+        )
+    }
+
+    /// The most value bytes a message with `key` and `headers` may carry.
+    fn room_for(self, key: Option<&[u8]>, headers: &OwnedHeaders) -> usize {
+        let key_size = key.map_or(0, <[u8]>::len);
+        self.0
+            .saturating_sub(RECORD_OVERHEAD + key_size + headers_size(headers))
+    }
+
+    /// `payload` whole with `headers` when it fits in one message; else its longest prefix that does,
+    /// with the headers `truncated` and `original.size` added (see the module docs). The flag says
+    /// whether it was cut.
+    fn fit<'p>(
+        self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &'p [u8],
+        headers: OwnedHeaders,
+        position: &dyn Display,
+    ) -> (&'p [u8], OwnedHeaders, bool) {
+        if payload.len() <= self.room_for(key, &headers) {
+            return (payload, headers, false);
+        }
+        let original_size = payload.len().to_string();
+        let headers = headers
+            .insert(Header {
+                key: "truncated",
+                value: Some("true".as_bytes()),
+            })
+            .insert(Header {
+                key: "original.size",
+                value: Some(original_size.as_bytes()),
+            });
+        let room = self.room_for(key, &headers);
+        crate::client_log::warn_repeated(
+            "truncated",
+            format_args!(
+                "the record at {position} ({} bytes) is larger than a message may be (message.max.bytes {}): \
+                 sent to {topic} cut to its first {room} bytes",
+                payload.len(),
+                self.0
+            ),
+        );
+        (&payload[..room.min(payload.len())], headers, true)
+    }
 }
 
-impl KafkaOutput for TrafficAgg {
-    /// `{"event_id": ..., "window_start": ...}`, as the seed's `create_message` writes it.
-    fn message_key(&self) -> Vec<u8> {
-        pyjson::to_string(&self.key()).into_bytes()
-    }
-
-    /// The seed's `json.dumps(element)`.
-    fn message_value(&self) -> Vec<u8> {
-        self.to_json().into_bytes()
-    }
+/// The bytes `headers` take in a record: each key and value with their varint lengths.
+fn headers_size(headers: &OwnedHeaders) -> usize {
+    use rdkafka::message::Headers;
+    headers
+        .iter()
+        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 2 * 5)
+        .sum::<usize>()
+        + 5
 }
 
-impl KafkaOutput for sql::SqlRow {
-    /// `{"event_id": ..., "window_start": ...}` as the seed's SQL version writes it, when the query has
-    /// both columns; otherwise the whole row, so equal rows still share a key.
-    fn message_key(&self) -> Vec<u8> {
-        self.message_key()
-            .unwrap_or_else(|| self.clone())
-            .to_json()
-            .into_bytes()
-    }
-
-    /// The row as `json.dumps` of its dict, columns in `SELECT` order.
-    fn message_value(&self) -> Vec<u8> {
-        self.to_json().into_bytes()
-    }
+/// Whether a client error says that a newer producer with the same transactional id took over.
+fn is_fenced(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
+    )
 }
 
 /// Counts acknowledgements and keeps the first delivery failure.
@@ -121,40 +170,40 @@ impl ProducerContext for DeliveryTracker {
     }
 }
 
-/// The producer of a runner: outputs, dead letters and late records.
+/// The producer of [`crate::produce`] and [`crate::repartition`]: sends, then waits for every
+/// acknowledgement at once ([`flush`](Self::flush), or a transaction's commit).
 pub struct OutputProducer {
     producer: ThreadedProducer<DeliveryTracker>,
     transactional_id: Option<String>,
     in_transaction: bool,
     sent: u64,
     truncated: u64,
-    /// The producer's `message.max.bytes`: the most a message may take, key, value and headers.
-    max_message_bytes: usize,
+    limit: SizeLimit,
 }
 
-/// librdkafka's `message.max.bytes` when it is not set.
-pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
-
-/// What librdkafka counts for a message besides its key, value and headers (the record's length,
-/// attributes, timestamp and offset deltas and the lengths, as varints at their widest: 36 bytes),
-/// rounded up.
-const RECORD_OVERHEAD: usize = 64;
-
-/// The bytes `headers` take in a record: each key and value with their varint lengths.
-fn headers_size(headers: &OwnedHeaders) -> usize {
-    use rdkafka::message::Headers;
-    headers
-        .iter()
-        .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 2 * 5)
-        .sum::<usize>()
-        + 5
+/// Sends `record`, waiting out a full local queue (back-pressure: librdkafka's background thread
+/// drains it as the broker acknowledges); any other refusal is returned.
+fn send_waiting<'a, C>(
+    producer: &ThreadedProducer<C>,
+    mut record: BaseRecord<'a, [u8], [u8], C::DeliveryOpaque>,
+) -> Result<(), KafkaError>
+where
+    C: ProducerContext + 'static,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Wall::from_millis(1));
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
 }
-
-/// How long a flush or transaction call may take before the runner gives up (and a restart re-reads).
-const FLUSH_TIMEOUT: Wall = Wall::from_secs(60);
 
 impl OutputProducer {
-    /// A producer from `config`; with `transactional_id` set in it, transactions are initialised (which
+    /// A producer from `config`; with `transactional.id` set in it, transactions are initialised (which
     /// fences any earlier instance with the same id and aborts its open transaction).
     pub fn new(config: &ClientConfig) -> Result<OutputProducer, RuntimeError> {
         let producer: ThreadedProducer<DeliveryTracker> = config
@@ -170,17 +219,13 @@ impl OutputProducer {
                 .init_transactions(FLUSH_TIMEOUT)
                 .map_err(RuntimeError::kafka(format!("initialising transactions as {id}")))?;
         }
-        let max_message_bytes = config
-            .get("message.max.bytes")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(OutputProducer {
             producer,
             transactional_id,
             in_transaction: false,
             sent: 0,
             truncated: 0,
-            max_message_bytes,
+            limit: SizeLimit::of(config),
         })
     }
 
@@ -194,7 +239,7 @@ impl OutputProducer {
         self.sent
     }
 
-    /// Dead letters and late records sent cut short because the whole record did not fit.
+    /// Records sent cut short because the whole record did not fit.
     pub fn truncated(&self) -> u64 {
         self.truncated
     }
@@ -221,36 +266,12 @@ impl OutputProducer {
         if let Some(headers) = headers {
             record = record.headers(headers);
         }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => {
-                    self.sent += 1;
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // Back-pressure: the background thread drains the queue as the broker acknowledges.
-                    record = back;
-                    std::thread::sleep(Wall::from_millis(1));
-                }
-                Err((source, _)) => {
-                    return Err(RuntimeError::Kafka {
-                        operation: format!("producing to {topic}"),
-                        source,
-                    })
-                }
-            }
-        }
-    }
-
-    /// Sends a window result.
-    pub fn send_output<O: KafkaOutput>(&mut self, topic: &str, output: &O) -> Result<(), RuntimeError> {
-        self.send(topic, Some(&output.message_key()), &output.message_value(), None)
-    }
-
-    /// Sends a dead letter: the original bytes, with the reason and source position in headers.
-    pub fn send_dead_letter(&mut self, topic: &str, source_topic: &str, dead: &DeadLetter) -> Result<(), RuntimeError> {
-        let headers = source_headers(&dead.reason, source_topic, dead.position);
-        self.send_record(topic, None, &dead.payload, headers, dead.position)
+        send_waiting(&self.producer, record).map_err(|source| RuntimeError::Kafka {
+            operation: format!("producing to {topic}"),
+            source,
+        })?;
+        self.sent += 1;
+        Ok(())
     }
 
     /// Sends an input record's bytes (found at `position`) with `key` and `headers`: whole when they
@@ -264,54 +285,10 @@ impl OutputProducer {
         headers: OwnedHeaders,
         position: Position,
     ) -> Result<(), RuntimeError> {
-        if payload.len() <= self.room_for(key, &headers) {
-            return self.send(topic, key, payload, Some(headers));
-        }
-        let original_size = payload.len().to_string();
-        let headers = headers
-            .insert(Header {
-                key: "truncated",
-                value: Some("true".as_bytes()),
-            })
-            .insert(Header {
-                key: "original.size",
-                value: Some(original_size.as_bytes()),
-            });
-        let room = self.room_for(key, &headers);
-        crate::client_log::warn_repeated(
-            "truncated",
-            format_args!(
-                "the record at {position} ({} bytes) is larger than a message may be (message.max.bytes {}): \
-                 sent to {topic} cut to its first {room} bytes",
-                payload.len(),
-                self.max_message_bytes
-            ),
-        );
-        self.send(topic, key, &payload[..room], Some(headers))?;
-        self.truncated += 1;
+        let (payload, headers, cut) = self.limit.fit(topic, key, payload, headers, &position);
+        self.send(topic, key, payload, Some(headers))?;
+        self.truncated += u64::from(cut);
         Ok(())
-    }
-
-    /// The most value bytes a message with `key` and `headers` may carry.
-    fn room_for(&self, key: Option<&[u8]>, headers: &OwnedHeaders) -> usize {
-        let key_size = key.map_or(0, <[u8]>::len);
-        self.max_message_bytes
-            .saturating_sub(RECORD_OVERHEAD + key_size + headers_size(headers))
-    }
-
-    /// Sends a late record: the original bytes, with the reason, event time, watermark and source
-    /// position in headers.
-    pub fn send_late(&mut self, topic: &str, source_topic: &str, late: &LateRecord) -> Result<(), RuntimeError> {
-        let headers = source_headers(&late.reason, source_topic, late.position)
-            .insert(Header {
-                key: "event_time",
-                value: Some(late.event_time.to_string().as_bytes()),
-            })
-            .insert(Header {
-                key: "watermark",
-                value: Some(late.watermark.to_string().as_bytes()),
-            });
-        self.send_record(topic, None, &late.payload, headers, late.position)
     }
 
     /// Waits until every message sent so far is acknowledged; the first delivery failure is an error.
@@ -388,11 +365,7 @@ impl OutputProducer {
 
     fn transaction_error(&self, operation: &str, source: KafkaError) -> RuntimeError {
         let transactional_id = self.transactional_id.clone().unwrap_or_default();
-        let fenced = matches!(
-            source.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
-        );
-        if fenced {
+        if is_fenced(&source) {
             RuntimeError::Fenced {
                 transactional_id,
                 message: source.to_string(),
@@ -406,28 +379,170 @@ impl OutputProducer {
     }
 }
 
-fn source_headers(reason: &str, source_topic: &str, position: Position) -> OwnedHeaders {
-    let mut headers = OwnedHeaders::new()
-        .insert(Header {
-            key: "reason",
-            value: Some(reason.as_bytes()),
-        })
-        .insert(Header {
-            key: "source.topic",
-            value: Some(source_topic.as_bytes()),
-        });
-    if let Position::Offset { partition, offset } = position {
-        headers = headers
-            .insert(Header {
-                key: "source.partition",
-                value: Some(partition.to_string().as_bytes()),
-            })
-            .insert(Header {
-                key: "source.offset",
-                value: Some(offset.to_string().as_bytes()),
-            });
+/// One delivery report of a [`MessageProducer`]: the core's message id and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The [`Message::id`] the message was sent under.
+    pub id: u64,
+    /// `Ok` when the broker acknowledged it; the client's reason when it finally gave up.
+    pub result: Result<(), String>,
+}
+
+/// The context of a [`MessageProducer`]: logs through the limiter and passes every delivery report,
+/// under the message id carried as the delivery opaque, to a channel.
+pub struct DeliveryReports {
+    reports: mpsc::Sender<Delivery>,
+}
+
+impl ClientContext for DeliveryReports {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::client_log::client_log("producer", level, facility, message);
     }
-    headers
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::client_log::client_error("producer", &error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryReports {
+    /// The message id (ids count the messages of one process: they fit in a `usize` on the 64-bit
+    /// targets librdkafka is built for here).
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: usize) {
+        let result = match result {
+            Ok(_) => Ok(()),
+            Err((error, message)) => Err(format!("{}: {error}", message.topic())),
+        };
+        // The receiver is gone only when the runner is; nothing is left to tell.
+        let _ = self.reports.send(Delivery { id: id as u64, result });
+    }
+}
+
+/// The runner's producer: sends the core's [`Message`]s, reports each delivery as a [`Delivery`], and
+/// carries out transaction steps (exactly once).
+pub struct MessageProducer {
+    producer: ThreadedProducer<DeliveryReports>,
+    transactional_id: Option<String>,
+    truncated: u64,
+    limit: SizeLimit,
+}
+
+impl MessageProducer {
+    /// A producer from `config`, and the channel its delivery reports arrive on. With
+    /// `transactional.id` set in `config`, transactions are initialised (which fences any earlier
+    /// instance with the same id and aborts its open transaction).
+    pub fn new(config: &ClientConfig) -> Result<(MessageProducer, mpsc::Receiver<Delivery>), RuntimeError> {
+        let (reports, deliveries) = mpsc::channel();
+        let producer: ThreadedProducer<DeliveryReports> = config
+            .create_with_context(DeliveryReports { reports })
+            .map_err(|source| RuntimeError::Client {
+                client: "producer",
+                bootstrap_servers: config.get("bootstrap.servers").unwrap_or_default().to_owned(),
+                source,
+            })?;
+        let transactional_id = config.get("transactional.id").map(str::to_owned);
+        if let Some(id) = &transactional_id {
+            producer
+                .init_transactions(FLUSH_TIMEOUT)
+                .map_err(RuntimeError::kafka(format!("initialising transactions as {id}")))?;
+        }
+        let producer = MessageProducer {
+            producer,
+            transactional_id,
+            truncated: 0,
+            limit: SizeLimit::of(config),
+        };
+        Ok((producer, deliveries))
+    }
+
+    /// The transactional id, in exactly-once mode.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+
+    /// Dead letters and late records sent cut short because the whole record did not fit.
+    pub fn truncated(&self) -> u64 {
+        self.truncated
+    }
+
+    /// Sends `message`; its delivery is reported under its id. A dead letter or late record too big for
+    /// one message is cut short (see the module docs). A full local queue is waited out; any other
+    /// refusal is returned (no report follows it).
+    pub fn send(&mut self, message: &Message) -> Result<(), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2);
+        for (key, value) in &message.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_slice()),
+            });
+        }
+        let key = message.key.as_deref();
+        let (value, headers, cut) = match message.kind {
+            MessageKind::DeadLetter | MessageKind::Late => {
+                let position = source_position(message);
+                self.limit.fit(&message.topic, key, &message.value, headers, &position)
+            }
+            MessageKind::Output => (message.value.as_slice(), headers, false),
+        };
+        let mut record = BaseRecord::with_opaque_to(message.topic.as_str(), message.id as usize)
+            .payload(value)
+            .headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        send_waiting(&self.producer, record)?;
+        self.truncated += u64::from(cut);
+        Ok(())
+    }
+
+    /// `begin_transaction`.
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        self.producer.begin_transaction().map_err(txn_error)
+    }
+
+    /// `send_offsets_to_transaction` of `offsets` for the consumer group `group`.
+    pub fn send_offsets_to_transaction(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), TxnError> {
+        self.producer
+            .send_offsets_to_transaction(offsets, group, FLUSH_TIMEOUT)
+            .map_err(txn_error)
+    }
+
+    /// `commit_transaction`: waits for every message of the transaction, then commits it.
+    pub fn commit_transaction(&self) -> Result<(), TxnError> {
+        self.producer.commit_transaction(FLUSH_TIMEOUT).map_err(txn_error)
+    }
+
+    /// `abort_transaction`.
+    pub fn abort_transaction(&self) -> Result<(), TxnError> {
+        self.producer.abort_transaction(FLUSH_TIMEOUT).map_err(txn_error)
+    }
+}
+
+fn txn_error(error: KafkaError) -> TxnError {
+    TxnError {
+        fenced: is_fenced(&error),
+        message: error.to_string(),
+    }
+}
+
+/// Where a dead letter or late record came from, as its headers say.
+fn source_position(message: &Message) -> String {
+    let number = |name: &str| -> Option<i64> {
+        message
+            .header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok())
+    };
+    let partition = number("source.partition").and_then(|p| i32::try_from(p).ok());
+    match (partition, number("source.offset")) {
+        (Some(partition), Some(offset)) => Position::Offset { partition, offset }.to_string(),
+        _ => "an unknown position".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -435,86 +550,86 @@ mod tests {
     use super::*;
 
     /// A producer that never connects: librdkafka checks a message's size when it is queued.
-    fn offline_producer(properties: &[(&str, &str)]) -> OutputProducer {
+    fn offline_producer(properties: &[(&str, &str)]) -> MessageProducer {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", "127.0.0.1:1");
         for (key, value) in properties {
             config.set(*key, *value);
         }
-        OutputProducer::new(&config).unwrap()
+        MessageProducer::new(&config).unwrap().0
     }
 
-    fn dead_letter(size: usize) -> DeadLetter {
-        DeadLetter {
-            position: Position::Offset {
-                partition: 2,
-                offset: 17,
-            },
-            reason: "expected value at line 1 column 1".to_owned(),
-            payload: vec![b'x'; size],
+    fn dead_letter(size: usize) -> Message {
+        Message {
+            id: 0,
+            kind: MessageKind::DeadLetter,
+            topic: "dlq".to_owned(),
+            key: None,
+            value: vec![b'x'; size],
+            headers: vec![
+                ("reason".to_owned(), b"expected value at line 1 column 1".to_vec()),
+                ("source.topic".to_owned(), b"website-visit".to_vec()),
+                ("source.partition".to_owned(), b"2".to_vec()),
+                ("source.offset".to_owned(), b"17".to_vec()),
+            ],
         }
+    }
+
+    fn owned_headers(message: &Message) -> OwnedHeaders {
+        message.headers.iter().fold(OwnedHeaders::new(), |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(value.as_slice()),
+            })
+        })
     }
 
     #[test]
     fn a_dead_letter_too_big_for_one_message_is_sent_cut_short_instead_of_failing() {
         let mut producer = offline_producer(&[]);
-        let too_big = dead_letter(DEFAULT_MESSAGE_MAX_BYTES + 1);
-        producer.send_dead_letter("dlq", "website-visit", &too_big).unwrap();
-        assert_eq!((producer.sent(), producer.truncated()), (1, 1));
+        producer.send(&dead_letter(DEFAULT_MESSAGE_MAX_BYTES + 1)).unwrap();
+        assert_eq!(producer.truncated(), 1);
+    }
+
+    #[test]
+    fn a_window_result_is_never_cut() {
+        let mut producer = offline_producer(&[]);
+        let output = Message {
+            kind: MessageKind::Output,
+            ..dead_letter(DEFAULT_MESSAGE_MAX_BYTES + 1)
+        };
+        assert!(producer.send(&output).is_err());
+        assert_eq!(producer.truncated(), 0);
     }
 
     #[test]
     fn the_largest_record_kept_whole_is_one_librdkafka_accepts() {
         let mut producer = offline_producer(&[]);
-        let headers = source_headers(
-            "expected value at line 1 column 1",
-            "website-visit",
-            dead_letter(0).position,
-        );
-        let room = producer.room_for(None, &headers);
+        let room = producer.limit.room_for(None, &owned_headers(&dead_letter(0)));
         assert!(room > DEFAULT_MESSAGE_MAX_BYTES - 1000, "{room}");
         // Sent as they are: librdkafka refuses a message once it is over its limit by a few bytes, so
         // the estimate of the overhead is safe and close.
-        producer
-            .send("dlq", None, &vec![b'x'; room], Some(headers.clone()))
-            .unwrap();
-        assert!(producer
-            .send("dlq", None, &vec![b'x'; room + 100], Some(headers))
-            .is_err());
-        producer
-            .send_dead_letter("dlq", "website-visit", &dead_letter(room))
-            .unwrap();
+        let whole = |size| Message {
+            kind: MessageKind::Output,
+            ..dead_letter(size)
+        };
+        producer.send(&whole(room)).unwrap();
+        assert!(producer.send(&whole(room + 100)).is_err());
+        producer.send(&dead_letter(room)).unwrap();
         assert_eq!(producer.truncated(), 0);
-        producer
-            .send_dead_letter("dlq", "website-visit", &dead_letter(room + 1))
-            .unwrap();
+        producer.send(&dead_letter(room + 1)).unwrap();
         assert_eq!(producer.truncated(), 1);
     }
 
     #[test]
     fn a_raised_message_max_bytes_keeps_bigger_records_whole() {
         let mut producer = offline_producer(&[("message.max.bytes", "3000000")]);
-        producer
-            .send_dead_letter("dlq", "website-visit", &dead_letter(2_000_000))
-            .unwrap();
-        assert_eq!((producer.sent(), producer.truncated()), (1, 0));
+        producer.send(&dead_letter(2_000_000)).unwrap();
+        assert_eq!(producer.truncated(), 0);
     }
 
     #[test]
-    fn traffic_messages_carry_the_seeds_exact_key_and_value_bytes() {
-        let agg = TrafficAgg {
-            id: "2142139324490406578".to_owned(),
-            window_start: "2024-04-28T23:12:40".to_owned(),
-            window_end: "2024-04-28T23:13:00".to_owned(),
-            page_views: 3,
-        };
-        assert_eq!(
-            String::from_utf8(agg.message_key()).unwrap(),
-            r#"{"event_id": "2142139324490406578", "window_start": "2024-04-28T23:12:40"}"#
-        );
-        assert_eq!(
-            String::from_utf8(agg.message_value()).unwrap(),
-            r#"{"id": "2142139324490406578", "window_start": "2024-04-28T23:12:40", "window_end": "2024-04-28T23:13:00", "page_views": 3}"#
-        );
+    fn a_cut_record_says_where_the_whole_one_is() {
+        assert_eq!(source_position(&dead_letter(1)), "partition 2 offset 17");
     }
 }

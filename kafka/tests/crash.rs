@@ -1,6 +1,8 @@
-//! No loss on crash: `traffic-agg` is killed with SIGKILL at several points while the input streams
-//! in, and restarted each time; the output, deduplicated by key, equals the crash-free output, and no
-//! key ever carries two different values.
+//! No loss on crash: `traffic-agg` is killed with SIGKILL mid-stream, once offsets are committed and
+//! windows are open past them, and restarted; the output, deduplicated by key, equals the crash-free
+//! output, and no key ever carries two different values. (Crashes at every point of the protocol are
+//! explored from seeds by the simulator, which drives the same consumer core; this test checks the
+//! rdkafka shell around it on a real broker.)
 
 mod common;
 
@@ -10,9 +12,8 @@ use common::*;
 use test_broker::{broker_or_skip, unique_name};
 
 #[test]
-fn sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value() {
-    let Some(broker) = broker_or_skip("sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value")
-    else {
+fn a_sigkill_mid_stream_loses_nothing_and_never_changes_a_value() {
+    let Some(broker) = broker_or_skip("a_sigkill_mid_stream_loses_nothing_and_never_changes_a_value") else {
         return;
     };
     let servers = broker.bootstrap_servers().to_owned();
@@ -39,8 +40,10 @@ fn sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value(
         &late,
         "--max-out-of-orderness",
         "60s",
+        // Longer than any pause of the feeder on a busy machine: the recording is from 2024, and once
+        // every partition is idle the watermark follows the wall clock (then the rest would be late).
         "--idle-timeout",
-        "3s",
+        "5s",
         "--commit-interval",
         "300ms",
         "--session-timeout",
@@ -52,44 +55,20 @@ fn sigkill_at_several_points_mid_stream_loses_nothing_and_never_changes_a_value(
     ];
     let feeder = feed_file_slowly(&servers, &input, 700.0);
 
-    // 1. Killed right after it got its partitions, while it reads the first records.
+    // Killed once a first batch of offsets is committed, with windows still open past them and
+    // windows emitted after them.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("the first assignment", Duration::from_secs(60), || {
-        agg.assert_running();
-        agg.log_text().contains("partitions assigned")
-    });
-    agg.kill();
-
-    // 2. Killed once a first batch of offsets is committed (windows still open past them).
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("1000 committed offsets", Duration::from_secs(60), || {
+    wait_for("1000 committed offsets", Duration::from_secs(120), || {
         agg.assert_running();
         committed_total(&servers, &group, &input) >= 1000
     });
     agg.kill();
 
-    // 3. Killed right after emitting windows, before all of them can be committed.
-    let outputs_before = topic_end_total(&servers, &output);
+    // The restart runs to the end: the input is complete, the partitions go idle and the last windows
+    // close.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("new windows on the output topic", Duration::from_secs(60), || {
-        agg.assert_running();
-        // (On a very slow machine the stream may be over already: then there is nothing new to emit.)
-        topic_end_total(&servers, &output) >= outputs_before + 50 || group_caught_up(&servers, &group, &input)
-    });
-    agg.kill();
-
-    // 4. Killed late in the stream.
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("4000 committed offsets", Duration::from_secs(60), || {
-        agg.assert_running();
-        committed_total(&servers, &group, &input) >= 4000
-    });
-    agg.kill();
-
-    // 5. Runs to the end: the input is complete, the partitions go idle and the last windows close.
     assert_eq!(feeder.join().unwrap(), 5000);
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+    wait_for("the group to commit the whole input", Duration::from_secs(120), || {
         agg.assert_running();
         group_caught_up(&servers, &group, &input)
     });

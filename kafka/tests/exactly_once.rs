@@ -1,7 +1,9 @@
 //! Exactly once: with `--exactly-once`, outputs and input offsets are committed in one transaction, so
 //! a `read_committed` consumer of the output sees every window exactly once, even though the pipeline
-//! is killed with SIGKILL at several points while the input streams in. Needs a broker with
-//! transactions and real `read_committed` isolation (noida-db, Apache Kafka).
+//! is killed with SIGKILL right after emitting windows (inside an open transaction, most likely) while
+//! the input streams in. Needs a broker with transactions and real `read_committed` isolation
+//! (noida-db, Apache Kafka). (Crashes and failed transaction steps at every point of the protocol are
+//! explored from seeds by the simulator, which drives the same consumer core.)
 
 mod common;
 
@@ -11,9 +13,9 @@ use common::*;
 use test_broker::{transactional_broker_or_skip, unique_name};
 
 #[test]
-fn read_committed_consumers_see_every_window_exactly_once_across_sigkill_restarts() {
+fn read_committed_consumers_see_every_window_exactly_once_across_a_sigkill() {
     let Some(broker) =
-        transactional_broker_or_skip("read_committed_consumers_see_every_window_exactly_once_across_sigkill_restarts")
+        transactional_broker_or_skip("read_committed_consumers_see_every_window_exactly_once_across_a_sigkill")
     else {
         return;
     };
@@ -42,8 +44,9 @@ fn read_committed_consumers_see_every_window_exactly_once_across_sigkill_restart
         &transactional_id,
         "--max-out-of-orderness",
         "60s",
+        // Longer than any pause of the feeder on a busy machine (see crash.rs).
         "--idle-timeout",
-        "3s",
+        "5s",
         "--commit-interval",
         "300ms",
         "--session-timeout",
@@ -53,41 +56,24 @@ fn read_committed_consumers_see_every_window_exactly_once_across_sigkill_restart
     ];
     let feeder = feed_file_slowly(&servers, &input, 700.0);
 
-    // Killed at assignment, after a first commit, right after emitting windows (inside an open
-    // transaction, most likely), and late in the stream.
+    // Killed right after emitting windows: inside an open transaction, most likely.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("the first assignment", Duration::from_secs(60), || {
-        agg.assert_running();
-        agg.log_text().contains("partitions assigned")
-    });
-    agg.kill();
-
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("1000 committed offsets", Duration::from_secs(60), || {
+    wait_for("1000 committed offsets", Duration::from_secs(120), || {
         agg.assert_running();
         committed_total(&servers, &group, &input) >= 1000
     });
-    agg.kill();
-
     let outputs_before = topic_end_total(&servers, &output);
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("new windows on the output topic", Duration::from_secs(60), || {
+    wait_for("new windows on the output topic", Duration::from_secs(120), || {
         agg.assert_running();
         // (On a very slow machine the stream may be over already: then there is nothing new to emit.)
         topic_end_total(&servers, &output) >= outputs_before + 50 || group_caught_up(&servers, &group, &input)
     });
     agg.kill();
 
+    // The restart fences the killed instance's transaction and runs to the end.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("4000 committed offsets", Duration::from_secs(60), || {
-        agg.assert_running();
-        committed_total(&servers, &group, &input) >= 4000
-    });
-    agg.kill();
-
     assert_eq!(feeder.join().unwrap(), 5000);
-    let mut agg = AggProcess::start(&broker, &args, log.clone());
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
+    wait_for("the group to commit the whole input", Duration::from_secs(120), || {
         agg.assert_running();
         group_caught_up(&servers, &group, &input)
     });

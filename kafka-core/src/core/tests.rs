@@ -276,6 +276,22 @@ fn when_every_partition_is_caught_up_and_silent_the_last_windows_close() {
 }
 
 #[test]
+fn an_end_offset_report_handed_over_late_goes_stale_from_when_the_broker_answered() {
+    let mut core = core(config(false));
+    assign(&mut core, 0, &[(0, None, None)]);
+    core.on_records(at(0), 0, records(0, vec![visit("7", 0), visit("7", 1)]));
+    core.on_tick(at(30_000));
+    drain(&mut core);
+    // The broker said "caught up" at 20 s, but the driver hands the report over only at 30 s: older
+    // than half the 10 s idle timeout, it is stale already and the window stays open.
+    core.on_end_offsets(at(20_000), 0, EndOffsets { position: 2, end: 2 });
+    assert!(sends(&drain(&mut core)).is_empty());
+    // A report from 26 s is fresh at 30 s.
+    core.on_end_offsets(at(26_000), 0, EndOffsets { position: 2, end: 2 });
+    assert_eq!(sends(&drain(&mut core)).len(), 1);
+}
+
+#[test]
 fn the_core_asks_for_end_offsets_of_silent_partitions_only() {
     let mut core = core(config(false));
     assign(&mut core, 0, &[(0, None, None), (1, None, None)]);

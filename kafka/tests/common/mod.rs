@@ -462,18 +462,7 @@ pub fn topic_end_total(bootstrap_servers: &str, topic: &str) -> i64 {
 
 /// Produces the recorded traffic to `topic` on a thread, `per_second` lines a second, keyed by id.
 pub fn feed_file_slowly(bootstrap_servers: &str, topic: &str, per_second: f64) -> std::thread::JoinHandle<u64> {
-    feed_file_slowly_with(bootstrap_servers, topic, per_second, Vec::new())
-}
-
-/// [`feed_file_slowly`] with extra producer settings.
-pub fn feed_file_slowly_with(
-    bootstrap_servers: &str,
-    topic: &str,
-    per_second: f64,
-    producer_properties: Vec<(String, String)>,
-) -> std::thread::JoinHandle<u64> {
-    let bootstrap_servers = bootstrap_servers.to_owned();
-    let topic = topic.to_owned();
+    let options = ProduceOptions::new(bootstrap_servers, topic);
     std::thread::spawn(move || {
         let file = std::io::BufReader::new(std::fs::File::open(visits_file()).expect("open the recorded traffic"));
         let start = kafka_runtime::produce::now();
@@ -483,8 +472,6 @@ pub fn feed_file_slowly_with(
             line.due = Some(start.plus(pipeline::time::Duration::millis((i as f64 * gap_ms) as i64)));
             line
         });
-        let mut options = ProduceOptions::new(&bootstrap_servers, &topic);
-        options.producer_properties = producer_properties;
         produce(&options, lines, &Shutdown::new(), |_, _| {})
             .expect("produce the recorded traffic")
             .sent
