@@ -16,10 +16,13 @@
 //! unknown): bounded out-of-orderness, per partition, as Beam's and Flink's Kafka sources do it.
 //!
 //! A partition is **caught up** at `now` when its latest report is fresh (`now − r_p < idle_timeout / 2`)
-//! and says `position_p ≥ end_p`. It is **idle** when it is caught up and silent:
-//! `now − last_p ≥ idle_timeout`. A partition that cannot be fetched (a broker outage, a leader moving) is
-//! therefore never idle, however long it is silent: no fresh report says it is caught up, so it keeps
-//! holding the watermark where its records left it. Silence alone means nothing.
+//! and says `position_p ≥ end_p`. It has been caught up **since** `c_p` when every report from `c_p` on
+//! said so, with no gap in which the last one went stale, and no record arrived. It is **idle** when it has
+//! been caught up for the idle timeout: `now − c_p ≥ idle_timeout`. Only silence while the broker keeps
+//! saying there is nothing more counts: a partition that cannot be fetched (a broker outage, a leader
+//! moving) is never idle, however long it is silent, and after an outage its silence starts over, so
+//! records the producers buffered during the outage are read before the partition can stop holding the
+//! watermark.
 //!
 //! The pipeline watermark is then
 //!
@@ -68,6 +71,8 @@ struct PartitionClock {
     floor: Watermark,
     last_active: Timestamp,
     report: Option<(EndOffsets, Timestamp)>,
+    /// Since when fresh reports have said, without a gap, that the partition is caught up.
+    caught_up_since: Option<Timestamp>,
 }
 
 impl PartitionClock {
@@ -93,9 +98,11 @@ impl PartitionClock {
 /// // Partition 1 falls silent. Silence alone holds the watermark back...
 /// wm.observe(0, Some(at(70_000)), at(11_000));
 /// assert_eq!(wm.compute(at(11_000)), Watermark::at(at(25_000)));
-/// // ...until the broker says partition 1 has nothing more to fetch.
-/// wm.on_end_offsets(1, EndOffsets { position: 8, end: 8 }, at(11_000));
-/// assert_eq!(wm.compute(at(11_000)), Watermark::at(at(65_000)));
+/// // ...until the broker has said for the idle timeout that partition 1 has nothing more to fetch.
+/// for now in [11_000, 13_500, 16_000, 18_500, 21_000] {
+///     wm.on_end_offsets(1, EndOffsets { position: 8, end: 8 }, at(now));
+/// }
+/// assert_eq!(wm.compute(at(21_000)), Watermark::at(at(65_000)));
 /// ```
 #[derive(Debug, Clone)]
 pub struct PartitionWatermarks {
@@ -139,6 +146,7 @@ impl PartitionWatermarks {
                 floor,
                 last_active: now,
                 report: None,
+                caught_up_since: None,
             },
         );
     }
@@ -163,6 +171,8 @@ impl PartitionWatermarks {
             return;
         };
         clock.last_active = clock.last_active.max(now);
+        // Records came: the partition was not caught up, whatever an earlier report said.
+        clock.caught_up_since = None;
         self.seen_record = true;
         if let Some(t) = max_event_time {
             clock.generator.observe(t);
@@ -171,11 +181,23 @@ impl PartitionWatermarks {
 
     /// The broker answered at `now` where `partition` ends and where the fetch stands.
     pub fn on_end_offsets(&mut self, partition: i32, offsets: EndOffsets, now: Timestamp) {
-        if let Some(clock) = self.partitions.get_mut(&partition) {
-            if clock.report.is_none_or(|(_, at)| at <= now) {
-                clock.report = Some((offsets, now));
-            }
+        let freshness = self.report_freshness();
+        let Some(clock) = self.partitions.get_mut(&partition) else {
+            return;
+        };
+        // A report older than the latest, or than the last record, says nothing new.
+        if clock.report.is_some_and(|(_, at)| at > now) || now < clock.last_active {
+            return;
         }
+        let continues = clock
+            .report
+            .is_some_and(|(previous, at)| previous.caught_up() && now.minus(freshness) < at);
+        clock.caught_up_since = match (offsets.caught_up(), clock.caught_up_since) {
+            (false, _) => None,
+            (true, Some(since)) if continues => Some(since),
+            (true, _) => Some(now),
+        };
+        clock.report = Some((offsets, now));
     }
 
     /// `max(floor_p, max_p − bound)` for one partition (−∞ for an unknown one).
@@ -207,7 +229,10 @@ impl PartitionWatermarks {
     }
 
     fn idle(&self, clock: &PartitionClock, now: Timestamp) -> bool {
-        now.minus(self.idle_timeout) >= clock.last_active && self.caught_up(clock, now)
+        self.caught_up(clock, now)
+            && clock
+                .caught_up_since
+                .is_some_and(|since| now.minus(self.idle_timeout) >= since)
     }
 
     /// Whether `partition` is idle at `now`: caught up and silent for the idle timeout.
@@ -232,14 +257,14 @@ impl PartitionWatermarks {
     }
 
     /// The earliest processing time after `now` at which a partition's idleness can change by the passing
-    /// of time alone (a silence reaching the idle timeout, a report going stale), if any.
+    /// of time alone (a caught-up partition reaching the idle timeout, a report going stale), if any.
     pub fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
         self.partitions
             .values()
             .flat_map(|c| {
-                let silence_ends = c.last_active.plus(self.idle_timeout);
+                let idle_from = c.caught_up_since.map(|since| since.plus(self.idle_timeout));
                 let report_stales = c.report.map(|(_, at)| at.plus(self.report_freshness()));
-                [Some(silence_ends), report_stales]
+                [idle_from, report_stales]
             })
             .flatten()
             .filter(|t| *t > now)
@@ -292,6 +317,14 @@ mod tests {
     const CAUGHT_UP: EndOffsets = EndOffsets { position: 10, end: 10 };
     const BEHIND: EndOffsets = EndOffsets { position: 9, end: 10 };
 
+    /// The broker says `partition` is caught up every 2.5 s (a quarter of the idle timeout) from `from`
+    /// through `to`.
+    fn caught_up(w: &mut PartitionWatermarks, partition: i32, from: i64, to: i64) {
+        for now in (from..=to).step_by(2_500) {
+            w.on_end_offsets(partition, CAUGHT_UP, at(now));
+        }
+    }
+
     #[test]
     fn a_partition_without_records_holds_the_watermark_at_minus_infinity() {
         let mut w = two_partitions();
@@ -321,15 +354,42 @@ mod tests {
         let mut w = two_partitions();
         w.observe(0, Some(at(100_000)), at(0));
         w.observe(1, Some(at(40_000)), at(0));
-        w.on_end_offsets(1, CAUGHT_UP, at(9_000));
-        w.observe(0, Some(at(100_000)), at(9_999));
+        // Partition 1 is caught up from 2.5 s on, and stays so.
+        caught_up(&mut w, 1, 2_500, 12_500);
+        w.observe(0, Some(at(100_000)), at(12_499));
         assert_eq!(
-            w.compute(at(9_999)),
+            w.compute(at(12_499)),
             wm(35_000),
-            "one millisecond before the idle timeout"
+            "one millisecond before it has been caught up for the idle timeout"
         );
-        assert!(w.is_idle(1, at(10_000)) && !w.is_idle(0, at(10_000)));
-        assert_eq!(w.compute(at(10_000)), wm(95_000));
+        assert!(w.is_idle(1, at(12_500)) && !w.is_idle(0, at(12_500)));
+        assert_eq!(w.compute(at(12_500)), wm(95_000));
+    }
+
+    #[test]
+    fn silence_during_an_outage_does_not_count_towards_idleness() {
+        // Partition 1 went quiet at 0 and the broker did not answer for a minute. Once it answers again,
+        // the partition must stay caught up for a whole idle timeout: records its producers buffered
+        // during the outage get their chance to arrive first.
+        let mut w = two_partitions();
+        w.observe(0, Some(at(100_000)), at(0));
+        w.observe(1, Some(at(40_000)), at(0));
+        caught_up(&mut w, 1, 60_000, 69_999);
+        w.observe(0, Some(at(100_000)), at(69_999));
+        assert!(!w.is_idle(1, at(69_999)));
+        caught_up(&mut w, 1, 70_000, 70_000);
+        assert!(w.is_idle(1, at(70_000)));
+    }
+
+    #[test]
+    fn a_record_restarts_the_silence() {
+        let mut w = two_partitions();
+        caught_up(&mut w, 1, 0, 7_500);
+        w.observe(1, Some(at(40_000)), at(8_000));
+        caught_up(&mut w, 1, 10_000, 17_500);
+        assert!(!w.is_idle(1, at(17_500)), "caught up since 10 s only");
+        caught_up(&mut w, 1, 20_000, 20_000);
+        assert!(w.is_idle(1, at(20_000)));
     }
 
     #[test]
@@ -355,35 +415,36 @@ mod tests {
 
     #[test]
     fn a_stale_report_no_longer_proves_a_partition_caught_up() {
-        // The broker answered at 9 s, then went silent (an outage): half the idle timeout later, the
-        // report is stale and the partition holds the watermark again.
+        // The broker answered until 10 s, then went silent (an outage): half the idle timeout after its
+        // last answer, the report is stale and the partition holds the watermark again.
         let mut w = two_partitions();
         w.observe(0, Some(at(100_000)), at(0));
         w.observe(1, Some(at(40_000)), at(0));
-        w.on_end_offsets(1, CAUGHT_UP, at(9_000));
-        w.observe(0, Some(at(100_000)), at(13_999));
-        assert!(w.is_idle(1, at(13_999)));
-        assert!(!w.is_idle(1, at(14_000)), "5 s after the report it is stale");
-        assert_eq!(w.next_change(at(10_000)), Some(at(14_000)));
+        caught_up(&mut w, 1, 0, 10_000);
+        w.observe(0, Some(at(100_000)), at(14_999));
+        assert!(w.is_idle(1, at(14_999)));
+        assert!(!w.is_idle(1, at(15_000)), "5 s after the last report it is stale");
+        assert_eq!(w.next_change(at(14_000)), Some(at(15_000)));
     }
 
     #[test]
     fn when_every_partition_is_idle_the_watermark_follows_processing_time() {
         let mut w = two_partitions();
         w.observe(0, Some(at(100_000)), at(0));
-        w.on_end_offsets(0, CAUGHT_UP, at(10_000));
-        w.on_end_offsets(1, CAUGHT_UP, at(10_000));
+        caught_up(&mut w, 0, 0, 10_000);
+        caught_up(&mut w, 1, 0, 10_000);
         assert_eq!(w.compute(at(10_000)), wm(5_000));
-        w.on_end_offsets(0, CAUGHT_UP, at(12_000));
-        w.on_end_offsets(1, CAUGHT_UP, at(12_000));
+        caught_up(&mut w, 0, 12_500, 12_500);
+        caught_up(&mut w, 1, 12_500, 12_500);
         assert_eq!(w.compute(at(13_000)), wm(8_000));
     }
 
     #[test]
     fn nothing_read_means_idleness_does_not_advance_the_watermark() {
         let mut w = two_partitions();
-        w.on_end_offsets(0, CAUGHT_UP, at(60_000));
-        w.on_end_offsets(1, CAUGHT_UP, at(60_000));
+        caught_up(&mut w, 0, 0, 60_000);
+        caught_up(&mut w, 1, 0, 60_000);
+        assert!(w.is_idle(0, at(60_000)));
         assert_eq!(w.compute(at(60_000)), Watermark::MIN);
     }
 
@@ -392,7 +453,7 @@ mod tests {
         let mut w = two_partitions();
         w.observe(0, Some(at(100_000)), at(0));
         w.observe(1, Some(at(40_000)), at(0));
-        w.on_end_offsets(1, CAUGHT_UP, at(10_000));
+        caught_up(&mut w, 1, 0, 10_000);
         w.observe(0, Some(at(100_000)), at(10_000));
         assert_eq!(w.compute(at(10_000)), wm(95_000));
         w.observe(1, Some(at(41_000)), at(10_000));

@@ -257,9 +257,27 @@ fn a_broker_outage_is_not_idleness() {
         "partition 1 holds the watermark at its last record minus the bound"
     );
     assert!(core.stats().late() == 0);
-    // The broker answers that partition 1 has nothing more: now it is idle and stops holding.
-    core.on_end_offsets(at(100_000), 1, EndOffsets { position: 1, end: 1 });
+    // The broker answers that partition 1 has nothing more, and keeps saying so for the idle timeout:
+    // now it is idle and stops holding.
+    for now in (100_000..=110_000).step_by(2_500) {
+        core.on_end_offsets(at(now), 1, EndOffsets { position: 1, end: 1 });
+    }
     assert!(core.watermark() > before);
+}
+
+/// The broker says `partition` has nothing more (`position = end = next`) every 2.5 s from `from` through
+/// `to`.
+fn caught_up(core: &mut TrafficCore, partition: i32, next: i64, from: i64, to: i64) {
+    for now in (from..=to).step_by(2_500) {
+        core.on_end_offsets(
+            at(now),
+            partition,
+            EndOffsets {
+                position: next,
+                end: next,
+            },
+        );
+    }
 }
 
 #[test]
@@ -270,7 +288,12 @@ fn when_every_partition_is_caught_up_and_silent_the_last_windows_close() {
     assert!(sends(&drain(&mut core)).is_empty());
     core.on_tick(at(30_000));
     assert!(sends(&drain(&mut core)).is_empty(), "no report: the window stays open");
-    core.on_end_offsets(at(30_000), 0, EndOffsets { position: 2, end: 2 });
+    caught_up(&mut core, 0, 2, 30_000, 37_500);
+    assert!(
+        sends(&drain(&mut core)).is_empty(),
+        "caught up for less than the idle timeout"
+    );
+    caught_up(&mut core, 0, 2, 40_000, 40_000);
     let actions = drain(&mut core);
     assert_eq!(sends(&actions).len(), 1, "{actions:?}");
 }
@@ -282,12 +305,16 @@ fn an_end_offset_report_handed_over_late_goes_stale_from_when_the_broker_answere
     core.on_records(at(0), 0, records(0, vec![visit("7", 0), visit("7", 1)]));
     core.on_tick(at(30_000));
     drain(&mut core);
-    // The broker said "caught up" at 20 s, but the driver hands the report over only at 30 s: older
-    // than half the 10 s idle timeout, it is stale already and the window stays open.
-    core.on_end_offsets(at(20_000), 0, EndOffsets { position: 2, end: 2 });
+    // The broker said "caught up" from 10 s to 20 s, but the driver hands the reports over only at 30 s:
+    // the last is older than half the 10 s idle timeout, stale already, and the window stays open.
+    caught_up(&mut core, 0, 2, 10_000, 20_000);
     assert!(sends(&drain(&mut core)).is_empty());
-    // A report from 26 s is fresh at 30 s.
+    // A report from 26 s is fresh at 30 s, but it follows a gap: the partition has been caught up since
+    // 26 s only, not for the idle timeout.
     core.on_end_offsets(at(26_000), 0, EndOffsets { position: 2, end: 2 });
+    assert!(sends(&drain(&mut core)).is_empty());
+    caught_up(&mut core, 0, 2, 28_500, 36_000);
+    core.on_tick(at(36_000));
     assert_eq!(sends(&drain(&mut core)).len(), 1);
 }
 

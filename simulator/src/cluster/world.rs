@@ -651,6 +651,14 @@ where
     }
 
     fn produce(&mut self) {
+        if self.is_down(self.now) {
+            // The producers buffer while the broker is away and deliver once they reconnect, up to a few
+            // seconds after it is back.
+            let back = self.up_again(self.now);
+            let reconnect = Duration::millis(self.rng.random_range(0..=3_000));
+            self.schedule(back.plus(reconnect), Event::Produce);
+            return;
+        }
         let mut touched = BTreeSet::new();
         while let Some((at, value)) = self.arrivals.get(self.produced).copied() {
             if at > self.now {
