@@ -13,15 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use test_broker::{broker_or_skip, skip_notice, unique_name, TestBroker};
-
-/// The process id of a broker the test started as a child process, read from its description
-/// (`... (pid 1234) at 127.0.0.1:port`).
-fn broker_pid(broker: &TestBroker) -> Option<u32> {
-    let description = broker.description();
-    let rest = &description[description.find("(pid ")? + "(pid ".len()..];
-    rest[..rest.find(')')?].parse().ok()
-}
+use test_broker::{broker_or_skip, skip_notice, unique_name};
 
 fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -53,7 +45,7 @@ fn a_broker_stopped_longer_than_the_idle_timeout_makes_nothing_late() {
     let Some(broker) = broker_or_skip(TEST) else {
         return;
     };
-    let Some(pid) = broker_pid(&broker) else {
+    let Some(pid) = broker.pid() else {
         skip_notice(TEST, &format!("{} cannot be paused by the test", broker.description()));
         return;
     };

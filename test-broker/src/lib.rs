@@ -473,7 +473,7 @@ pub struct TestBroker {
 /// What stops the broker when the [`TestBroker`] drops.
 enum Keeper {
     External,
-    Process(#[expect(dead_code, reason = "held for its Drop, which kills the child")] ChildBroker),
+    Process(ChildBroker),
     Container(#[expect(dead_code, reason = "held for its Drop, which removes the container")] ContainerKeeper),
     Mock(MockKeeper),
 }
@@ -561,6 +561,15 @@ impl TestBroker {
     /// One line naming the broker, its address and how it runs.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// The process id of a broker started as a child process (`KAFKA_BROKER=process`), for tests that
+    /// pause or kill it; `None` for the other kinds.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.keeper {
+            Keeper::Process(child) => Some(child.child.id()),
+            _ => None,
+        }
     }
 
     /// See [`client_config`].
