@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds local Docker images of the prebuilt brokers, so the testcontainers path
-# of testkit::broker works on machines with a Docker engine but no image
+# of test-broker works on machines with a Docker engine but no image
 # registry. Nothing is pulled: each image is `docker import`ed from a tarball of
 # the binary (and, for the glibc noida-db, the loader and the libraries `ldd`
 # lists).
