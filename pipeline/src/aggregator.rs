@@ -123,6 +123,13 @@ where
 {
     /// A core with no state, the watermark at −∞ and processing time at the epoch.
     pub fn new(strategy: WindowingStrategy, combine: C) -> Self {
+        // Work in progress: the trigger algebra and merging windows are being built on this core.
+        assert!(
+            strategy.trigger == crate::trigger::Trigger::Default && !strategy.window_fn.is_merging(),
+            "the windowing core runs the default trigger and non-merging windows only, for now; got {} with {:?}",
+            strategy.trigger,
+            strategy.window_fn
+        );
         WindowedAggregator {
             strategy,
             combine,

@@ -169,6 +169,57 @@ impl CombineFn for Mean {
     }
 }
 
+/// Every input of a pane, in arrival order: Beam's `GroupByKey` values (or `Combine` with `ToList`), for
+/// pipelines and tests that look at the elements themselves rather than an aggregate.
+///
+/// ```
+/// use pipeline::combine::{CombineFn, ToList};
+/// let list = ToList::<&str>::default();
+/// let mut acc = list.create_accumulator();
+/// list.add_input(&mut acc, "a");
+/// list.add_input(&mut acc, "b");
+/// assert_eq!(list.extract_output(&acc), ["a", "b"]);
+/// ```
+pub struct ToList<T>(PhantomData<fn(T)>);
+
+impl<T> Default for ToList<T> {
+    fn default() -> Self {
+        ToList(PhantomData)
+    }
+}
+
+impl<T> Clone for ToList<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ToList<T> {}
+
+impl<T> fmt::Debug for ToList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ToList")
+    }
+}
+
+impl<T: Clone> CombineFn for ToList<T> {
+    type Input = T;
+    type Accumulator = Vec<T>;
+    type Output = Vec<T>;
+    fn create_accumulator(&self) -> Vec<T> {
+        Vec::new()
+    }
+    fn add_input(&self, acc: &mut Vec<T>, input: T) {
+        acc.push(input);
+    }
+    fn merge_accumulators(&self, acc: &mut Vec<T>, other: Vec<T>) {
+        acc.extend(other);
+    }
+    fn extract_output(&self, acc: &Vec<T>) -> Vec<T> {
+        acc.clone()
+    }
+}
+
 /// A [`CombineFn`] made of four closures. Build one with [`combine_fn`]. It is `Clone` when the
 /// closures are (closures that capture nothing, or only clonable values, are).
 pub struct FnCombine<I, A, O, C, Ad, M, X> {

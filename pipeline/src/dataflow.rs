@@ -183,6 +183,24 @@ impl<E> WindowedBuilder<E> {
         self
     }
 
+    /// When panes fire (Beam's `Window.triggering`); the default trigger until told otherwise.
+    pub fn triggering(mut self, trigger: impl Into<crate::trigger::Trigger>) -> Self {
+        self.strategy = self.strategy.with_trigger(trigger);
+        self
+    }
+
+    /// Whether a window's last pane fires when it holds nothing new (Beam's `ClosingBehavior`).
+    pub fn closing_behavior(mut self, behavior: crate::trigger::ClosingBehavior) -> Self {
+        self.strategy = self.strategy.with_closing_behavior(behavior);
+        self
+    }
+
+    /// Whether an empty on-time pane fires (Beam's `OnTimeBehavior`).
+    pub fn on_time_behavior(mut self, behavior: crate::trigger::OnTimeBehavior) -> Self {
+        self.strategy = self.strategy.with_on_time_behavior(behavior);
+        self
+    }
+
     /// Groups elements by `key`.
     pub fn key_by<K, F>(self, key: F) -> KeyedBuilder<E, K>
     where
@@ -239,6 +257,15 @@ impl<E, K> KeyedBuilder<E, K> {
         F: Fn(&E) -> T + Send + Sync + 'static,
     {
         self.combine(value, Max::default())
+    }
+
+    /// Every `value(event)` of a key's pane, in arrival order (Beam's `GroupByKey` values).
+    pub fn to_list<T, F>(self, value: F) -> AggregatedBuilder<E, K, crate::combine::ToList<T>>
+    where
+        T: Clone,
+        F: Fn(&E) -> T + Send + Sync + 'static,
+    {
+        self.combine(value, crate::combine::ToList::default())
     }
 
     /// The mean of `value(event)` per key and window.

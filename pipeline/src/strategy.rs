@@ -1,4 +1,5 @@
-//! The windowing strategy: window function, allowed lateness, trigger and accumulation mode.
+//! The windowing strategy: window function, allowed lateness, trigger, accumulation mode, and the
+//! closing and on-time behaviours.
 //!
 //! This is Beam's `WindowingStrategy`, the complete description of when panes fire and what they hold.
 //! The rules it stands for are written in the README ("Semantics") and pinned by the core's tests.
@@ -6,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::time::{Duration, Timestamp, Watermark, END_OF_GLOBAL_WINDOW};
+use crate::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
 use crate::window::{FixedWindows, Window, WindowFn};
 
 /// What a pane holds after the first one.
@@ -16,21 +18,6 @@ pub enum AccumulationMode {
     Discarding,
     /// Each pane holds every input of the window so far.
     Accumulating,
-}
-
-/// When panes fire.
-///
-/// Only Beam's default trigger exists yet. The enum is `non_exhaustive` because early and late firings
-/// (`AfterWatermark.pastEndOfWindow().withEarlyFirings(..).withLateFirings(..)`) are to come; the core
-/// asks the trigger at each decision point (element, watermark, processing time) so they fit in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Trigger {
-    /// `Repeatedly.forever(AfterWatermark.pastEndOfWindow())`: one on-time pane when the watermark
-    /// reaches the end of the window (only for windows that received data), then one late pane per key
-    /// and window for each input bundle that brings late elements within allowed lateness.
-    #[default]
-    Default,
 }
 
 /// Everything the core needs to know to window, fire and expire.
@@ -44,6 +31,10 @@ pub struct WindowingStrategy {
     pub trigger: Trigger,
     /// What later panes hold.
     pub accumulation: AccumulationMode,
+    /// Whether a window's last pane fires when it holds nothing new.
+    pub closing_behavior: ClosingBehavior,
+    /// Whether the on-time pane fires when it holds nothing new.
+    pub on_time_behavior: OnTimeBehavior,
 }
 
 impl WindowingStrategy {
@@ -55,6 +46,8 @@ impl WindowingStrategy {
             allowed_lateness: Duration::ZERO,
             trigger: Trigger::Default,
             accumulation: AccumulationMode::Discarding,
+            closing_behavior: ClosingBehavior::default(),
+            on_time_behavior: OnTimeBehavior::default(),
         }
     }
 
@@ -76,6 +69,24 @@ impl WindowingStrategy {
     /// Sets the accumulation mode.
     pub fn with_accumulation(mut self, mode: AccumulationMode) -> WindowingStrategy {
         self.accumulation = mode;
+        self
+    }
+
+    /// Sets the trigger.
+    pub fn with_trigger(mut self, trigger: impl Into<Trigger>) -> WindowingStrategy {
+        self.trigger = trigger.into();
+        self
+    }
+
+    /// Sets what a window's last pane does when it holds nothing new.
+    pub fn with_closing_behavior(mut self, behavior: ClosingBehavior) -> WindowingStrategy {
+        self.closing_behavior = behavior;
+        self
+    }
+
+    /// Sets whether an empty on-time pane fires.
+    pub fn with_on_time_behavior(mut self, behavior: OnTimeBehavior) -> WindowingStrategy {
+        self.on_time_behavior = behavior;
         self
     }
 

@@ -3,7 +3,9 @@
 //! A [`Window`] is the half-open interval `[start, end)`; its maximum timestamp is `end − 1 ms`, the
 //! last instant an element can carry and still belong to it (Beam's `IntervalWindow.maxTimestamp()`).
 //! A [`WindowFn`] assigns a timestamp to its windows. Fixed and sliding windows live here; the trait
-//! leaves room for merging window functions (sessions) through [`WindowFn::is_merging`].
+//! leaves room for merging window functions (sessions) through [`WindowFn::is_merging`] and
+//! [`WindowFn::merge_windows`]. [`GlobalWindows`] puts every element in the one global window;
+//! [`Sessions`] gives each element a window of the gap's length and merges a key's overlapping windows.
 //!
 //! Assignment never overflows: an element timestamp outside Beam's range
 //! `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)` gets no window (a pipeline dead-letters it before it gets
@@ -16,7 +18,7 @@
 
 use std::fmt;
 
-use crate::time::{Duration, Timestamp, END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE};
+use crate::time::{Duration, Timestamp, END_OF_GLOBAL_WINDOW, TIMESTAMP_MAX_VALUE, TIMESTAMP_MIN_VALUE};
 
 /// An event-time interval `[start, end)`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,8 +56,35 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Beam's `GlobalWindow`: every timestamp an element can carry, up to the end of the global window
+    /// (its max timestamp is `END_OF_GLOBAL_WINDOW`, where Beam's is).
+    pub fn global() -> Window {
+        Window::new(TIMESTAMP_MIN_VALUE, END_OF_GLOBAL_WINDOW.plus(Duration::millis(1)))
+    }
+
+    /// True for the global window.
+    pub fn is_global(&self) -> bool {
+        *self == Window::global()
+    }
+
+    /// True when the two windows overlap or touch (Beam's `IntervalWindow.intersects`: windows that
+    /// meet at an instant intersect, so sessions that touch merge).
+    pub fn intersects(&self, other: &Window) -> bool {
+        !(self.end < other.start || other.end < self.start)
+    }
+
+    /// The smallest window containing both (Beam's `IntervalWindow.span`).
+    pub fn span(&self, other: &Window) -> Window {
+        Window::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
 impl fmt::Debug for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_global() {
+            return f.write_str("GlobalWindow");
+        }
         write!(f, "[{}, {})", self.start, self.end)
     }
 }
@@ -74,10 +103,105 @@ pub trait WindowFn: fmt::Debug + Send + Sync {
     /// window functions push nothing for a `t` outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`.
     fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>);
 
-    /// True for window functions whose windows merge as elements arrive (sessions). The core keeps
-    /// per-key windows in a form that allows merging; no merging function ships yet.
+    /// True for window functions whose windows merge as elements arrive (sessions).
     fn is_merging(&self) -> bool {
         false
+    }
+
+    /// For a merging window function: given one key's windows, the merges to make, each a set of windows
+    /// that become one and the window they become (Beam's `WindowFn.mergeWindows`). A set of one window is
+    /// never listed. Non-merging functions merge nothing.
+    fn merge_windows(&self, windows: &[Window]) -> Vec<(Vec<Window>, Window)> {
+        let _ = windows;
+        Vec::new()
+    }
+}
+
+/// Beam's `GlobalWindows`: every element in the one global window ([`Window::global`]).
+///
+/// ```
+/// use pipeline::time::Timestamp;
+/// use pipeline::window::{GlobalWindows, Window, WindowFn};
+/// let mut out = Vec::new();
+/// GlobalWindows.assign_windows(Timestamp::from_millis(45_000), &mut out);
+/// assert_eq!(out, vec![Window::global()]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GlobalWindows;
+
+impl WindowFn for GlobalWindows {
+    fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
+        if t.is_element_time() {
+            out.push(Window::global());
+        }
+    }
+}
+
+/// Beam's `Sessions.withGapDuration(gap)`: each element gets the window `[t, t + gap)`, and a key's
+/// windows that overlap or touch merge into one ([`WindowFn::merge_windows`], Beam's
+/// `MergeOverlappingIntervalWindows`).
+///
+/// ```
+/// use pipeline::time::{Duration, Timestamp};
+/// use pipeline::window::{Sessions, Window, WindowFn};
+/// let at = Timestamp::from_millis;
+/// let sessions = Sessions::with_gap_duration(Duration::seconds(10));
+/// let windows = [Window::new(at(0), at(10_000)), Window::new(at(10_000), at(20_000)), Window::new(at(25_000), at(35_000))];
+/// // The first two touch: one session; the third stands alone.
+/// assert_eq!(sessions.merge_windows(&windows), vec![(windows[..2].to_vec(), Window::new(at(0), at(20_000)))]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sessions {
+    gap: Duration,
+}
+
+impl Sessions {
+    /// Sessions that end after `gap` without elements. Panics when `gap` is not positive.
+    pub fn with_gap_duration(gap: Duration) -> Sessions {
+        assert!(gap.as_millis() > 0, "a session gap must be positive, got {gap}");
+        Sessions { gap }
+    }
+
+    /// The gap.
+    pub fn gap(&self) -> Duration {
+        self.gap
+    }
+}
+
+impl WindowFn for Sessions {
+    fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
+        if t.is_element_time() {
+            // Capped like every window: none ends after the range of element timestamps.
+            let end = t.plus(self.gap).min(TIMESTAMP_MAX_VALUE);
+            out.push(Window::new(t, end.max(t.plus(Duration::millis(1)))));
+        }
+    }
+
+    fn is_merging(&self) -> bool {
+        true
+    }
+
+    fn merge_windows(&self, windows: &[Window]) -> Vec<(Vec<Window>, Window)> {
+        let mut sorted = windows.to_vec();
+        sorted.sort();
+        let mut merges = Vec::new();
+        let mut current: Option<(Vec<Window>, Window)> = None;
+        for window in sorted {
+            match &mut current {
+                Some((parts, union)) if union.intersects(&window) => {
+                    *union = union.span(&window);
+                    parts.push(window);
+                }
+                _ => {
+                    if let Some(done) = current.take().filter(|(parts, _)| parts.len() > 1) {
+                        merges.push(done);
+                    }
+                    current = Some((vec![window], window));
+                }
+            }
+        }
+        merges.extend(current.filter(|(parts, _)| parts.len() > 1));
+        merges
     }
 }
 
@@ -404,5 +528,43 @@ mod tests {
             check_windows(&windows, t, per_period)?;
             prop_assert!(windows.windows(2).all(|pair| pair[0].start() > pair[1].start()), "latest first: {windows:?}");
         }
+    }
+
+    #[test]
+    fn sessions_that_overlap_or_touch_merge_and_others_do_not() {
+        let sessions = Sessions::with_gap_duration(Duration::seconds(10));
+        assert_eq!(assign(&sessions, 5_000), vec![w(5_000, 15_000)]);
+        // Touching at 10 s: Beam's IntervalWindow.intersects counts that as intersecting.
+        let touching = [w(0, 10_000), w(10_000, 20_000)];
+        assert_eq!(
+            sessions.merge_windows(&touching),
+            vec![(touching.to_vec(), w(0, 20_000))]
+        );
+        // One millisecond apart: two sessions.
+        assert!(sessions.merge_windows(&[w(0, 10_000), w(10_001, 20_001)]).is_empty());
+        // A chain, given out of order, merges into one; a separate pair merges on its own.
+        let chain = [
+            w(8_000, 18_000),
+            w(0, 10_000),
+            w(30_000, 40_000),
+            w(15_000, 25_000),
+            w(35_000, 45_000),
+        ];
+        assert_eq!(
+            sessions.merge_windows(&chain),
+            vec![
+                (vec![w(0, 10_000), w(8_000, 18_000), w(15_000, 25_000)], w(0, 25_000)),
+                (vec![w(30_000, 40_000), w(35_000, 45_000)], w(30_000, 45_000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_global_window_holds_every_element_time_and_ends_where_beams_does() {
+        let global = Window::global();
+        assert_eq!(global.max_timestamp(), END_OF_GLOBAL_WINDOW);
+        assert_eq!(assign(&GlobalWindows, i64::MIN + 1), vec![]);
+        assert_eq!(assign(&GlobalWindows, 0), vec![global]);
+        assert_eq!(format!("{global}"), "GlobalWindow");
     }
 }
