@@ -87,20 +87,7 @@ pub struct Visit<'a> {
 }
 
 /// The field names, in the seed's order.
-pub const FIELDS: [&str; 12] = [
-    "ip",
-    "id",
-    "lat",
-    "lng",
-    "user_agent",
-    "age_bracket",
-    "opted_into_marketing",
-    "http_request",
-    "http_response",
-    "file_size_bytes",
-    "event_datetime",
-    "event_ts",
-];
+pub const FIELDS: [&str; 12] = pipeline::event::VISIT_FIELDS;
 
 impl Visit<'_> {
     /// The twelve fields as JSON values, in the seed's order: the reference the fast path is held to,

@@ -33,6 +33,7 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use pipeline::event::VISIT_FIELDS;
 use pipeline::io::{Position, Record, Source, SourceError, Step};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use serde::de::IgnoredAny;
@@ -49,23 +50,6 @@ pub const STEP_KEYWORDS: [&str; 6] = [
     "records_base64",
     "watermark",
     "processing_time",
-];
-
-/// The fields of a visit record (`pipeline::event::VisitEvent`): a line with any of them is a record,
-/// never a step.
-pub const VISIT_FIELDS: [&str; 12] = [
-    "ip",
-    "id",
-    "lat",
-    "lng",
-    "user_agent",
-    "age_bracket",
-    "opted_into_marketing",
-    "http_request",
-    "http_response",
-    "file_size_bytes",
-    "event_datetime",
-    "event_ts",
 ];
 
 /// How far (in edits: insert, delete, substitute, swap two neighbours) a key may be from a step keyword

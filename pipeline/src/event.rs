@@ -158,8 +158,8 @@ fn also_missing(also: &[String]) -> String {
     format!("; also missing: {}", fields.join(", "))
 }
 
-/// The fields of a visit, in the order serde reports the first missing one.
-const VISIT_FIELDS: [&str; 12] = [
+/// The fields of a visit, in the seed's order (the order serde reports the first missing one).
+pub const VISIT_FIELDS: [&str; 12] = [
     "ip",
     "id",
     "lat",

@@ -1076,28 +1076,20 @@ where
         offsets: Option<(Vec<kafka_core::CommitPoint>, Option<u64>)>,
         fails: bool,
     ) {
-        if self.is_down(self.now) {
+        let retry_at = if self.is_down(self.now) {
             // Transactional requests are retried until the broker is back.
-            let at = self.up_again(self.now).plus(self.latency());
-            self.schedule(
-                at,
-                Event::TxnDone {
-                    instance,
-                    incarnation,
-                    step,
-                    epoch,
-                    offsets,
-                    fails,
-                },
-            );
-            return;
-        }
-        if step == TxnStep::Commit
+            Some(self.up_again(self.now))
+        } else if step == TxnStep::Commit
             && self.alive(instance, incarnation)
             && !self.instances[instance].in_flight.is_empty()
         {
             // librdkafka's commit_transaction first waits for every message of the transaction.
-            let at = self.now.plus(self.latency());
+            Some(self.now)
+        } else {
+            None
+        };
+        if let Some(at) = retry_at {
+            let at = at.plus(self.latency());
             self.schedule(
                 at,
                 Event::TxnDone {
