@@ -5,7 +5,8 @@
 //! `arbitrary`) or mutates a corpus entry ([`crate::mutate`]). Each input runs under `catch_unwind`: a
 //! panic is counted and the first input for each panic location is saved under the artifacts folder.
 //! A watchdog thread watches the input in flight; one that runs longer than the hang timeout is saved
-//! as `hang-*`, the report so far is printed, and the process aborts (a hung call cannot be cancelled).
+//! as `hang-*`, the report so far is printed, and the process exits at once with status
+//! [`HANG_EXIT_STATUS`] (a hung call cannot be cancelled; libFuzzer's timeouts use the same status).
 //!
 //! Everything random comes from one ChaCha8 stream seeded by [`LoopOptions::seed`], so a run with the
 //! same seed, corpus and budget in inputs tries the same inputs. There is no coverage feedback: the
@@ -202,6 +203,9 @@ pub fn load_seeds(dirs: &[PathBuf]) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(seeds)
 }
 
+/// The exit status of a process stopped by a hang.
+pub const HANG_EXIT_STATUS: i32 = 70;
+
 /// The most pool entries kept besides the seeds.
 const POOL: usize = 512;
 
@@ -344,8 +348,8 @@ fn spawn_watchdog(
                     artifact.display()
                 );
                 println!("{line}, seed {seed}");
-                eprintln!("fuzz: aborting (a hung call cannot be cancelled)");
-                std::process::abort();
+                eprintln!("fuzz: stopping (a hung call cannot be cancelled)");
+                std::process::exit(HANG_EXIT_STATUS);
             }
         })
         .expect("the watchdog thread starts")

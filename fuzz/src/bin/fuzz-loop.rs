@@ -2,7 +2,7 @@
 //!
 //! The seed is printed first and accepted back with `--seed`. One summary line per target goes to
 //! standard output at the end: inputs tried, time, panics, hangs and corpus size. Exit status: 0 when
-//! nothing panicked, 1 when something did, 2 for bad flags; a hang aborts the process.
+//! nothing panicked, 1 when something did, 2 for bad flags, 70 when an input hung (the run stops there).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +37,7 @@ enum Command {
         /// The seed of every random choice; printed first. Default: from the clock.
         #[arg(long)]
         seed: Option<u64>,
-        /// An input running longer than this is a hang: it is saved and the process aborts.
+        /// An input running longer than this is a hang: it is saved and the process exits with status 70.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         hang_timeout: std::time::Duration,
         /// The longest input tried, in bytes.
