@@ -87,6 +87,9 @@ type Pair<L> = (Expr<L>, Expr<L>);
 /// The CTEs in scope, latest last.
 type Ctes = Vec<(String, Relation)>;
 
+/// The most windows a `HOP` may put one event in (its size over its slide).
+pub const MAX_HOP_WINDOWS_PER_EVENT: i64 = 1_000;
+
 /// A window function call, `TUMBLE(...)` or `HOP(...)` or one of their `_START`/`_END` forms.
 #[derive(Debug, Clone)]
 struct WindowCall {
@@ -812,6 +815,18 @@ impl Compiler<'_> {
                         message: format!(
                             "the slide of HOP ({slide}) is longer than its size ({size}): events between two \
                              windows would belong to none (HOP's arguments are ts, slide, size)"
+                        ),
+                        at: self.at(self.span_of(exprs[1]).union(&self.span_of(exprs[2]))),
+                    });
+                }
+                // Every event of a HOP belongs to ceil(size / slide) windows: bound it, so that a query's
+                // typo (`INTERVAL '36500' DAY`) is an error, not billions of windows per event.
+                let per_event = (size.as_millis() + slide.as_millis() - 1) / slide.as_millis().max(1);
+                if per_event > MAX_HOP_WINDOWS_PER_EVENT {
+                    return Err(SqlError::InvalidInterval {
+                        message: format!(
+                            "HOP({slide}, {size}) puts every event in {per_event} windows; at most \
+                             {MAX_HOP_WINDOWS_PER_EVENT} are supported (a longer slide or a shorter size)"
                         ),
                         at: self.at(self.span_of(exprs[1]).union(&self.span_of(exprs[2]))),
                     });

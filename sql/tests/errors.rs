@@ -86,6 +86,11 @@ refused!(
      GROUP BY HOP(CAST(event_datetime AS TIMESTAMP), INTERVAL '1' MINUTE, INTERVAL '20' SECOND)"
 );
 refused!(
+    a_hop_that_puts_every_event_in_too_many_windows,
+    "SELECT COUNT(*) FROM PCOLLECTION\n\
+     GROUP BY HOP(CAST(event_datetime AS TIMESTAMP), INTERVAL '1' SECOND, INTERVAL '36500' DAY)"
+);
+refused!(
     an_interval_in_months,
     seed_with(
         "TUMBLE(ts, INTERVAL '20' SECOND), id",

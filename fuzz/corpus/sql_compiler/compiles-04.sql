@@ -1,0 +1,1 @@
+SELECT AVG(file_size_bytes) AS mean, AVG(CAST(file_size_bytes AS DOUBLE)) AS exact FROM PCOLLECTION GROUP BY TUMBLE(CAST(event_datetime AS TIMESTAMP), INTERVAL '20' SECOND), id

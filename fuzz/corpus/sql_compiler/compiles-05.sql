@@ -1,0 +1,1 @@
+SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE http_response <> 200 OR file_size_bytes < 10 GROUP BY TUMBLE(CAST(event_datetime AS TIMESTAMP), INTERVAL '1' HOUR), id

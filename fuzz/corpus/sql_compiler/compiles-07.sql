@@ -1,0 +1,1 @@
+SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE id IN ('b', 'c') AND http_response NOT IN (404, 500) AND http_request LIKE 'GET %.html%' GROUP BY TUMBLE(CAST(event_datetime AS TIMESTAMP), INTERVAL '1' HOUR), id

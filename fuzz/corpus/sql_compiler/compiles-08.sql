@@ -1,0 +1,1 @@
+SELECT id, COUNT(*) AS n FROM PCOLLECTION WHERE -file_size_bytes < -200 AND opted_into_marketing IS NOT TRUE AND ip IS NOT NULL AND lat > 25 GROUP BY TUMBLE(CAST(event_datetime AS TIMESTAMP), INTERVAL '1' HOUR), id

@@ -1,0 +1,1 @@
+WITH visits AS (SELECT * FROM PCOLLECTION WHERE http_response = 200), big AS (SELECT id AS user_id, file_size_bytes AS size, CAST(event_datetime AS TIMESTAMP) AS ts FROM visits WHERE file_size_bytes > 20) SELECT b.user_id, SUM(b.size) AS total FROM big AS b GROUP BY TUMBLE(b.ts, INTERVAL '1' MINUTE), b.user_id

@@ -1,0 +1,1 @@
+SELECT COUNT(*), id, http_response >= 400 AS failed, 'const' AS tag, NULL AS nothing, CAST(TUMBLE_END(CAST(event_datetime AS TIMESTAMP), INTERVAL '20' SECOND) AS VARCHAR) FROM PCOLLECTION GROUP BY TUMBLE(CAST(event_datetime AS TIMESTAMP), INTERVAL '20' SECOND), id, http_response

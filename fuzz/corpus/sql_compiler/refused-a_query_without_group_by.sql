@@ -1,0 +1,1 @@
+SELECT id, CAST(event_datetime AS TIMESTAMP) AS ts FROM PCOLLECTION

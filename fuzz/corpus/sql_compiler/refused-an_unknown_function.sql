@@ -1,0 +1,14 @@
+    WITH cte AS (
+        SELECT
+            id, 
+            CAST(event_datetime AS TIMESTAMP) AS ts
+        FROM PCOLLECTION
+    )
+    SELECT
+        UPPER(id) AS event_id,
+        CAST(TUMBLE_START(ts, INTERVAL '20' SECOND) AS VARCHAR) AS window_start,
+        CAST(TUMBLE_END(ts, INTERVAL '20' SECOND) AS VARCHAR) AS window_end,
+        COUNT(*) AS page_view
+    FROM cte
+    GROUP BY
+        TUMBLE(ts, INTERVAL '20' SECOND), id

@@ -1,0 +1,4 @@
+//! libFuzzer entry point of the `golden_reader` target; the target itself is `fuzz_targets::targets::golden_reader::run`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_targets::targets::golden_reader::run(data));
