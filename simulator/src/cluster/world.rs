@@ -179,6 +179,9 @@ const LATE: usize = 2;
 const MAX_LATENCIES_MS: [i64; 3] = [20, 200, 2_000];
 const SESSION_TIMEOUT: Duration = Duration::seconds(6);
 const DELIVERY_TIMEOUT: Duration = Duration::seconds(30);
+/// How long a consumer waits before asking again for offsets a transaction still holds (librdkafka's
+/// `retry.backoff.ms`).
+const OFFSET_FETCH_BACKOFF: Duration = Duration::millis(100);
 const MAX_POLL_RECORDS: usize = 500;
 /// How long a run may go on after its input is complete before it is declared stuck.
 const LIVENESS_BOUND: Duration = Duration::minutes(30);
@@ -229,6 +232,13 @@ enum Event {
     },
     Rebalance {
         instance: usize,
+    },
+    /// A member of `generation` asks for the committed offsets of its `partitions` (again).
+    FetchCommitted {
+        instance: usize,
+        incarnation: u32,
+        generation: u64,
+        partitions: Vec<i32>,
     },
 }
 
@@ -640,6 +650,16 @@ where
             Event::Rebalance { instance } => {
                 if self.instances[instance].core.is_some() && self.group.members.contains(&instance) {
                     self.begin_rebalance();
+                }
+            }
+            Event::FetchCommitted {
+                instance,
+                incarnation,
+                generation,
+                partitions,
+            } => {
+                if self.alive(instance, incarnation) && generation == self.group.generation {
+                    self.fetch_committed(instance, partitions);
                 }
             }
         }
@@ -1356,39 +1376,79 @@ where
             next += count;
         }
         self.group.assignment = assignment.clone();
-        let now = self.now;
         for (member, partitions) in assignment {
-            let assignments: Vec<Assignment> = partitions
-                .iter()
-                .map(|p| {
-                    let committed = self.group.committed.get(p);
-                    Assignment {
-                        partition: *p,
-                        committed: committed.map(|(o, _)| *o),
-                        metadata: committed.map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
-                    }
-                })
-                .collect();
-            self.note(|| {
-                let what: Vec<String> = assignments
-                    .iter()
-                    .map(|a| format!("{}@{:?} {:?}", a.partition, a.committed, a.metadata))
-                    .collect();
-                format!("instance {member} assigned {}", what.join(", "))
-            });
             let inst = &mut self.instances[member];
             inst.generation = Some(self.group.generation);
-            inst.positions = assignments
-                .iter()
-                .map(|a| (a.partition, a.committed.unwrap_or(0)))
-                .collect();
+            inst.positions.clear();
             inst.paused.clear();
-            if let Some(core) = &mut inst.core {
-                core.on_assign(now, &assignments);
-            }
-            self.pump(member);
-            self.wake_fetch(member);
+            self.fetch_committed(member, partitions);
         }
+    }
+
+    /// Partitions whose offsets sit in a transaction that is neither committed nor aborted yet.
+    fn unstable_offsets(&self) -> BTreeSet<i32> {
+        self.coordinators
+            .iter()
+            .filter_map(|c| c.open.as_ref()?.offsets.as_ref())
+            .flatten()
+            .map(|point| point.partition)
+            .collect()
+    }
+
+    /// Hands `member` its `partitions` with their committed offsets, once those are stable. As with
+    /// KIP-447's `require_stable` (which librdkafka asks for when reading `read_committed`), offsets sent
+    /// to a transaction that is still open are not handed out: the fetch is retried until the
+    /// transaction is decided, so a new owner never resumes from the offsets before it.
+    fn fetch_committed(&mut self, member: usize, partitions: Vec<i32>) {
+        let unstable = self.unstable_offsets();
+        if partitions.iter().any(|p| unstable.contains(p)) {
+            self.note(|| {
+                format!(
+                    "instance {member} waits for the offsets of partitions {partitions:?}: a transaction holds them"
+                )
+            });
+            let (incarnation, generation) = (self.instances[member].incarnation, self.group.generation);
+            let at = self.now.plus(OFFSET_FETCH_BACKOFF).plus(self.latency());
+            self.schedule(
+                at,
+                Event::FetchCommitted {
+                    instance: member,
+                    incarnation,
+                    generation,
+                    partitions,
+                },
+            );
+            return;
+        }
+        let now = self.now;
+        let assignments: Vec<Assignment> = partitions
+            .iter()
+            .map(|p| {
+                let committed = self.group.committed.get(p);
+                Assignment {
+                    partition: *p,
+                    committed: committed.map(|(o, _)| *o),
+                    metadata: committed.map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
+                }
+            })
+            .collect();
+        self.note(|| {
+            let what: Vec<String> = assignments
+                .iter()
+                .map(|a| format!("{}@{:?} {:?}", a.partition, a.committed, a.metadata))
+                .collect();
+            format!("instance {member} assigned {}", what.join(", "))
+        });
+        let inst = &mut self.instances[member];
+        inst.positions = assignments
+            .iter()
+            .map(|a| (a.partition, a.committed.unwrap_or(0)))
+            .collect();
+        if let Some(core) = &mut inst.core {
+            core.on_assign(now, &assignments);
+        }
+        self.pump(member);
+        self.wake_fetch(member);
     }
 
     fn check_cores(&mut self) {
