@@ -13,7 +13,7 @@ use kafka_runtime::produce::{produce, OutLine, ProduceOptions};
 use kafka_runtime::Shutdown;
 use pipeline::event::VisitEvent;
 use pipeline::traffic::TrafficAgg;
-use test_broker::{broker_or_skip, unique_name};
+use test_broker::broker_or_skip;
 
 #[test]
 fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted() {
@@ -21,55 +21,29 @@ fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted
     else {
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let dlq = unique_name("dlq");
-    let late = unique_name("late");
-    let group = unique_name("traffic-agg");
-    for topic in [&input, &output, &dlq, &late] {
-        broker.create_topic(topic, 3).unwrap();
-    }
+    let job = Job::create(&broker, 3);
     // The recorded traffic (32 malformed lines among 5000) and a few worse ones: an empty message,
     // bytes that are not UTF-8, a JSON array, a visit with a bad date.
-    produce_file(&servers, &input, &visits_file());
+    produce_file(&job.servers, &job.input, &visits_file());
     let extra: Vec<Vec<u8>> = vec![
         Vec::new(),
         vec![0xff, 0xfe, 0x00, 0x7b],
         b"[1, 2, 3]".to_vec(),
         br#"{"ip":"1.2.3.4","id":"1","lat":1,"lng":2,"user_agent":"u","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"yesterday","event_ts":0}"#.to_vec(),
     ];
-    produce_lines(&servers, &input, &extra);
+    produce_lines(&job.servers, &job.input, &extra);
 
     let dir = tempfile::tempdir().unwrap();
     // With the default 5 s of out-of-orderness the file's 30-s-late records are late.
     let mut agg = AggProcess::start(
         &broker,
-        &[
-            "--input-topic",
-            &input,
-            "--output-topic",
-            &output,
-            "--group-id",
-            &group,
-            "--dlq-topic",
-            &dlq,
-            "--late-topic",
-            &late,
-            "--idle-timeout",
-            "2s",
-            "--session-timeout",
-            "6s",
-        ],
+        &job.args(&["--idle-timeout", "2s", "--session-timeout", "6s"]),
         dir.path().join("traffic-agg.log"),
     );
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
-        agg.assert_running();
-        group_caught_up(&servers, &group, &input)
-    });
+    job.wait_until_consumed(Duration::from_secs(90), &mut [&mut agg]);
     agg.terminate();
 
-    let inputs: BTreeMap<(i32, i64), String> = read_topic(&servers, &input, false)
+    let inputs: BTreeMap<(i32, i64), String> = read_topic(&job.servers, &job.input, false)
         .into_iter()
         .map(|r| ((r.partition, r.offset), r.value))
         .collect();
@@ -81,12 +55,12 @@ fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted
         .collect();
     assert_eq!(malformed.len(), 32 + extra.len());
 
-    let dead = read_topic(&servers, &dlq, false);
+    let dead = read_topic(&job.servers, &job.dlq, false);
     let mut dead_by_position = BTreeMap::new();
     for d in &dead {
         let reason = &d.headers["reason"];
         assert!(!reason.is_empty(), "a dead letter says why: {d:?}");
-        assert_eq!(d.headers["source.topic"], input);
+        assert_eq!(d.headers["source.topic"], job.input);
         let position = (
             d.headers["source.partition"].parse::<i32>().unwrap(),
             d.headers["source.offset"].parse::<i64>().unwrap(),
@@ -110,7 +84,7 @@ fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted
     let bad_date = dead_by_position.values().find(|r| r.contains("yesterday"));
     assert!(bad_date.is_some(), "reasons name the problem: {dead_by_position:?}");
 
-    let late = read_topic(&servers, &late, false);
+    let late = read_topic(&job.servers, &job.late, false);
     for l in &late {
         assert!(l.headers["reason"].starts_with("late"), "{l:?}");
         assert!(l.headers.contains_key("event_time") && l.headers.contains_key("watermark"));
@@ -121,7 +95,7 @@ fn malformed_records_land_in_the_dlq_with_reasons_and_everything_else_is_counted
     );
 
     // Conservation: every parsed record is in exactly one window's count or in the late topic.
-    let counted: u64 = read_topic(&servers, &output, false)
+    let counted: u64 = read_topic(&job.servers, &job.output, false)
         .iter()
         .map(|r| serde_json::from_str::<TrafficAgg>(&r.value).unwrap().page_views)
         .sum();
@@ -145,17 +119,9 @@ fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_t
     ) else {
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let dlq = unique_name("dlq");
-    let late = unique_name("late");
-    let group = unique_name("traffic-agg");
     // One partition: the oversized records come after the recorded traffic, so the late one is late.
-    for topic in [&input, &output, &dlq, &late] {
-        broker.create_topic(topic, 1).unwrap();
-    }
-    produce_file(&servers, &input, &visits_file());
+    let job = Job::create(&broker, 1);
+    produce_file(&job.servers, &job.input, &visits_file());
     let malformed = {
         let mut bytes = br#"{"id": "big", "user_agent": ""#.to_vec();
         bytes.resize(OVERSIZED, b'x');
@@ -173,7 +139,7 @@ fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_t
         visit["event_datetime"] = "2024-04-28T00:00:00.000".into();
         serde_json::to_vec(&visit).unwrap()
     };
-    let mut options = ProduceOptions::new(&servers, &input);
+    let mut options = ProduceOptions::new(&job.servers, &job.input);
     options.producer_properties = vec![("message.max.bytes".to_owned(), "1048000".to_owned())];
     let lines = [&late_visit, &malformed].map(|value| OutLine {
         value: value.clone(),
@@ -184,32 +150,14 @@ fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_t
     let dir = tempfile::tempdir().unwrap();
     let mut agg = AggProcess::start(
         &broker,
-        &[
-            "--input-topic",
-            &input,
-            "--output-topic",
-            &output,
-            "--group-id",
-            &group,
-            "--dlq-topic",
-            &dlq,
-            "--late-topic",
-            &late,
-            "--idle-timeout",
-            "2s",
-            "--session-timeout",
-            "6s",
-        ],
+        &job.args(&["--idle-timeout", "2s", "--session-timeout", "6s"]),
         dir.path().join("traffic-agg.log"),
     );
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
-        agg.assert_running();
-        group_caught_up(&servers, &group, &input)
-    });
+    job.wait_until_consumed(Duration::from_secs(90), &mut [&mut agg]);
     agg.terminate();
 
     let cut_short = |topic: &str, original: &[u8]| {
-        let found: Vec<Read> = read_topic(&servers, topic, false)
+        let found: Vec<Read> = read_topic(&job.servers, topic, false)
             .into_iter()
             .filter(|r| r.headers.contains_key("truncated"))
             .collect();
@@ -217,7 +165,7 @@ fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_t
         let record = &found[0];
         assert_eq!(record.headers["truncated"], "true");
         assert_eq!(record.headers["original.size"], original.len().to_string());
-        assert_eq!(record.headers["source.topic"], input);
+        assert_eq!(record.headers["source.topic"], job.input);
         assert!(
             record.value.len() < 1_000_000 && record.value.len() > 990_000,
             "as much as fits: {}",
@@ -229,14 +177,14 @@ fn records_too_big_for_one_message_reach_the_dlq_and_late_topics_cut_short_and_t
         );
         record.clone()
     };
-    let dead = cut_short(&dlq, &malformed);
+    let dead = cut_short(&job.dlq, &malformed);
     assert_eq!(dead.headers["source.offset"], "5001");
     assert!(!dead.headers["reason"].is_empty());
-    let late = cut_short(&late, &late_visit);
+    let late = cut_short(&job.late, &late_visit);
     assert_eq!(late.headers["source.offset"], "5000");
     assert!(late.headers["reason"].starts_with("late"), "{:?}", late.headers);
     assert!(
-        !read_topic(&servers, &output, false).is_empty(),
+        !read_topic(&job.servers, &job.output, false).is_empty(),
         "the other records were counted"
     );
 }

@@ -17,7 +17,7 @@ use kafka_runtime::produce::{as_fast_as_possible, produce, ProduceOptions};
 use kafka_runtime::Shutdown;
 use pipeline::event::VisitEvent;
 use pipeline::traffic::TrafficAgg;
-use test_broker::{broker_or_skip, unique_name};
+use test_broker::broker_or_skip;
 
 /// A `message.max.bytes` above the corpus's biggest record (10 MiB and a few hundred bytes) with its
 /// headers.
@@ -31,19 +31,11 @@ fn the_bad_input_corpus_through_traffic_agg_reaches_the_dlq_byte_for_byte_with_i
         return;
     };
     let corpus = Corpus::load();
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let dlq = unique_name("dlq");
-    let late = unique_name("late");
-    let group = unique_name("traffic-agg");
     // One partition: offset n is record n, and the records arrive in the corpus's order, as from a file.
     // The broker refuses a message bigger than a topic's `max.message.bytes` (1 MiB by default).
-    for topic in [&input, &output, &dlq, &late] {
-        create_topic_with_configs(&servers, topic, 1, &[("max.message.bytes", MESSAGE_MAX_BYTES)]);
-    }
+    let job = Job::create_with_configs(&broker, 1, &[("max.message.bytes", MESSAGE_MAX_BYTES)]);
     let started = Instant::now();
-    let mut options = ProduceOptions::new(&servers, &input);
+    let mut options = ProduceOptions::new(&job.servers, &job.input);
     options.producer_properties = vec![("message.max.bytes".to_owned(), MESSAGE_MAX_BYTES.to_owned())];
     // As `datagen --replay` sends a file: a message per line that is not blank, without its line break.
     let lines = as_fast_as_possible(&corpus.input[..]).map(|line| line.expect("read the corpus"));
@@ -69,24 +61,14 @@ fn the_bad_input_corpus_through_traffic_agg_reaches_the_dlq_byte_for_byte_with_i
     let producer_property = format!("message.max.bytes={MESSAGE_MAX_BYTES}");
     let mut agg = AggProcess::start(
         &broker,
-        &[
-            "--input-topic",
-            &input,
-            "--output-topic",
-            &output,
-            "--group-id",
-            &group,
-            "--dlq-topic",
-            &dlq,
-            "--late-topic",
-            &late,
+        &job.args(&[
             "--idle-timeout",
             "2s",
             "--session-timeout",
             "6s",
             "--producer-property",
             &producer_property,
-        ],
+        ]),
         dir.path().join("traffic-agg.log"),
     );
     let expected_dead = corpus.dead_letter_count() as i64;
@@ -98,13 +80,14 @@ fn the_bad_input_corpus_through_traffic_agg_reaches_the_dlq_byte_for_byte_with_i
         Duration::from_secs(120),
         || {
             agg.assert_running();
-            topic_end_total(&servers, &dlq) >= expected_dead && topic_end_total(&servers, &output) >= expected_windows
+            topic_end_total(&job.servers, &job.dlq) >= expected_dead
+                && topic_end_total(&job.servers, &job.output) >= expected_windows
         },
     );
     agg.terminate();
     let processed = started.elapsed();
 
-    let inputs = read_topic_raw(&servers, &input, false);
+    let inputs = read_topic_raw(&job.servers, &job.input, false);
     let payloads: Vec<&[u8]> = inputs.iter().map(|r| r.value.as_slice()).collect();
     let originals: Vec<&[u8]> = corpus.records.iter().map(|r| r.payload.as_slice()).collect();
     assert!(
@@ -112,16 +95,16 @@ fn the_bad_input_corpus_through_traffic_agg_reaches_the_dlq_byte_for_byte_with_i
         "the input topic holds the corpus's records, in order"
     );
     assert!(inputs.iter().enumerate().all(|(i, r)| r.offset == i as i64));
-    let committed = committed_total(&servers, &group, &input);
+    let committed = committed_total(&job.servers, &job.group, &job.input);
     assert!(
         committed <= commit_stops_at,
         "committed {committed}: the commit stays at or before the first visit whose window is still open ({commit_stops_at})"
     );
 
-    let dead_letters = read_topic_raw(&servers, &dlq, false)
+    let dead_letters = read_topic_raw(&job.servers, &job.dlq, false)
         .into_iter()
         .map(|d| {
-            assert_eq!(d.headers["source.topic"], input, "{:?}", d.headers);
+            assert_eq!(d.headers["source.topic"], job.input, "{:?}", d.headers);
             assert_eq!(d.headers["source.partition"], "0", "{:?}", d.headers);
             assert!(
                 !d.headers.contains_key("truncated"),
@@ -136,21 +119,21 @@ fn the_bad_input_corpus_through_traffic_agg_reaches_the_dlq_byte_for_byte_with_i
             }
         })
         .collect();
-    let outputs: Vec<corpus::Output> = read_topic(&servers, &output, false)
+    let outputs: Vec<corpus::Output> = read_topic(&job.servers, &job.output, false)
         .into_iter()
         .map(|r| {
             let agg: TrafficAgg = serde_json::from_str(&r.value).expect("an output message is a window result");
             (agg.id, agg.window_start, agg.window_end, agg.page_views)
         })
         .collect();
-    let late_records = read_topic_raw(&servers, &late, false);
+    let late_records = read_topic_raw(&job.servers, &job.late, false);
     let replay = Replay {
         fed: (0..corpus.records.len()).collect(),
         counts: Counts {
             read: inputs.len() as u64,
             counted: outputs.iter().map(|o| o.3).sum(),
             late: late_records.len() as u64,
-            dead_lettered: topic_end_total(&servers, &dlq) as u64,
+            dead_lettered: topic_end_total(&job.servers, &job.dlq) as u64,
             filtered: 0,
             open: open.len() as u64,
         },

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use test_broker::{broker_or_skip, skip_notice, unique_name};
+use test_broker::{broker_or_skip, skip_notice};
 
 fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -49,28 +49,13 @@ fn a_broker_stopped_longer_than_the_idle_timeout_makes_nothing_late() {
         skip_notice(TEST, &format!("{} cannot be paused by the test", broker.description()));
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let late = unique_name("late");
-    let group = unique_name("traffic-agg");
-    for topic in [&input, &output, &late] {
-        broker.create_topic(topic, 3).unwrap();
-    }
+    let job = Job::create(&broker, 3);
     let idle_timeout = Duration::from_secs(3);
     let idle = format!("{}ms", idle_timeout.as_millis());
     let dir = tempfile::tempdir().unwrap();
     let mut agg = AggProcess::start(
         &broker,
-        &[
-            "--input-topic",
-            &input,
-            "--output-topic",
-            &output,
-            "--group-id",
-            &group,
-            "--late-topic",
-            &late,
+        &job.args(&[
             // The recording is at most 33 s out of order: nothing in it is late by itself.
             "--max-out-of-orderness",
             "60s",
@@ -84,7 +69,7 @@ fn a_broker_stopped_longer_than_the_idle_timeout_makes_nothing_late() {
             // Longer than the outage, so that it does not also cost the instance its membership.
             "--session-timeout",
             "60s",
-        ],
+        ]),
         dir.path().join("traffic-agg.log"),
     );
     wait_for("the first assignment", Duration::from_secs(60), || {
@@ -94,10 +79,10 @@ fn a_broker_stopped_longer_than_the_idle_timeout_makes_nothing_late() {
 
     // The recording streams in at a steady rate, so no partition is ever caught up and silent for
     // the idle timeout, except while the broker is stopped.
-    let feeder = feed_file_slowly(&servers, &input, 500.0);
+    let feeder = feed_file_slowly(&job.servers, &job.input, 500.0);
     wait_for("100 windows on the output topic", Duration::from_secs(120), || {
         agg.assert_running();
-        topic_end_total(&servers, &output) >= 100
+        topic_end_total(&job.servers, &job.output) >= 100
     });
     let stopped = Stopped::stop(pid);
     let outage = 3 * idle_timeout;
@@ -118,18 +103,18 @@ fn a_broker_stopped_longer_than_the_idle_timeout_makes_nothing_late() {
     let expected = reference_windows(&visits_file());
     wait_for("every window on the output topic", Duration::from_secs(120), || {
         agg.assert_running();
-        let late = topic_end_total(&servers, &late);
+        let late = topic_end_total(&job.servers, &job.late);
         assert_eq!(
             late,
             0,
             "{late} records went to the late topic; log:\n{}",
             agg.log_text()
         );
-        dedupe(&read_topic(&servers, &output, false)).len() >= expected.len()
+        dedupe(&read_topic(&job.servers, &job.output, false)).len() >= expected.len()
     });
     agg.terminate();
 
-    assert_eq!(topic_end_total(&servers, &late), 0);
-    let actual = dedupe(&read_topic(&servers, &output, false));
+    assert_eq!(topic_end_total(&job.servers, &job.late), 0);
+    let actual = dedupe(&read_topic(&job.servers, &job.output, false));
     assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
 }

@@ -19,26 +19,12 @@ fn read_committed_consumers_see_every_window_exactly_once_across_a_sigkill() {
     else {
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let dlq = unique_name("dlq");
-    let group = unique_name("traffic-agg");
+    let job = Job::create(&broker, 3);
+    let servers = &job.servers;
     let transactional_id = unique_name("traffic-agg-eos");
-    for topic in [&input, &output, &dlq] {
-        broker.create_topic(topic, 3).unwrap();
-    }
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("traffic-agg.log");
-    let args = [
-        "--input-topic",
-        &input,
-        "--output-topic",
-        &output,
-        "--group-id",
-        &group,
-        "--dlq-topic",
-        &dlq,
+    let args = job.args(&[
         "--exactly-once",
         "--transactional-id",
         &transactional_id,
@@ -53,44 +39,38 @@ fn read_committed_consumers_see_every_window_exactly_once_across_a_sigkill() {
         "6s",
         "--consumer-property",
         "group.instance.id=eos-test",
-    ];
-    let feeder = feed_file_slowly(&servers, &input, 700.0);
+    ]);
+    let feeder = feed_file_slowly(servers, &job.input, 700.0);
 
     // Killed right after emitting windows: inside an open transaction, most likely.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
     wait_for("1000 committed offsets", Duration::from_secs(120), || {
         agg.assert_running();
-        committed_total(&servers, &group, &input) >= 1000
+        committed_total(servers, &job.group, &job.input) >= 1000
     });
-    let outputs_before = topic_end_total(&servers, &output);
+    let outputs_before = topic_end_total(servers, &job.output);
     wait_for("new windows on the output topic", Duration::from_secs(120), || {
         agg.assert_running();
         // (On a very slow machine the stream may be over already: then there is nothing new to emit.)
-        topic_end_total(&servers, &output) >= outputs_before + 50 || group_caught_up(&servers, &group, &input)
+        topic_end_total(servers, &job.output) >= outputs_before + 50 || group_caught_up(servers, &job.group, &job.input)
     });
     agg.kill();
 
     // The restart fences the killed instance's transaction and runs to the end.
     let mut agg = AggProcess::start(&broker, &args, log.clone());
     assert_eq!(feeder.join().unwrap(), 5000);
-    wait_for("the group to commit the whole input", Duration::from_secs(120), || {
-        agg.assert_running();
-        group_caught_up(&servers, &group, &input)
-    });
+    job.wait_until_consumed(Duration::from_secs(120), &mut [&mut agg]);
     agg.terminate();
 
-    let committed = read_topic(&servers, &output, true);
-    let expected = reference_windows(&visits_file());
-    let actual = dedupe(&committed);
-    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+    let committed = job.assert_output_is_the_reference(true);
     assert_eq!(
         committed.len(),
-        expected.len(),
+        dedupe(&committed).len(),
         "every window exactly once for read_committed"
     );
-    let dead = read_topic(&servers, &dlq, true);
+    let dead = read_topic(servers, &job.dlq, true);
     assert_eq!(dead.len(), 32, "every malformed line exactly once");
-    let uncommitted = read_topic(&servers, &output, false);
+    let uncommitted = read_topic(servers, &job.output, false);
     eprintln!(
         "exactly-once test: {} committed output messages, {} in the log including aborted ones; log:\n{}",
         committed.len(),

@@ -8,20 +8,15 @@ use std::time::Duration;
 
 use common::*;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
-use test_broker::{broker_or_skip, unique_name};
+use test_broker::broker_or_skip;
 
 #[test]
 fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     let Some(broker) = broker_or_skip("two_instances_with_repartition_count_unkeyed_input_correctly") else {
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let group = unique_name("traffic-agg");
-    let internal = format!("{group}-repartition");
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
+    let job = Job::create(&broker, 3);
+    let internal = format!("{}-repartition", job.group);
     // traffic-agg creates it when missing; created here too, for brokers without an admin API (the
     // librdkafka mock cluster).
     broker.create_topic(&internal, 3).unwrap();
@@ -30,11 +25,13 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     let producer: ThreadedProducer<_> = broker.producer_config().create().unwrap();
     let recording = std::fs::read_to_string(visits_file()).unwrap();
     for (i, line) in recording.lines().enumerate() {
-        let record = BaseRecord::<(), str>::to(&input).payload(line).partition(i as i32 % 3);
+        let record = BaseRecord::<(), str>::to(&job.input)
+            .payload(line)
+            .partition(i as i32 % 3);
         producer.send(record).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
-    let spread = read_topic(&servers, &input, false);
+    let spread = read_topic(&job.servers, &job.input, false);
     let partitions_of_first_user: std::collections::BTreeSet<i32> = spread
         .iter()
         .filter(|r| r.value.contains(r#""id":"1734328107054255797""#))
@@ -43,13 +40,7 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
     assert!(partitions_of_first_user.len() > 1, "the input is not keyed by id");
 
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--input-topic",
-        &input,
-        "--output-topic",
-        &output,
-        "--group-id",
-        &group,
+    let args = job.args(&[
         "--repartition",
         // Each internal partition merges what both stages forward from all three input partitions; with
         // the whole input already waiting, that merge is out of event-time order by up to the
@@ -62,23 +53,14 @@ fn two_instances_with_repartition_count_unkeyed_input_correctly() {
         "5s",
         "--session-timeout",
         "6s",
-    ];
+    ]);
     let mut first = AggProcess::start(&broker, &args, dir.path().join("first.log"));
     let mut second = AggProcess::start(&broker, &args, dir.path().join("second.log"));
-    wait_for(
-        "both stages to commit the whole input",
-        Duration::from_secs(120),
-        || {
-            first.assert_running();
-            second.assert_running();
-            group_caught_up(&servers, &internal, &input) && group_caught_up(&servers, &group, &internal)
-        },
-    );
+    let (timeout, mut running) = (Duration::from_secs(120), [&mut first, &mut second]);
+    job.wait_until_group_consumed(&internal, &job.input, timeout, &mut running);
+    job.wait_until_group_consumed(&job.group, &internal, timeout, &mut running);
     first.terminate();
     second.terminate();
 
-    let reads = read_topic(&servers, &output, false);
-    let expected = reference_windows(&visits_file());
-    let actual = dedupe(&reads);
-    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+    job.assert_output_is_the_reference(false);
 }

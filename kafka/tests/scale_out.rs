@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use test_broker::{broker_or_skip, unique_name};
+use test_broker::broker_or_skip;
 
 /// The partitions named in the last `partitions assigned: ...` line of a log, if any (without the
 /// count of repetitions the log limiter may append).
@@ -26,20 +26,9 @@ fn two_instances_in_one_group_emit_the_same_windows_as_one() {
     let Some(broker) = broker_or_skip("two_instances_in_one_group_emit_the_same_windows_as_one") else {
         return;
     };
-    let servers = broker.bootstrap_servers().to_owned();
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg");
-    let group = unique_name("traffic-agg");
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
+    let job = Job::create(&broker, 3);
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--input-topic",
-        &input,
-        "--output-topic",
-        &output,
-        "--group-id",
-        &group,
+    let args = job.args(&[
         "--max-out-of-orderness",
         "60s",
         // Longer than any pause of the producer below on a busy machine: the recording is from 2024,
@@ -48,7 +37,7 @@ fn two_instances_in_one_group_emit_the_same_windows_as_one() {
         "5s",
         "--session-timeout",
         "6s",
-    ];
+    ]);
     let mut first = AggProcess::start(&broker, &args, dir.path().join("first.log"));
     wait_for("the first instance's assignment", Duration::from_secs(60), || {
         first.assert_running();
@@ -67,12 +56,8 @@ fn two_instances_in_one_group_emit_the_same_windows_as_one() {
         }
     });
 
-    produce_file(&servers, &input, &visits_file());
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
-        first.assert_running();
-        second.assert_running();
-        group_caught_up(&servers, &group, &input)
-    });
+    produce_file(&job.servers, &job.input, &visits_file());
+    job.wait_until_consumed(Duration::from_secs(90), &mut [&mut first, &mut second]);
     let split = (
         last_assignment(&first.log_text()).unwrap(),
         last_assignment(&second.log_text()).unwrap(),
@@ -80,9 +65,6 @@ fn two_instances_in_one_group_emit_the_same_windows_as_one() {
     first.terminate();
     second.terminate();
 
-    let reads = read_topic(&servers, &output, false);
-    let expected = reference_windows(&visits_file());
-    let actual = dedupe(&reads);
-    assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
-    assert_eq!(reads.len(), expected.len(), "each window once: {split:?}");
+    let reads = job.assert_output_is_the_reference(false);
+    assert_eq!(reads.len(), dedupe(&reads).len(), "each window once: {split:?}");
 }

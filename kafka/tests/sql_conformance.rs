@@ -8,46 +8,33 @@ use std::time::Duration;
 
 use common::*;
 use formats::jsonl::JsonlSource;
-use test_broker::{broker_or_skip, unique_name};
+use test_broker::broker_or_skip;
 
 #[test]
 fn traffic_agg_sql_on_a_broker_emits_the_queries_rows() {
     let Some(broker) = broker_or_skip("traffic_agg_sql_on_a_broker_emits_the_queries_rows") else {
         return;
     };
-    let input = unique_name("website-visit");
-    let output = unique_name("traffic-agg-sql");
-    let group = unique_name("traffic-agg-sql");
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
-    assert_eq!(produce_file(broker.bootstrap_servers(), &input, &visits_file()), 5000);
+    let job = Job::create(&broker, 3);
+    assert_eq!(produce_file(&job.servers, &job.input, &visits_file()), 5000);
 
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "--input-topic",
-        &input,
-        "--output-topic",
-        &output,
-        "--group-id",
-        &group,
+    let args = job.args(&[
         "--max-out-of-orderness",
         "60s",
         "--idle-timeout",
         "2s",
         "--session-timeout",
         "6s",
-    ];
+    ]);
     let log = dir.path().join("traffic-agg-sql.log");
     let mut agg = AggProcess::start_binary(env!("CARGO_BIN_EXE_traffic-agg-sql"), &broker, &args, log);
-    wait_for("the group to commit the whole input", Duration::from_secs(90), || {
-        agg.assert_running();
-        group_caught_up(broker.bootstrap_servers(), &group, &input)
-    });
+    job.wait_until_consumed(Duration::from_secs(90), &mut [&mut agg]);
     agg.terminate();
 
     let query = sql::compile(sql::TRAFFIC_AGG_QUERY, sql::SqlOptions::default()).unwrap();
     let expected = perfect_windows(&query, &mut JsonlSource::open(&visits_file()).unwrap());
-    let reads = read_topic(broker.bootstrap_servers(), &output, false);
+    let reads = read_topic(&job.servers, &job.output, false);
     let actual = dedupe(&reads);
     assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
     assert_eq!(reads.len(), expected.len(), "a crash-free run emits every row once");

@@ -22,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use simulator::{simulate, SimulationOptions, Sinks};
-use test_broker::TestBroker;
+use test_broker::{unique_name, TestBroker};
 
 /// The recorded traffic: 5000 visits of 20 users, with jitter, late and malformed records.
 pub fn visits_file() -> PathBuf {
@@ -303,6 +303,95 @@ pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bo
             "timed out after {timeout:?} waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One test's job on the broker: unique names for its topics and consumer group, the topics created.
+pub struct Job {
+    pub servers: String,
+    pub input: String,
+    pub output: String,
+    pub dlq: String,
+    pub late: String,
+    pub group: String,
+}
+
+impl Job {
+    /// Creates the input, output, DLQ and late topics, `partitions` partitions each.
+    pub fn create(broker: &TestBroker, partitions: i32) -> Job {
+        Job::create_with_configs(broker, partitions, &[])
+    }
+
+    /// As [`Job::create`], with topic-level `configs` (through the admin API when there are some).
+    pub fn create_with_configs(broker: &TestBroker, partitions: i32, configs: &[(&str, &str)]) -> Job {
+        let job = Job {
+            servers: broker.bootstrap_servers().to_owned(),
+            input: unique_name("website-visit"),
+            output: unique_name("traffic-agg"),
+            dlq: unique_name("dlq"),
+            late: unique_name("late"),
+            group: unique_name("traffic-agg"),
+        };
+        for topic in [&job.input, &job.output, &job.dlq, &job.late] {
+            if configs.is_empty() {
+                broker.create_topic(topic, partitions).unwrap();
+            } else {
+                create_topic_with_configs(&job.servers, topic, partitions, configs);
+            }
+        }
+        job
+    }
+
+    /// The topic and group flags of `traffic-agg` for this job, then `extra`.
+    pub fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--input-topic",
+            &self.input,
+            "--output-topic",
+            &self.output,
+            "--group-id",
+            &self.group,
+            "--dlq-topic",
+            &self.dlq,
+            "--late-topic",
+            &self.late,
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    /// Waits until the group has committed the whole input topic, failing as soon as one of `running`
+    /// exits.
+    pub fn wait_until_consumed(&self, timeout: Duration, running: &mut [&mut AggProcess]) {
+        self.wait_until_group_consumed(&self.group, &self.input, timeout, running);
+    }
+
+    /// Waits until `group` has committed the whole of `topic`, failing as soon as one of `running` exits.
+    pub fn wait_until_group_consumed(
+        &self,
+        group: &str,
+        topic: &str,
+        timeout: Duration,
+        running: &mut [&mut AggProcess],
+    ) {
+        wait_for(
+            &format!("group {group} to commit the whole of {topic}"),
+            timeout,
+            || {
+                running.iter_mut().for_each(|agg| agg.assert_running());
+                group_caught_up(&self.servers, group, topic)
+            },
+        );
+    }
+
+    /// The output topic read to its end, checked against the reference windows of the recording
+    /// (deduplicated by key); returns what was read.
+    pub fn assert_output_is_the_reference(&self, read_committed: bool) -> Vec<Read> {
+        let reads = read_topic(&self.servers, &self.output, read_committed);
+        let expected = reference_windows(&visits_file());
+        let actual = dedupe(&reads);
+        assert_eq!(actual, expected, "{}", describe_difference(&expected, &actual));
+        reads
     }
 }
 
