@@ -773,6 +773,18 @@ where
         if is_empty && !wanted_empty {
             return None;
         }
+        // Invariants: a window's pane indices count up from 0, and an empty pane is one a behaviour asked for.
+        assert_eq!(
+            info.index,
+            state.last_pane.map_or(0, |p| p.index + 1),
+            "pane index of {:?}",
+            state.window
+        );
+        assert!(
+            !is_empty || wanted_empty,
+            "an empty pane nobody asked for in {:?}",
+            state.window
+        );
         if !is_final {
             state.last_pane = Some(info);
         }
