@@ -403,8 +403,15 @@ pub struct PipelineStats {
     pub dead_lettered: u64,
     /// Parsed records the pipeline's filter rejected.
     pub filtered: u64,
-    /// Parsed records dropped because all their windows had expired.
+    /// Parsed records dropped as late: all their windows had expired, or (counted again in
+    /// [`dropped_closed`](Self::dropped_closed)) none was open and one was closed. Each is reported as a
+    /// late record.
     pub dropped_late: u64,
+    /// Of [`dropped_late`](Self::dropped_late), the records dropped because the trigger of a window they
+    /// belong to had finished (Beam's `droppedDueToClosedWindow`). Left out of the serialised form when
+    /// zero, as it always is under the default trigger.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_closed: u64,
     /// Parsed records added to at least one window.
     pub counted: u64,
     /// Panes emitted.
@@ -421,10 +428,15 @@ impl std::ops::Add for PipelineStats {
             dead_lettered: self.dead_lettered + o.dead_lettered,
             filtered: self.filtered + o.filtered,
             dropped_late: self.dropped_late + o.dropped_late,
+            dropped_closed: self.dropped_closed + o.dropped_closed,
             counted: self.counted + o.counted,
             panes: self.panes + o.panes,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl PipelineStats {
@@ -433,6 +445,7 @@ impl PipelineStats {
     pub fn check_conservation(&self) -> Result<(), String> {
         if self.read == self.counted + self.filtered + self.dropped_late + self.dead_lettered
             && self.parsed == self.counted + self.filtered + self.dropped_late
+            && self.dropped_closed <= self.dropped_late
         {
             Ok(())
         } else {
@@ -475,6 +488,12 @@ pub struct PipelineInstance<E, K, C: CombineFn, O> {
     stats: PipelineStats,
 }
 
+/// Where a record of a bundle handed to the core whole goes: a dead letter, or an element for the core.
+enum Route {
+    DeadLetter(Record, String),
+    Element(Record, Timestamp),
+}
+
 impl<E, K, C, O> PipelineInstance<E, K, C, O>
 where
     K: Clone + Ord + Hash,
@@ -488,55 +507,120 @@ where
     }
 
     /// [`process_bundle`](Self::process_bundle) for records the runner has already decoded with
-    /// [`Pipeline::decode_record`]: each record is decoded exactly once.
+    /// [`Pipeline::decode_record`]: each record is decoded exactly once. Beam adds all of a bundle's
+    /// elements before it asks any window whether to fire; under a merging window function (sessions)
+    /// it also merges the bundle's windows first, so the core then takes the bundle whole. Dead letters
+    /// and late records come out in record order.
     pub fn process_decoded(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
+        if self.core.merges_windows() {
+            return self.process_whole(bundle, out);
+        }
         let mut summary = BundleSummary::default();
         for Decoded { record, event } in bundle {
             self.stats.read += 1;
-            let (event, t) = match event {
-                Ok(decoded) => decoded,
+            let event = match event {
+                Ok(event) => event,
                 Err(reason) => {
                     self.dead_letter(record, reason, out);
                     continue;
                 }
             };
-            // Filtered events still carry event time: they move a bounded watermark like any other.
-            summary.max_event_time = summary.max_event_time.max(Some(t));
-            if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(&event)) {
-                self.stats.parsed += 1;
-                self.stats.filtered += 1;
+            let t = event.1;
+            let Some((key, input)) = self.element(&event.0, t, &mut summary) else {
                 continue;
-            }
-            let key = (self.pipeline.key)(&event);
-            let input = (self.pipeline.input)(&event);
+            };
             let fate = self.core.process(key, t, input);
-            if fate != Fate::NoWindow {
-                self.stats.parsed += 1;
-            }
-            match fate {
-                Fate::Accepted => self.stats.counted += 1,
-                Fate::NoWindow => {
-                    // Only a user's window function can get here (the range is checked when decoding); the
-                    // record is dead-lettered so that the counts still add up.
-                    let reason = format!("event time {t}: the window function assigned it to no window");
-                    self.dead_letter(record, reason, out);
-                }
-                Fate::DroppedLate => {
-                    self.stats.dropped_late += 1;
-                    let watermark = self.core.watermark();
-                    out.late.push(LateRecord {
-                        position: record.position,
-                        event_time: t,
-                        watermark,
-                        reason: self.late_reason(t, watermark),
-                        payload: record.payload,
-                    });
-                }
-            }
+            self.route(record, t, fate, out);
         }
         self.core.finish_bundle(&mut self.panes);
         self.drain_panes(out);
         summary
+    }
+
+    /// A bundle handed to the core whole (a merging window function).
+    fn process_whole(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
+        let mut summary = BundleSummary::default();
+        let mut routes = Vec::with_capacity(bundle.len());
+        let mut elements = Vec::with_capacity(bundle.len());
+        for Decoded { record, event } in bundle {
+            self.stats.read += 1;
+            match event {
+                Err(reason) => routes.push(Route::DeadLetter(record, reason)),
+                Ok((event, t)) => {
+                    if let Some((key, input)) = self.element(&event, t, &mut summary) {
+                        routes.push(Route::Element(record, t));
+                        elements.push((key, t, input));
+                    }
+                }
+            }
+        }
+        let mut fates = Vec::with_capacity(elements.len());
+        self.core.process_bundle(elements, &mut fates, &mut self.panes);
+        let mut fate_of = fates.into_iter();
+        for route in routes {
+            match route {
+                Route::DeadLetter(record, reason) => self.dead_letter(record, reason, out),
+                Route::Element(record, t) => {
+                    let fate = fate_of.next().expect("a fate for every element");
+                    self.route(record, t, fate, out);
+                }
+            }
+        }
+        self.drain_panes(out);
+        summary
+    }
+
+    /// Turns a decoded event into the core's element, unless the filter rejects it (then it is counted
+    /// as filtered and `None`).
+    #[inline(always)]
+    fn element(&mut self, event: &E, t: Timestamp, summary: &mut BundleSummary) -> Option<(K, C::Input)> {
+        // Filtered events still carry event time: they move a bounded watermark like any other.
+        summary.max_event_time = summary.max_event_time.max(Some(t));
+        if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(event)) {
+            self.stats.parsed += 1;
+            self.stats.filtered += 1;
+            return None;
+        }
+        Some(((self.pipeline.key)(event), (self.pipeline.input)(event)))
+    }
+
+    /// Sends `record` where its element's fate says: counted, dead-lettered (no window) or reported late
+    /// (expired or closed windows).
+    #[inline(always)]
+    fn route(&mut self, record: Record, t: Timestamp, fate: Fate, out: &mut Emitted<K, O>) {
+        if fate != Fate::NoWindow {
+            self.stats.parsed += 1;
+        }
+        let reason = match fate {
+            Fate::Accepted => {
+                self.stats.counted += 1;
+                return;
+            }
+            Fate::NoWindow => {
+                // Only a user's window function can get here (the range is checked when decoding); the
+                // record is dead-lettered so that the counts still add up.
+                let reason = format!("event time {t}: the window function assigned it to no window");
+                self.dead_letter(record, reason, out);
+                return;
+            }
+            Fate::DroppedLate => self.late_reason(t, self.core.watermark()),
+            Fate::DroppedClosed(window) => {
+                self.stats.dropped_closed += 1;
+                format!(
+                    "closed window: the trigger {} of window {window} has finished, so the window takes no \
+                     more elements until it is garbage-collected (Beam's droppedDueToClosedWindow)",
+                    self.core.strategy().trigger
+                )
+            }
+        };
+        self.stats.dropped_late += 1;
+        out.late.push(LateRecord {
+            position: record.position,
+            event_time: t,
+            watermark: self.core.watermark(),
+            reason,
+            payload: record.payload,
+        });
     }
 
     /// Moves the watermark forward and emits the panes that fire.
@@ -559,6 +643,17 @@ where
     /// The current processing time.
     pub fn processing_time(&self) -> Timestamp {
         self.core.processing_time()
+    }
+
+    /// The earliest pending event-time timer: the watermark must pass it for a window to be woken.
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        self.core.next_timer()
+    }
+
+    /// The earliest pending processing-time timer: processing time must pass it for a window to be
+    /// woken. A runner that drives processing time from a clock schedules its next advance from this.
+    pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
+        self.core.next_processing_time_timer()
     }
 
     /// Open (key, window) states.
@@ -663,6 +758,76 @@ mod tests {
             (6, 3, 2, 1)
         );
         assert!(stats.check_conservation().is_ok());
+    }
+
+    #[test]
+    fn a_record_for_a_closed_window_is_reported_late_with_the_reason_and_counts_add_up() {
+        use crate::trigger::AfterPane;
+        let first_two = numbers()
+            .windows(FixedWindows::of(Duration::millis(100)))
+            .triggering(AfterPane::element_count_at_least(2))
+            .key_by(|_| ())
+            .count()
+            .output(|_, _, pane, n| (pane.is_last, n));
+        // 1 and 2 fire the only pane of [0, 100) and finish its trigger; 3 comes to a closed window.
+        let (out, stats) = run(&first_two, &["1", "2", "3", "150"]);
+        let values: Vec<(bool, u64)> = out.outputs.iter().map(|o| o.value).collect();
+        assert_eq!(values, vec![(true, 2), (true, 1)]);
+        assert_eq!(out.late.len(), 1);
+        assert_eq!(out.late[0].position, Position::Index { index: 2 });
+        assert!(
+            out.late[0].reason.contains("closed window")
+                && out.late[0].reason.contains("AfterPane.elementCountAtLeast(2)"),
+            "{}",
+            out.late[0].reason
+        );
+        assert_eq!((stats.dropped_closed, stats.dropped_late, stats.counted), (1, 1, 3));
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
+    }
+
+    #[test]
+    fn a_session_bundle_goes_to_the_core_whole_and_its_records_are_routed_in_order() {
+        use crate::window::Sessions;
+        let sessions = numbers()
+            .windows(Sessions::with_gap_duration(Duration::millis(10)))
+            .key_by(|_| ())
+            .count()
+            .output(|_, w, _, n| (*w, n));
+        let mut run = sessions.start();
+        let mut out = Emitted::default();
+        let records = |texts: &[&str], first: u64| -> Vec<Record> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    Record::new(
+                        *t,
+                        Position::Index {
+                            index: first + i as u64,
+                        },
+                    )
+                })
+                .collect()
+        };
+        // [1, 11) and [5, 15) merge before either element is added: one session of two.
+        run.process_bundle(records(&["1", "x", "5", "y"], 0), &mut out);
+        run.advance_watermark(Watermark::MAX, &mut out);
+        run.process_bundle(records(&["2", "z"], 4), &mut out);
+        let at = Timestamp::from_millis;
+        assert_eq!(
+            out.outputs.iter().map(|o| o.value).collect::<Vec<_>>(),
+            vec![(Window::new(at(1), at(15)), 2)]
+        );
+        let dead: Vec<Position> = out.dead_letters.iter().map(|d| d.position).collect();
+        let index = |index| Position::Index { index };
+        assert_eq!(dead, vec![index(1), index(3), index(5)]);
+        assert_eq!(out.late.iter().map(|l| l.position).collect::<Vec<_>>(), vec![index(4)]);
+        let stats = run.stats();
+        assert_eq!(
+            (stats.read, stats.counted, stats.dropped_late, stats.dead_lettered),
+            (6, 2, 1, 3)
+        );
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
     }
 
     #[test]
