@@ -20,6 +20,7 @@ pub mod strategy;
 pub mod time;
 pub mod traffic;
 pub mod trigger;
+pub mod trigger_parse;
 pub mod watermark;
 pub mod window;
 
