@@ -23,6 +23,7 @@ pub mod trigger;
 pub mod trigger_parse;
 pub mod watermark;
 pub mod window;
+pub mod windowing;
 
 pub use dataflow::{Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats, WindowOutput};
 pub use driver::{Driver, DriverOptions, ProcessingTimeRule};

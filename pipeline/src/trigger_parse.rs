@@ -32,7 +32,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::time::{Duration, Timestamp};
-use crate::trigger::{TimeTransform, Trigger};
+use crate::trigger::{ClosingBehavior, OnTimeBehavior, TimeTransform, Trigger};
 
 /// How deeply triggers may nest in a parsed expression. Real triggers nest a handful of levels; the
 /// limit keeps the recursive parser (and the recursive drop of the tree) far from the stack's end.
@@ -230,6 +230,37 @@ impl FromStr for Trigger {
             ));
         }
         Ok(trigger)
+    }
+}
+
+/// A behaviour name that is neither `FIRE_ALWAYS` nor `FIRE_IF_NON_EMPTY`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected FIRE_ALWAYS or FIRE_IF_NON_EMPTY, found {0:?}")]
+pub struct BehaviorParseError(String);
+
+impl FromStr for ClosingBehavior {
+    type Err = BehaviorParseError;
+
+    /// `FIRE_ALWAYS` or `FIRE_IF_NON_EMPTY`, Beam's names, as `Display` writes them.
+    fn from_str(text: &str) -> Result<ClosingBehavior, BehaviorParseError> {
+        match text.trim() {
+            "FIRE_ALWAYS" => Ok(ClosingBehavior::FireAlways),
+            "FIRE_IF_NON_EMPTY" => Ok(ClosingBehavior::FireIfNonEmpty),
+            _ => Err(BehaviorParseError(text.to_owned())),
+        }
+    }
+}
+
+impl FromStr for OnTimeBehavior {
+    type Err = BehaviorParseError;
+
+    /// `FIRE_ALWAYS` or `FIRE_IF_NON_EMPTY`, Beam's names, as `Display` writes them.
+    fn from_str(text: &str) -> Result<OnTimeBehavior, BehaviorParseError> {
+        match text.trim() {
+            "FIRE_ALWAYS" => Ok(OnTimeBehavior::FireAlways),
+            "FIRE_IF_NON_EMPTY" => Ok(OnTimeBehavior::FireIfNonEmpty),
+            _ => Err(BehaviorParseError(text.to_owned())),
+        }
     }
 }
 

@@ -289,6 +289,20 @@ fn instants_beyond_years_0_to_9999_read_back_as_display_writes_them() {
     }
 }
 
+#[test]
+fn behaviours_read_back_from_their_display() {
+    for b in [ClosingBehavior::FireAlways, ClosingBehavior::FireIfNonEmpty] {
+        assert_eq!(b.to_string().parse::<ClosingBehavior>(), Ok(b));
+    }
+    for b in [OnTimeBehavior::FireAlways, OnTimeBehavior::FireIfNonEmpty] {
+        assert_eq!(b.to_string().parse::<OnTimeBehavior>(), Ok(b));
+    }
+    assert_eq!(
+        "fire_always".parse::<ClosingBehavior>().unwrap_err().to_string(),
+        "expected FIRE_ALWAYS or FIRE_IF_NON_EMPTY, found \"fire_always\""
+    );
+}
+
 fn any_transform() -> impl Strategy<Value = TimeTransform> {
     prop_oneof![
         (0..=i64::MAX).prop_map(|ms| TimeTransform::Delay(Duration::millis(ms))),
