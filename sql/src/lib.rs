@@ -97,7 +97,7 @@ use pipeline::event::VisitEvent;
 use pipeline::strategy::{AccumulationMode, WindowingStrategy};
 use pipeline::time::{Duration, Timestamp};
 use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
-use pipeline::window::{FixedWindows, SlidingWindows, Window};
+use pipeline::window::{FixedWindows, Sessions, SlidingWindows, Window};
 use pipeline::Pipeline;
 
 pub use aggregate::{SqlAccumulator, SqlAggregates};
@@ -211,7 +211,7 @@ impl SqlOptions {
 ///
 /// ```
 /// let err = sql::compile("SELECT id, COUNT(*) FROM PCOLLECTION GROUP BY id", Default::default()).unwrap_err();
-/// assert!(err.to_string().starts_with("GROUP BY has no TUMBLE or HOP: a streaming query aggregates per window"));
+/// assert!(err.to_string().starts_with("GROUP BY has no TUMBLE, HOP or SESSION: a streaming query aggregates per window"));
 /// assert_eq!((err.location().line, err.location().column), (1, 38));
 /// ```
 pub fn compile(query: &str, options: SqlOptions) -> Result<SqlPipeline, SqlError> {
@@ -219,6 +219,7 @@ pub fn compile(query: &str, options: SqlOptions) -> Result<SqlPipeline, SqlError
     let strategy = match plan.window {
         WindowSpec::Tumble { size } => WindowingStrategy::new(FixedWindows::of(size)),
         WindowSpec::Hop { slide, size } => WindowingStrategy::new(SlidingWindows::of(size, slide)),
+        WindowSpec::Session { gap } => WindowingStrategy::new(Sessions::with_gap_duration(gap)),
     };
     let columns: Arc<[String]> = plan.columns.clone().into();
     let aggregates = SqlAggregates::new(plan.aggregates.iter().map(|(call, _)| *call).collect());
