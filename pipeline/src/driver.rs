@@ -9,7 +9,8 @@
 //!   time (a recording replayed as if its records arrived when they happened), it moves to that time too;
 //! * a **watermark** step moves the watermark (never backwards) and fires what it passes, except under the
 //!   perfect watermark, which holds everything until the end;
-//! * a **processing-time** step moves processing time forward;
+//! * a **processing-time** step moves processing time forward and fires the processing-time triggers
+//!   (`AfterProcessingTime`) it passes;
 //! * the **end of input** moves the watermark to +∞: every window fires and is dropped.
 //!
 //! Runners that compute the watermark themselves (the Kafka consumer min-combines its partitions') use the
@@ -185,6 +186,13 @@ where
     /// The current processing time.
     pub fn processing_time(&self) -> Timestamp {
         self.instance.processing_time()
+    }
+
+    /// The earliest pending processing-time timer of the core: processing time must be advanced past it
+    /// for a processing-time trigger (`AfterProcessingTime`) to fire. A runner with a real clock sleeps
+    /// until then; a script just advances.
+    pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
+        self.instance.next_processing_time_timer()
     }
 
     /// Record counts so far.
