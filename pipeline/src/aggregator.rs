@@ -815,8 +815,11 @@ where
             }
         }
         sources.sort_by_key(|s| s.window);
+        // The merged-away windows' pane histories go with them (Beam's PaneInfoTracker.clear): a new
+        // merged window starts at pane index 0.
         let mut merged = match find(states, &result) {
-            // The result is an active window, or a closed one whose finished bits the merge starts from.
+            // The result is an active window, or a closed one whose finished bits the merge starts from
+            // (its pane history was cleared when it closed).
             Some(at) => states.swap_remove(at),
             None => {
                 self.open_windows += 1;
@@ -872,10 +875,6 @@ where
                     .remove(&(self.strategy.gc_time(&source.window), source.window, key.clone()));
             }
             self.open_windows -= 1;
-        }
-        if !result_was_active {
-            // A new merged window starts its pane history afresh (Beam's PaneInfoTracker.clear).
-            merged.last_pane = None;
         }
         if any_active {
             // Beam's WatermarkHold.onMerge: the element holds become one at the merged window's end, if it

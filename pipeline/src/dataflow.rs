@@ -738,6 +738,31 @@ mod tests {
     }
 
     #[test]
+    fn a_record_for_a_closed_window_is_reported_late_with_the_reason_and_counts_add_up() {
+        use crate::trigger::AfterPane;
+        let first_two = numbers()
+            .windows(FixedWindows::of(Duration::millis(100)))
+            .triggering(AfterPane::element_count_at_least(2))
+            .key_by(|_| ())
+            .count()
+            .output(|_, _, pane, n| (pane.is_last, n));
+        // 1 and 2 fire the only pane of [0, 100) and finish its trigger; 3 comes to a closed window.
+        let (out, stats) = run(&first_two, &["1", "2", "3", "150"]);
+        let values: Vec<(bool, u64)> = out.outputs.iter().map(|o| o.value).collect();
+        assert_eq!(values, vec![(true, 2), (true, 1)]);
+        assert_eq!(out.late.len(), 1);
+        assert_eq!(out.late[0].position, Position::Index { index: 2 });
+        assert!(
+            out.late[0].reason.contains("closed window")
+                && out.late[0].reason.contains("AfterPane.elementCountAtLeast(2)"),
+            "{}",
+            out.late[0].reason
+        );
+        assert_eq!((stats.dropped_closed, stats.dropped_late, stats.counted), (1, 1, 3));
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
+    }
+
+    #[test]
     fn conservation_check_catches_a_lost_record() {
         let stats = PipelineStats {
             read: 3,

@@ -98,6 +98,18 @@ impl Harness {
         self.core.advance_watermark(wm(ms), &mut self.panes);
     }
 
+    fn processing(&mut self, ms: i64) {
+        self.core.advance_processing_time(ts(ms), &mut self.panes);
+    }
+
+    /// Panes fired since the last call, as (key, window, pane info, values).
+    fn take_info(&mut self) -> Vec<(&'static str, Window, PaneInfo, Vec<i64>)> {
+        self.panes
+            .drain(..)
+            .map(|p| (p.key, p.window, p.info, p.value))
+            .collect()
+    }
+
     /// Panes fired since the last call, as (key, window, timing, index, is_last, values).
     fn take(&mut self) -> Vec<FiredPane> {
         self.panes
@@ -108,6 +120,21 @@ impl Harness {
 }
 
 use PaneTiming::{Late, OnTime};
+
+mod sessions;
+mod triggers;
+
+/// Beam's `PaneInfo.createPane(isFirst, isLast, timing, index, onTimeIndex)`, first when the index is 0;
+/// `None` stands for Beam's −1 (an early pane).
+fn pane(timing: PaneTiming, index: u64, non_speculative_index: Option<u64>, is_last: bool) -> PaneInfo {
+    PaneInfo {
+        timing,
+        index,
+        non_speculative_index,
+        is_first: index == 0,
+        is_last,
+    }
+}
 
 #[test]
 fn watermark_at_end_minus_one_does_not_fire_and_at_end_does() {
