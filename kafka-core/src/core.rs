@@ -33,7 +33,7 @@ use pipeline::window::Window;
 use pipeline::{Driver, DriverOptions, Pipeline, PipelineStats};
 
 use crate::config::CoreConfig;
-use crate::ledger::{Checkpoint, CommitPoint, OffsetLedger, Replay};
+use crate::ledger::{Checkpoint, CommitPoint, OffsetLedger, OpenState, Replay};
 use crate::message::{dead_letter_headers, late_headers, KafkaOutput, Message, MessageKind};
 use crate::watermark::{EndOffsets, PartitionWatermarks};
 
@@ -753,7 +753,7 @@ where
     /// acknowledged. A revocation with nothing to commit ends here.
     fn decide_commit(&mut self) {
         self.last_commit_decision = Some(self.now);
-        let points = self.ledger.commit_points(self.driver.watermark());
+        let points = self.ledger.commit_points(self.driver.watermark(), self.open_state());
         #[cfg(feature = "mutations")]
         let points = self.mutate(points);
         if points.is_empty() {
@@ -793,7 +793,7 @@ where
         match self.txn {
             Txn::Open => {
                 self.last_commit_decision = Some(self.now);
-                let points = self.ledger.commit_points(self.driver.watermark());
+                let points = self.ledger.commit_points(self.driver.watermark(), self.open_state());
                 #[cfg(feature = "mutations")]
                 let points = self.mutate(points);
                 if points.is_empty() {
@@ -808,7 +808,7 @@ where
             }
             Txn::None => {
                 // Open a transaction only when there is something to commit in it.
-                let points = self.ledger.commit_points(self.driver.watermark());
+                let points = self.ledger.commit_points(self.driver.watermark(), self.open_state());
                 self.last_commit_decision = Some(self.now);
                 if points.is_empty() && self.held.is_empty() {
                     self.commit_wanted = false;
@@ -878,6 +878,14 @@ where
         self.commit = CommitState::Idle;
         self.commit_wanted = false;
         self.last_commit_decision = None;
+    }
+
+    /// What the windowing core still holds, for the ledger's release rule and floor.
+    fn open_state(&self) -> OpenState {
+        OpenState {
+            earliest_window_start: self.driver.instance().earliest_open_window_start(),
+            merging: self.pipeline.strategy().window_fn.is_merging(),
+        }
     }
 
     /// The end of the latest window an element at `t` belongs to: once the watermark reaches it, every
@@ -957,8 +965,8 @@ where
         }
         let summary = self.driver.bundle(bundle);
         self.watermarks.observe(partition, None, self.now);
-        let release_at = summary.max_event_time.map(|t| self.latest_window_end(t));
-        self.ledger.processed(partition, first, last, release_at, bundle_max);
+        self.ledger
+            .processed(partition, first, last, summary.max_event_time, bundle_max);
         self.send_emitted();
     }
 

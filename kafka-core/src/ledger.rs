@@ -11,10 +11,15 @@
 //! offset to read when all are.
 //!
 //! Tracking is per bundle, not per record: each bundle of a partition (consecutive offsets) is held
-//! until the watermark reaches the end of the latest window of its largest event time. Window ends
-//! grow with event time (fixed and sliding windows), so that releases every window of the bundle.
-//! Holds are kept with strictly increasing release times (a bundle released no later than the one
-//! before it adds nothing), so the queue stays as short as the number of open windows.
+//! until the windowing core holds none of its records in any open state, which the core tells by the
+//! earliest start among its open windows ([`OpenState`]): a bundle whose largest windowed event time
+//! lies before that start is released. This is safe for every window function and trigger, because a
+//! state holds only elements at or after its window's start: a session that can still merge and grow
+//! holds its bundles until it is garbage-collected, and so does a window whose panes go on past its
+//! end (allowed lateness, a `FIRE_ALWAYS` final pane, early and late firings). The price is that a
+//! long session or the global window holds back its partition's commits for as long as it is open.
+//! Holds are kept with strictly increasing event times (a bundle whose records are no later than the
+//! one before it is released no later and adds nothing), so the queue stays short.
 //!
 //! # The checkpoint
 //!
@@ -24,7 +29,14 @@
 //! a [`Checkpoint`] in the offset's metadata:
 //!
 //! * `floor`: the pipeline watermark at commit time (at least the floor restored at assignment). Every
-//!   window of this partition ending at or before it was emitted and acknowledged.
+//!   window of this partition ending at or before it was emitted and acknowledged. With merging windows
+//!   (sessions) the floor is also kept at or below the earliest open window's start: a record of a
+//!   still-open session can lie far behind the watermark while its session grows, and the replay rule
+//!   below, which judges a record by its own (unmerged) window, must not skip it. Every record of an
+//!   open session is at or after the committed offset (the hold rule above), so a restart rebuilds the
+//!   open sessions whole. A session that had closed can then be re-emitted with a partial count (some of
+//!   its records skipped, others replayed): with sessions only the weaker rule holds, every session at
+//!   least once.
 //! * `replay_until`: the next offset to read at commit time. Records before it were processed by the
 //!   committer.
 //! * `max`: the largest event time among the partition's records before the committed offset. A restart
@@ -184,10 +196,28 @@ struct PartitionLedger {
 struct Hold {
     /// The bundle's first offset.
     first: i64,
-    /// The watermark must reach this for every window of the bundle to have fired.
-    release_at: Timestamp,
+    /// The largest event time among the bundle's records that went into a window: once every open
+    /// window starts after it, no state holds any record of the bundle.
+    windowed_max: Timestamp,
     /// The partition's largest event time before the bundle.
     max_before: Option<Timestamp>,
+}
+
+/// What the windowing core still holds, as the ledger needs it to release bundles and bound the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenState {
+    /// The earliest start among the core's open windows (`None`: none is open).
+    pub earliest_window_start: Option<Timestamp>,
+    /// True when windows merge (sessions): the checkpoint's floor then stays at or below
+    /// `earliest_window_start` (see the module docs).
+    pub merging: bool,
+}
+
+impl OpenState {
+    /// True when no open window can hold an element at or before `t`.
+    fn releases(&self, t: Timestamp) -> bool {
+        self.earliest_window_start.is_none_or(|start| start > t)
+    }
 }
 
 /// The commit bookkeeping of every assigned partition.
@@ -197,16 +227,20 @@ struct Hold {
 /// use pipeline::time::{Timestamp, Watermark};
 ///
 /// let mut ledger = OffsetLedger::default();
+/// use kafka_core::ledger::OpenState;
+/// let at = |ms| Timestamp::from_millis(ms);
+/// let open_from = |ms| OpenState { earliest_window_start: Some(at(ms)), merging: false };
 /// ledger.assign(0, None, None);
-/// // Offsets 0..=9 went into windows that close at 20 s; 10..=19 into windows closing at 40 s.
-/// ledger.processed(0, 0, 9, Some(Timestamp::from_millis(20_000)), Some(Timestamp::from_millis(19_000)));
-/// ledger.processed(0, 10, 19, Some(Timestamp::from_millis(40_000)), Some(Timestamp::from_millis(39_000)));
-/// let at = |ms| Watermark::at(Timestamp::from_millis(ms));
-/// assert_eq!(ledger.commit_points(at(19_999))[0].offset, 0);
-/// let point = ledger.commit_points(at(20_000))[0];
+/// // Offsets 0..=9 went into the window [0 s, 20 s); 10..=19 into [20 s, 40 s).
+/// ledger.processed(0, 0, 9, Some(at(19_000)), Some(at(19_000)));
+/// ledger.processed(0, 10, 19, Some(at(39_000)), Some(at(39_000)));
+/// let wm = |ms| Watermark::at(at(ms));
+/// assert_eq!(ledger.commit_points(wm(19_999), open_from(0))[0].offset, 0);
+/// // [0 s, 20 s) fired and was dropped: the earliest open window starts at 20 s.
+/// let point = ledger.commit_points(wm(20_000), open_from(20_000))[0];
 /// // A restart from offset 10 starts the partition's watermark from the largest event time before it.
-/// assert_eq!((point.offset, point.checkpoint.max_event_time), (10, Some(Timestamp::from_millis(19_000))));
-/// assert_eq!(ledger.commit_points(at(40_000))[0].offset, 20);
+/// assert_eq!((point.offset, point.checkpoint.max_event_time), (10, Some(at(19_000))));
+/// assert_eq!(ledger.commit_points(wm(40_000), OpenState::default())[0].offset, 20);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct OffsetLedger {
@@ -267,16 +301,16 @@ impl OffsetLedger {
         }
     }
 
-    /// Records `first..=last` of `partition` were handled. `release_at` is the end of the latest window
-    /// they were added to (`None` when none was added to a window: all were skipped, dead-lettered or
-    /// late, and are done once the producer is flushed); `max_event_time` the largest event time among
-    /// those that decoded, skipped and late ones included.
+    /// Records `first..=last` of `partition` were handled. `windowed_max` is the largest event time among
+    /// those added to a window (`None` when none was: all were skipped, dead-lettered or late, and are
+    /// done once the producer is flushed); `max_event_time` the largest event time among those that
+    /// decoded, skipped and late ones included.
     pub fn processed(
         &mut self,
         partition: i32,
         first: i64,
         last: i64,
-        release_at: Option<Timestamp>,
+        windowed_max: Option<Timestamp>,
         max_event_time: Option<Timestamp>,
     ) {
         let Some(p) = self.partitions.get_mut(&partition) else {
@@ -286,24 +320,30 @@ impl OffsetLedger {
         p.next = Some(p.next.map_or(last + 1, |n| n.max(last + 1)));
         let max_before = p.max_event_time;
         p.max_event_time = p.max_event_time.max(max_event_time);
-        if let Some(release_at) = release_at {
-            if p.holds.back().is_none_or(|h| release_at > h.release_at) {
+        if let Some(windowed_max) = windowed_max {
+            if p.holds.back().is_none_or(|h| windowed_max > h.windowed_max) {
                 p.holds.push_back(Hold {
                     first,
-                    release_at,
+                    windowed_max,
                     max_before,
                 });
             }
         }
     }
 
-    /// The offsets to commit now that the pipeline watermark is `watermark` and everything produced so
-    /// far is acknowledged; only partitions whose offset or checkpoint changed since the last
-    /// [`committed`](Self::committed) are listed.
-    pub fn commit_points(&mut self, watermark: Watermark) -> Vec<CommitPoint> {
+    /// The offsets to commit now that the pipeline watermark is `watermark`, the windowing core holds
+    /// `open`, and everything produced so far is acknowledged; only partitions whose offset or checkpoint
+    /// changed since the last [`committed`](Self::committed) are listed.
+    pub fn commit_points(&mut self, watermark: Watermark, open: OpenState) -> Vec<CommitPoint> {
         let mut points = Vec::new();
+        // With merging windows a record of an open session can lie behind the watermark: the floor must
+        // stay at or below the earliest open start, so that a replay never skips such a record.
+        let floor_now = match (open.merging, open.earliest_window_start) {
+            (true, Some(start)) => watermark.min(Watermark::at(start)),
+            _ => watermark,
+        };
         for (&partition, p) in &mut self.partitions {
-            while p.holds.front().is_some_and(|h| watermark.timestamp() >= h.release_at) {
+            while p.holds.front().is_some_and(|h| open.releases(h.windowed_max)) {
                 p.holds.pop_front();
             }
             let (offset, max_event_time) = match (p.holds.front(), p.next, p.start) {
@@ -318,7 +358,7 @@ impl OffsetLedger {
                 max_event_time: None,
             });
             let checkpoint = Checkpoint {
-                floor: restored.floor.max(watermark),
+                floor: restored.floor.max(floor_now),
                 replay_until: restored.replay_until.max(p.next.unwrap_or(offset)).max(offset),
                 max_event_time,
             };
@@ -361,6 +401,15 @@ mod tests {
 
     fn wm(ms: i64) -> Watermark {
         Watermark::at(t(ms))
+    }
+
+    /// The open state of fixed windows when the watermark is at `ms`: every window that ended by then
+    /// fired and was dropped, so the earliest open window starts at `ms` or later.
+    fn open_from(ms: i64) -> OpenState {
+        OpenState {
+            earliest_window_start: Some(t(ms)),
+            merging: false,
+        }
     }
 
     #[test]
@@ -408,12 +457,15 @@ mod tests {
             max_event_time: Some(t(5_000)),
         };
         ledger.assign(0, Some(10), Some(restored));
-        assert_eq!(ledger.commit_points(wm(0))[0].checkpoint.max_event_time, Some(t(5_000)));
-        ledger.processed(0, 10, 19, Some(t(40_000)), Some(t(21_000)));
-        ledger.processed(0, 20, 29, Some(t(60_000)), Some(t(45_000)));
-        let point = ledger.commit_points(wm(40_000))[0];
+        assert_eq!(
+            ledger.commit_points(wm(0), open_from(0))[0].checkpoint.max_event_time,
+            Some(t(5_000))
+        );
+        ledger.processed(0, 10, 19, Some(t(40_000 - 1)), Some(t(21_000)));
+        ledger.processed(0, 20, 29, Some(t(60_000 - 1)), Some(t(45_000)));
+        let point = ledger.commit_points(wm(40_000), open_from(40_000))[0];
         assert_eq!((point.offset, point.checkpoint.max_event_time), (20, Some(t(21_000))));
-        let point = ledger.commit_points(wm(60_000))[0];
+        let point = ledger.commit_points(wm(60_000), open_from(60_000))[0];
         assert_eq!((point.offset, point.checkpoint.max_event_time), (30, Some(t(45_000))));
         assert_eq!(ledger.max_event_time(0), Some(t(45_000)));
     }
@@ -422,7 +474,7 @@ mod tests {
     fn a_partition_never_read_and_never_committed_is_not_committed() {
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, None, None);
-        assert!(ledger.commit_points(wm(0)).is_empty());
+        assert!(ledger.commit_points(wm(0), open_from(0)).is_empty());
     }
 
     #[test]
@@ -430,7 +482,7 @@ mod tests {
         let mut ledger = OffsetLedger::default();
         ledger.assign(3, Some(100), None);
         ledger.processed(3, 100, 149, None, None);
-        let points = ledger.commit_points(wm(0));
+        let points = ledger.commit_points(wm(0), open_from(0));
         assert_eq!(points.len(), 1);
         assert_eq!((points[0].partition, points[0].offset), (3, 150));
         assert_eq!(
@@ -447,13 +499,13 @@ mod tests {
     fn the_earliest_unreleased_bundle_bounds_the_commit() {
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, Some(0), None);
-        ledger.processed(0, 0, 9, Some(t(40_000)), None);
-        ledger.processed(0, 10, 19, Some(t(20_000)), None);
-        ledger.processed(0, 20, 29, Some(t(60_000)), None);
+        ledger.processed(0, 0, 9, Some(t(40_000 - 1)), None);
+        ledger.processed(0, 10, 19, Some(t(20_000 - 1)), None);
+        ledger.processed(0, 20, 29, Some(t(60_000 - 1)), None);
         // 10..=19 released first, but 0..=9 still waits: nothing past 0 is safe.
-        assert_eq!(ledger.commit_points(wm(20_000))[0].offset, 0);
-        assert_eq!(ledger.commit_points(wm(40_000))[0].offset, 20);
-        assert_eq!(ledger.commit_points(wm(60_000))[0].offset, 30);
+        assert_eq!(ledger.commit_points(wm(20_000), open_from(20_000))[0].offset, 0);
+        assert_eq!(ledger.commit_points(wm(40_000), open_from(40_000))[0].offset, 20);
+        assert_eq!(ledger.commit_points(wm(60_000), open_from(60_000))[0].offset, 30);
     }
 
     #[test]
@@ -461,11 +513,11 @@ mod tests {
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, Some(0), None);
         ledger.processed(0, 0, 9, None, None);
-        let points = ledger.commit_points(wm(5));
+        let points = ledger.commit_points(wm(5), open_from(5));
         ledger.committed(&points);
-        assert!(ledger.commit_points(wm(5)).is_empty());
+        assert!(ledger.commit_points(wm(5), open_from(5)).is_empty());
         assert_eq!(
-            ledger.commit_points(wm(6)).len(),
+            ledger.commit_points(wm(6), open_from(6)).len(),
             1,
             "a higher floor is worth committing"
         );
@@ -477,11 +529,11 @@ mod tests {
         // commit must say so, or a replay would treat them as new (and report a late one twice).
         let mut ledger = OffsetLedger::default();
         ledger.assign(0, Some(0), None);
-        ledger.processed(0, 0, 9, Some(t(40_000)), None);
-        let points = ledger.commit_points(wm(5));
+        ledger.processed(0, 0, 9, Some(t(40_000 - 1)), None);
+        let points = ledger.commit_points(wm(5), open_from(5));
         ledger.committed(&points);
         ledger.processed(0, 10, 19, None, None);
-        let points = ledger.commit_points(wm(5));
+        let points = ledger.commit_points(wm(5), open_from(5));
         assert_eq!(points.len(), 1);
         assert_eq!((points[0].offset, points[0].checkpoint.replay_until), (0, 20));
     }
@@ -505,11 +557,11 @@ mod tests {
         );
         assert_eq!(ledger.replay_rule(0, 50, wm(80_000)), Replay::Process);
         // Nothing read yet: recommitting keeps the replay range and never lowers the floor.
-        let points = ledger.commit_points(wm(60_000));
+        let points = ledger.commit_points(wm(60_000), open_from(60_000));
         assert_eq!(points[0].offset, 10);
         assert_eq!(points[0].checkpoint, restored);
-        ledger.processed(0, 10, 19, Some(t(100_000)), None);
-        let points = ledger.commit_points(wm(90_000));
+        ledger.processed(0, 10, 19, Some(t(100_000 - 1)), None);
+        let points = ledger.commit_points(wm(90_000), open_from(90_000));
         assert_eq!(points[0].offset, 10);
         assert_eq!(
             points[0].checkpoint,
@@ -534,5 +586,51 @@ mod tests {
             }),
         );
         assert_eq!(ledger.replay_rule(0, 0, Watermark::MIN), Replay::Process);
+    }
+
+    #[test]
+    fn a_bundle_is_held_while_an_open_window_starts_at_or_before_its_records() {
+        // A session [0 s, 50 s) is open: records at 10 s (offsets 0..=9) are in it even though the
+        // watermark is far past their own gap; the bundle at 60 s is behind it in the queue.
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, Some(0), None);
+        ledger.processed(0, 0, 9, Some(t(10_000)), Some(t(10_000)));
+        ledger.processed(0, 10, 19, Some(t(60_000)), Some(t(60_000)));
+        let session_open = OpenState {
+            earliest_window_start: Some(t(0)),
+            merging: true,
+        };
+        let point = ledger.commit_points(wm(45_000), session_open)[0];
+        assert_eq!(point.offset, 0, "held by the open session");
+        assert_eq!(
+            point.checkpoint.floor,
+            wm(0),
+            "the floor stays at the open session's start"
+        );
+        // The session closed; the window opened by 60 s is the earliest open one.
+        let later = OpenState {
+            earliest_window_start: Some(t(60_000)),
+            merging: true,
+        };
+        let point = ledger.commit_points(wm(85_000), later)[0];
+        assert_eq!(point.offset, 10);
+        assert_eq!(point.checkpoint.floor, wm(60_000));
+        assert_eq!(ledger.commit_points(wm(95_000), OpenState::default())[0].offset, 20);
+    }
+
+    #[test]
+    fn a_window_kept_open_past_its_end_holds_its_bundle_until_it_is_dropped() {
+        // Allowed lateness (or a FIRE_ALWAYS final pane) keeps [0 s, 20 s) open after the watermark
+        // passes 20 s: the old rule released the bundle at 20 s, and a crash then lost the window's state.
+        let mut ledger = OffsetLedger::default();
+        ledger.assign(0, Some(0), None);
+        ledger.processed(0, 0, 9, Some(t(19_000)), Some(t(19_000)));
+        let still_open = OpenState {
+            earliest_window_start: Some(t(0)),
+            merging: false,
+        };
+        let point = ledger.commit_points(wm(25_000), still_open)[0];
+        assert_eq!((point.offset, point.checkpoint.floor), (0, wm(25_000)));
+        assert_eq!(ledger.commit_points(wm(30_000), OpenState::default())[0].offset, 10);
     }
 }

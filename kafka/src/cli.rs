@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use crate::options::wall;
 use crate::repartition::{self, RepartitionOptions};
-use crate::{run as run_pipeline, traffic_agg, RunSummary, RunnerOptions, Shutdown};
+use crate::{run as run_pipeline, RunSummary, RunnerOptions, Shutdown};
 use anyhow::Context;
 use clap::builder::NonEmptyStringValueParser;
 use clap::error::ErrorKind;
@@ -20,7 +20,9 @@ use clap::Parser;
 use kafka_core::defaults;
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
-use pipeline::traffic::TrafficConfig;
+use pipeline::traffic::windowed_traffic_pipeline;
+use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
+use pipeline::windowing::{WindowSpec, Windowing};
 use rdkafka::error::KafkaError;
 
 /// Which pipeline a binary runs.
@@ -64,9 +66,25 @@ struct Cli {
     /// Consumer group: processes with the same group split the input's partitions.
     #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     group_id: Option<String>,
-    /// Window size (traffic-agg-sql takes it from the query's TUMBLE or HOP instead).
-    #[arg(long, value_name = "DURATION")]
+    /// Fixed windows of this size, shorthand for --windows fixed:SIZE (traffic-agg-sql takes its windows
+    /// from the query's TUMBLE, HOP or SESSION instead).
+    #[arg(long, value_name = "DURATION", conflicts_with = "windows")]
     window: Option<Duration>,
+    /// traffic-agg: the windows, fixed:SIZE, sliding:SIZE,PERIOD, sessions:GAP (per user id) or global
+    /// (needs a --trigger that fires before the end of time) [default: fixed:20s].
+    #[arg(long, value_name = "WINDOWS", value_parser = window_spec)]
+    windows: Option<WindowSpec>,
+    /// When panes fire, in Beam's Java spelling, e.g.
+    /// 'AfterWatermark.pastEndOfWindow().withEarlyFirings(AfterProcessingTime.pastFirstElementInPane().plusDelayOf(10s))'
+    /// (processing time is the wall clock) [default: DefaultTrigger.of()].
+    #[arg(long, value_name = "EXPR", value_parser = trigger)]
+    trigger: Option<Trigger>,
+    /// Whether a window's last pane fires when it holds nothing new: FIRE_IF_NON_EMPTY or FIRE_ALWAYS.
+    #[arg(long, value_name = "BEHAVIOR", default_value = "FIRE_IF_NON_EMPTY", value_parser = closing_behavior)]
+    closing_behavior: ClosingBehavior,
+    /// Whether the on-time pane fires when it holds nothing new: FIRE_ALWAYS or FIRE_IF_NON_EMPTY.
+    #[arg(long, value_name = "BEHAVIOR", default_value = "FIRE_ALWAYS", value_parser = on_time_behavior)]
+    on_time_behavior: OnTimeBehavior,
     /// traffic-agg-sql: the Beam SQL query file to run [default: the seed's TUMBLE query].
     #[arg(long, value_name = "FILE")]
     sql: Option<std::path::PathBuf>,
@@ -126,8 +144,34 @@ Exit status:
   0  stopped cleanly (Ctrl-C or SIGTERM)
   1  no broker answered within --connect-timeout; a Kafka or delivery failure (restart to resume
      from the committed offsets); the --sql file cannot be read
-  2  bad flags (bad durations, a zero --window, conflicting flags, unknown client properties) or a
-     --sql query that does not compile";
+  2  bad flags (bad durations, a zero --window, conflicting flags, unknown client properties, a
+     --trigger that does not parse or that Beam refuses, --windows global with the default trigger) or
+     a --sql query that does not compile
+
+Windows and triggers follow Apache Beam (see simulate --help). Offsets are committed only once no open
+window holds any record before them: with sessions, a long session holds its partition's commits back;
+with the global window, commits wait for its state to be released.";
+
+fn window_spec(text: &str) -> Result<WindowSpec, String> {
+    text.parse()
+        .map_err(|e: pipeline::windowing::WindowSpecError| e.to_string())
+}
+
+/// `--trigger`: a parse error keeps its caret diagram, on the lines after clap's `error: invalid value`.
+fn trigger(text: &str) -> Result<Trigger, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::TriggerParseError| format!("\n{e}"))
+}
+
+fn closing_behavior(text: &str) -> Result<ClosingBehavior, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
+}
+
+fn on_time_behavior(text: &str) -> Result<OnTimeBehavior, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
+}
 
 fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -196,6 +240,23 @@ pub fn main(flavor: Flavor) -> ExitCode {
     }
 }
 
+impl Cli {
+    /// The windowing flags together (traffic-agg-sql's windows come from its query).
+    fn windowing(&self) -> Windowing {
+        Windowing {
+            windows: match (self.windows, self.window) {
+                (Some(windows), _) => windows,
+                (None, size) => WindowSpec::Fixed(size.unwrap_or(Duration::seconds(20))),
+            },
+            allowed_lateness: self.allowed_lateness,
+            accumulation: AccumulationMode::Discarding,
+            trigger: self.trigger.clone().unwrap_or_default(),
+            closing_behavior: self.closing_behavior,
+            on_time_behavior: self.on_time_behavior,
+        }
+    }
+}
+
 /// The checks clap cannot make alone: values out of range and flags that contradict each other.
 fn check_flags(cli: &Cli, flavor: Flavor) -> Result<(), (ErrorKind, String)> {
     if flavor == Flavor::Builtin && cli.sql.is_some() {
@@ -204,11 +265,17 @@ fn check_flags(cli: &Cli, flavor: Flavor) -> Result<(), (ErrorKind, String)> {
             "--sql belongs to traffic-agg-sql (or use simulate --sql)".to_owned(),
         ));
     }
-    if flavor == Flavor::Sql && cli.window.is_some() {
+    if flavor == Flavor::Sql && (cli.window.is_some() || cli.windows.is_some()) {
+        let flag = if cli.window.is_some() { "--window" } else { "--windows" };
         return Err((
             ErrorKind::ArgumentConflict,
-            "--window cannot be used with traffic-agg-sql: the query's TUMBLE or HOP sets the windows".to_owned(),
+            format!("{flag} cannot be used with traffic-agg-sql: the query's TUMBLE, HOP or SESSION sets the windows"),
         ));
+    }
+    if flavor == Flavor::Builtin {
+        if let Some(problem) = cli.windowing().unbounded_input_problem() {
+            return Err((ErrorKind::ArgumentConflict, problem));
+        }
     }
     let positive = [
         ("--window <DURATION>", cli.window),
@@ -322,7 +389,13 @@ fn compile_query(cli: &Cli, flavor: Flavor) -> Result<Option<sql::SqlPipeline>, 
         (None, Flavor::Sql) => (sql::TRAFFIC_AGG_QUERY.to_owned(), "the built-in query".to_owned()),
         (None, Flavor::Builtin) => return Ok(None),
     };
-    sql::compile(&text, sql::SqlOptions::default().allowed_lateness(cli.allowed_lateness))
+    let windowing = cli.windowing();
+    let options = sql::SqlOptions::default()
+        .allowed_lateness(windowing.allowed_lateness)
+        .trigger(windowing.trigger)
+        .closing_behavior(windowing.closing_behavior)
+        .on_time_behavior(windowing.on_time_behavior);
+    sql::compile(&text, options)
         .map(Some)
         .map_err(|e| Stop::Query(format!("{name} does not compile: {e}")))
 }
@@ -330,11 +403,7 @@ fn compile_query(cli: &Cli, flavor: Flavor) -> Result<Option<sql::SqlPipeline>, 
 fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
     // Compile the query before touching Kafka: a bad query is the user's to fix, not a retry.
     let sql_pipeline = compile_query(&cli, flavor)?;
-    let config = TrafficConfig {
-        window: cli.window.unwrap_or(Duration::seconds(20)),
-        allowed_lateness: cli.allowed_lateness,
-        accumulation: AccumulationMode::Discarding,
-    };
+    let strategy = cli.windowing().strategy();
     let mut options = RunnerOptions::new(cli.bootstrap_servers);
     options.input_topic = cli.input_topic;
     options.output_topic = cli.output_topic.unwrap_or_else(|| flavor.name().to_owned());
@@ -372,7 +441,7 @@ fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
     };
     let result: Result<RunSummary, _> = match sql_pipeline {
         Some(pipeline) => run_pipeline(pipeline, options, &shutdown),
-        None => traffic_agg(config, options, &shutdown),
+        None => run_pipeline(windowed_traffic_pipeline(strategy), options, &shutdown),
     };
     // The aggregation stopped (asked to, or failed): stop the repartition stage too.
     shutdown.request();

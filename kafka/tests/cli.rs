@@ -123,6 +123,24 @@ fn bad_durations_and_unknown_flags_are_usage_errors() {
         (&["--consumer-property", "no-equals-sign"], "expected KEY=VALUE"),
         (&["--no-such-flag"], "unexpected argument"),
         (&["--input-topic", ""], "--input-topic"),
+        (&["--windows", "sessions"], "sessions windows need a duration"),
+        (&["--window", "20s", "--windows", "sessions:30s"], "cannot be used with"),
+        (
+            &["--windows", "global"],
+            "the global window with the default trigger never fires",
+        ),
+        (
+            &["--trigger", "Repeatedly.forever(Never.ever"],
+            "expected `(` after `ever`",
+        ),
+        (
+            &["--trigger", "Never.ever().orFinally(DefaultTrigger.of())"],
+            ".orFinally(..) takes a trigger that fires at most once",
+        ),
+        (
+            &["--closing-behavior", "ALWAYS"],
+            "expected FIRE_ALWAYS or FIRE_IF_NON_EMPTY",
+        ),
     ] {
         assert_usage_error(&traffic_agg(args), args, says);
     }
@@ -250,8 +268,13 @@ fn traffic_agg_sql_has_its_own_defaults_and_takes_the_window_from_the_query() {
     let run = traffic_agg_sql;
     let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
     assert!(help.contains("[default: traffic-agg-sql]"), "{help}");
-    let args = ["--window", "20s"];
-    assert_usage_error(&run(&args), &args, "the query's TUMBLE or HOP sets the windows");
+    for args in [["--window", "20s"], ["--windows", "sessions:30s"]] {
+        assert_usage_error(
+            &run(&args),
+            &args,
+            "the query's TUMBLE, HOP or SESSION sets the windows",
+        );
+    }
 }
 
 #[test]

@@ -252,6 +252,17 @@ where
         self.machinery.open_windows
     }
 
+    /// The earliest start among the open (key, window) states, `None` when none is open: no element
+    /// with an earlier timestamp is held in any state (a session's start is its earliest element). The
+    /// Kafka consumer holds its offset commits behind it.
+    pub fn earliest_open_window_start(&self) -> Option<Timestamp> {
+        self.windows_by_key
+            .values()
+            .flatten()
+            .map(|state| state.window.start())
+            .min()
+    }
+
     /// The time of the earliest pending event-time timer: the watermark must pass it for anything to fire.
     pub fn next_timer(&self) -> Option<Timestamp> {
         self.machinery.event_timers.first().map(|(t, _, _)| *t)

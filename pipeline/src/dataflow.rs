@@ -661,6 +661,12 @@ where
         self.core.open_windows()
     }
 
+    /// The earliest start among the open (key, window) states (`None`: none is open). Every element with
+    /// an earlier timestamp has left the state: fired for good, dropped as late, or never windowed.
+    pub fn earliest_open_window_start(&self) -> Option<Timestamp> {
+        self.core.earliest_open_window_start()
+    }
+
     /// Record counts so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats

@@ -12,21 +12,23 @@ use sqlparser::tokenizer::{Location, Span};
 /// What the supported subset offers, quoted by the errors.
 pub(crate) mod supported {
     pub(crate) const QUERY: &str = "one query: [WITH name AS (SELECT ...), ...] SELECT ... FROM <table, CTE or \
-                                    (subquery)> [WHERE ...] GROUP BY <TUMBLE or HOP>, <columns>";
+                                    (subquery)> [WHERE ...] GROUP BY <TUMBLE, HOP or SESSION>, <columns>";
     pub(crate) const SELECT: &str = "SELECT <expressions> FROM <one table> [WHERE <condition>] \
                                      [GROUP BY <window>, <columns>] (no DISTINCT, HAVING, ORDER BY, LIMIT, JOIN or UNION)";
     pub(crate) const EXPRESSION: &str = "columns, literals (numbers, 'text', TRUE, FALSE, NULL, TIMESTAMP '...'), \
                                          CAST, =, <>, <, <=, >, >=, AND, OR, NOT, unary -, IS [NOT] NULL, \
                                          IS [NOT] TRUE/FALSE, [NOT] BETWEEN, [NOT] IN (...), [NOT] LIKE";
     pub(crate) const FUNCTION: &str = "COUNT(*), COUNT(x), SUM(x), MIN(x), MAX(x), AVG(x) in the SELECT list; \
-                                       TUMBLE(ts, size) or HOP(ts, slide, size) in GROUP BY; \
-                                       TUMBLE_START/TUMBLE_END/HOP_START/HOP_END in the SELECT list";
+                                       TUMBLE(ts, size), HOP(ts, slide, size) or SESSION(ts, gap) in GROUP BY; \
+                                       TUMBLE_START/TUMBLE_END/HOP_START/HOP_END/SESSION_START/SESSION_END \
+                                       in the SELECT list";
     pub(crate) const CAST: &str =
         "CAST(event_datetime AS TIMESTAMP), CAST(<VARCHAR, BIGINT or TIMESTAMP> AS VARCHAR), \
                                    CAST(<BIGINT> AS DOUBLE), and casts to the value's own type";
     pub(crate) const TYPE: &str = "VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP";
     pub(crate) const INTERVAL: &str = "INTERVAL 'n' SECOND, MINUTE, HOUR or DAY, with n a positive whole number";
-    pub(crate) const GROUP_BY: &str = "GROUP BY exactly one TUMBLE(ts, size) or HOP(ts, slide, size) \
+    pub(crate) const GROUP_BY: &str =
+        "GROUP BY exactly one TUMBLE(ts, size), HOP(ts, slide, size) or SESSION(ts, gap) \
                                        plus any columns or expressions of the input";
     pub(crate) const TABLE: &str = "FROM <the input table, a CTE name or a (subquery)> [[AS] alias]";
 }

@@ -1,6 +1,6 @@
 //! The compiler: from `sqlparser`'s AST to a [`Plan`], checking every construct against the subset.
 //!
-//! A plan is what the pipeline needs: the window (`TUMBLE` or `HOP`), the event-time expression,
+//! A plan is what the pipeline needs: the window (`TUMBLE`, `HOP` or `SESSION`), the event-time expression,
 //! the `WHERE` filter, the grouping keys, the aggregate calls and the output columns. CTEs and
 //! subqueries in `FROM` are inlined: each of their columns becomes an expression over the visit
 //! record, and their `WHERE` clauses join the filter. Anything the subset does not cover is refused
@@ -30,6 +30,8 @@ pub(crate) enum WindowSpec {
     Tumble { size: Duration },
     /// `HOP(ts, slide, size)`: Beam's `SlidingWindows` of `size` every `slide`.
     Hop { slide: Duration, size: Duration },
+    /// `SESSION(ts, gap)`: Beam's `Sessions.withGapDuration(gap)`, per group.
+    Session { gap: Duration },
 }
 
 /// What an output column reads besides literals.
@@ -103,6 +105,7 @@ struct WindowCall {
 enum WindowKind {
     Tumble,
     Hop,
+    Session,
 }
 
 /// Which window function a name is: the kind and, for `_START`/`_END`, which bound it reads.
@@ -114,6 +117,9 @@ fn window_function(name: &str) -> Option<(WindowKind, Option<OutputLeaf>)> {
         "HOP" => (WindowKind::Hop, None),
         "HOP_START" => (WindowKind::Hop, Some(OutputLeaf::WindowStart)),
         "HOP_END" => (WindowKind::Hop, Some(OutputLeaf::WindowEnd)),
+        "SESSION" => (WindowKind::Session, None),
+        "SESSION_START" => (WindowKind::Session, Some(OutputLeaf::WindowStart)),
+        "SESSION_END" => (WindowKind::Session, Some(OutputLeaf::WindowEnd)),
         _ => return None,
     })
 }
@@ -627,9 +633,6 @@ impl Compiler<'_> {
             match e {
                 ast::Expr::Function(f) => {
                     let name = function_name(f);
-                    if name == "SESSION" {
-                        return Err(self.unsupported("a SESSION window", "TUMBLE and HOP windows", f.span()));
-                    }
                     if let Some((kind, None)) = window_function(&name) {
                         let call = self.window_call(f, kind, &source)?;
                         if window.is_some() {
@@ -666,7 +669,7 @@ impl Compiler<'_> {
         }
         let Some(window) = window else {
             return Err(SqlError::MissingWindow {
-                message: "GROUP BY has no TUMBLE or HOP".to_owned(),
+                message: "GROUP BY has no TUMBLE, HOP or SESSION".to_owned(),
                 at: self.at(self.keyword("GROUP BY", select_span.start, select.group_by.span())),
             });
         };
@@ -720,7 +723,7 @@ impl Compiler<'_> {
         if f.over.is_some() {
             return Err(self.unsupported(
                 format!("window function `{name}(...) OVER (...)`"),
-                "GROUP BY TUMBLE(...) or HOP(...) windows",
+                "GROUP BY TUMBLE(...), HOP(...) or SESSION(...) windows",
                 self.keyword("OVER", end, f.span()),
             ));
         }
@@ -759,15 +762,17 @@ impl Compiler<'_> {
             .collect()
     }
 
-    /// `TUMBLE(ts, size)` or `HOP(ts, slide, size)`, or one of their `_START`/`_END` forms.
+    /// `TUMBLE(ts, size)`, `HOP(ts, slide, size)` or `SESSION(ts, gap)`, or one of their `_START`/`_END`
+    /// forms.
     fn window_call(&self, f: &ast::Function, kind: WindowKind, source: &Relation) -> Result<WindowCall, SqlError> {
         let name = function_name(f);
         let args = self.plain_arguments(f)?;
         let (expected, form) = match kind {
             WindowKind::Tumble => (2, "(ts, size)"),
             WindowKind::Hop => (3, "(ts, slide, size)"),
+            WindowKind::Session => (2, "(ts, gap)"),
         };
-        if args.len() == expected + 1 {
+        if args.len() == expected + 1 && kind != WindowKind::Session {
             return Err(self.unsupported(
                 format!("the alignment argument of {name}"),
                 supported::FUNCTION,
@@ -833,6 +838,9 @@ impl Compiler<'_> {
                 }
                 WindowSpec::Hop { slide, size }
             }
+            WindowKind::Session => WindowSpec::Session {
+                gap: self.interval(exprs[1])?,
+            },
         };
         Ok(WindowCall {
             spec,
@@ -1111,9 +1119,11 @@ impl Compiler<'_> {
                 "x [NOT] LIKE 'pattern' with % and _",
                 e.span(),
             )),
-            ast::Expr::Interval(_) => {
-                Err(self.unsupported("INTERVAL outside TUMBLE and HOP", supported::FUNCTION, self.span_of(e)))
-            }
+            ast::Expr::Interval(_) => Err(self.unsupported(
+                "INTERVAL outside TUMBLE, HOP and SESSION",
+                supported::FUNCTION,
+                self.span_of(e),
+            )),
             other => Err(self.unsupported(
                 describe(other),
                 supported::EXPRESSION,
@@ -1397,7 +1407,7 @@ impl Scope for OutputScope<'_, '_> {
                 Some((kind, Some(bound))) => self.window_bound(f, kind, bound).map(Some),
                 Some((_, None)) => Err(compiler.unsupported(
                     format!("{name}(...) in the SELECT list"),
-                    "TUMBLE_START/TUMBLE_END or HOP_START/HOP_END for the window bounds",
+                    "TUMBLE_START/TUMBLE_END, HOP_START/HOP_END or SESSION_START/SESSION_END for the window bounds",
                     f.span(),
                 )),
                 None => Err(function_not_here(compiler, f, "the SELECT list")),

@@ -60,10 +60,14 @@ refused!(
     seed_with("COUNT(*) AS page_view", "COUNT(DISTINCT ts) AS page_view")
 );
 refused!(
-    a_session_window,
+    a_session_end_that_does_not_match_the_group_by,
     seed_with(
         "TUMBLE(ts, INTERVAL '20' SECOND), id",
         "SESSION(ts, INTERVAL '20' SECOND), id"
+    )
+    .replace(
+        "TUMBLE_START(ts, INTERVAL '20' SECOND)",
+        "SESSION_START(ts, INTERVAL '30' SECOND)"
     )
 );
 refused!(

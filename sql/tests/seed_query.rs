@@ -218,3 +218,88 @@ proptest! {
         prop_assert_eq!(a.late.len(), b.late.len());
     }
 }
+
+/// The seed's query with `SESSION` in place of `TUMBLE`, as Beam SQL writes it.
+const SESSION_QUERY: &str = "
+    SELECT
+        id AS event_id,
+        CAST(SESSION_START(ts, INTERVAL '30' SECOND) AS VARCHAR) AS window_start,
+        CAST(SESSION_END(ts, INTERVAL '30' SECOND) AS VARCHAR) AS window_end,
+        COUNT(*) AS page_view
+    FROM (SELECT id, CAST(event_datetime AS TIMESTAMP) AS ts FROM PCOLLECTION)
+    GROUP BY SESSION(ts, INTERVAL '30' SECOND), id
+";
+
+/// (id, window start, window end, pane timing, count) of every pane, in firing order.
+fn session_panes_of_sql(out: &Emitted<GroupKey, SqlRow>) -> Vec<(String, String, String, PaneTiming, u64)> {
+    out.outputs
+        .iter()
+        .map(|o| {
+            let text = |column: &str| o.value.get(column).and_then(SqlValue::as_str).unwrap().to_owned();
+            let n = o.value.get("page_view").and_then(SqlValue::as_i64).unwrap() as u64;
+            (
+                text("event_id"),
+                text("window_start"),
+                text("window_end"),
+                o.pane.timing,
+                n,
+            )
+        })
+        .collect()
+}
+
+fn session_panes_of_builder(
+    out: &Emitted<String, pipeline::traffic::TrafficAgg>,
+) -> Vec<(String, String, String, PaneTiming, u64)> {
+    out.outputs
+        .iter()
+        .map(|o| {
+            let (start, end) = (o.window.start().format_sql(), o.window.end().format_sql());
+            (o.value.id.clone(), start, end, o.pane.timing, o.value.page_views)
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_query_compiles_to_sessions_of_its_gap() {
+    let sql = sql::compile(SESSION_QUERY, SqlOptions::default()).unwrap();
+    assert!(sql.strategy().window_fn.is_merging());
+    let steps: Vec<Step> = vec![(vec![(1, 0), (1, 20_000), (2, 5_000), (1, 80_000)], None)];
+    let panes = session_panes_of_sql(&run_steps(&sql, &steps));
+    let at = |ms: i64| pipeline::time::Timestamp::parse_datetime(&at(ms)).unwrap().format_sql();
+    // All fire at the end of input, in order of window end.
+    assert_eq!(
+        panes,
+        vec![
+            ("2".to_owned(), at(5_000), at(35_000), PaneTiming::OnTime, 1),
+            ("1".to_owned(), at(0), at(50_000), PaneTiming::OnTime, 2),
+            ("1".to_owned(), at(80_000), at(110_000), PaneTiming::OnTime, 1),
+        ]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sql_sessions_and_the_builders_sessions_give_the_same_panes(
+        steps in steps(),
+        lateness_s in 0i64..30,
+        accumulating in any::<bool>(),
+    ) {
+        let accumulation = if accumulating { AccumulationMode::Accumulating } else { AccumulationMode::Discarding };
+        let lateness = Duration::seconds(lateness_s);
+        let sql = sql::compile(
+            SESSION_QUERY,
+            SqlOptions::default().allowed_lateness(lateness).accumulation(accumulation),
+        ).unwrap();
+        let builder = pipeline::traffic::windowed_traffic_pipeline(
+            pipeline::strategy::WindowingStrategy::new(pipeline::window::Sessions::with_gap_duration(Duration::seconds(30)))
+                .with_allowed_lateness(lateness)
+                .with_accumulation(accumulation),
+        );
+        let (a, b) = (run_steps(&sql, &steps), run_steps(&builder, &steps));
+        prop_assert_eq!(session_panes_of_sql(&a), session_panes_of_builder(&b));
+        same_side_outputs(&a, &b);
+    }
+}

@@ -17,8 +17,10 @@
 //! On a broker that drops offset-commit metadata (the checkpoints are lost), a restart can emit a window
 //! again with a partial count, so only the weaker rule the README documents is checked: every window of the
 //! reference is emitted at least once, committed offsets never go back, counts add up, and the dead letters
-//! are exactly the records that do not decode. With allowed lateness, where a window has several panes, the
-//! same weaker rule applies.
+//! are exactly the records that do not decode. With allowed lateness or a trigger other than the default,
+//! where a window has several panes, the same weaker rule applies, and so it does with session windows: a
+//! restart rebuilds every open session whole, but can re-emit a session that had already closed with a
+//! partial count (see `kafka_core::ledger`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -384,10 +384,16 @@ where
                 _ => None,
             })
             .collect();
-        // One pane per window (allowed lateness 0), and checkpoints that survive restarts: then a window is
-        // only ever emitted with one value. A broker that drops commit metadata loses the checkpoints, and
-        // only the weaker rule holds (every window present at least once).
-        let one_value_per_key = pipeline.strategy().allowed_lateness == Duration::ZERO && !options.drop_commit_metadata;
+        // One pane per window (allowed lateness 0, the default trigger), windows that never merge, and
+        // checkpoints that survive restarts: then a window is only ever emitted with one value. Otherwise
+        // only the weaker rule holds (every window present at least once): a broker that drops commit
+        // metadata loses the checkpoints; early, late and repeated panes give a window several values;
+        // and a restart can re-emit a closed session with a partial count (see kafka_core::ledger).
+        let strategy = pipeline.strategy();
+        let one_value_per_key = strategy.allowed_lateness == Duration::ZERO
+            && strategy.trigger == pipeline::trigger::Trigger::Default
+            && !strategy.window_fn.is_merging()
+            && !options.drop_commit_metadata;
         let mut world = World {
             pipeline,
             options,
