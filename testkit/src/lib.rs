@@ -43,14 +43,16 @@ pub mod scenario;
 pub mod strategies;
 pub mod stream;
 pub mod time;
+pub mod timestamped;
 pub mod traffic;
 pub mod transcript;
 
 pub use assert::{assert_that, PCollection, PaneAssert, TestPipeline, Verdict};
 pub use run::{ElementFate, ElementOutcome, FiredPane, StepOutcome, TestOutput};
 pub use scenario::TrafficScenario;
-pub use stream::{ScriptError, TestStream, ToTimestamp, WithTimestamp};
+pub use stream::{Element, ScriptError, TestStream, ToTimestamp, WithTimestamp};
 pub use time::{timestamp, window};
+pub use timestamped::{timestamped_values, PaneOutput, TimestampedValue};
 pub use traffic::{page_views, visit};
 pub use transcript::Transcript;
 
