@@ -20,8 +20,10 @@ pub mod strategy;
 pub mod time;
 pub mod traffic;
 pub mod trigger;
+pub mod trigger_parse;
 pub mod watermark;
 pub mod window;
+pub mod windowing;
 
 pub use dataflow::{Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats, WindowOutput};
 pub use driver::{Driver, DriverOptions, ProcessingTimeRule};

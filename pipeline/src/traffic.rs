@@ -11,9 +11,9 @@ use crate::combine::Count;
 use crate::dataflow::Pipeline;
 use crate::event::VisitEvent;
 use crate::io::pyjson;
-use crate::strategy::AccumulationMode;
+use crate::strategy::{AccumulationMode, WindowingStrategy};
 use crate::time::Duration;
-use crate::window::FixedWindows;
+use crate::window::{FixedWindows, Window};
 
 /// One window result of the traffic aggregation, field for field the seed's output.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ impl Default for TrafficConfig {
 /// The traffic pipeline's type.
 pub type TrafficPipeline = Pipeline<VisitEvent, String, Count, TrafficAgg>;
 
-/// Builds the seed's traffic aggregation with `config`.
+/// Builds the seed's traffic aggregation with `config`: [`windowed_traffic_pipeline`] over fixed windows.
 ///
 /// ```
 /// use pipeline::traffic::{traffic_pipeline, TrafficConfig};
@@ -96,16 +96,62 @@ pub type TrafficPipeline = Pipeline<VisitEvent, String, Count, TrafficAgg>;
 /// );
 /// ```
 pub fn traffic_pipeline(config: TrafficConfig) -> TrafficPipeline {
+    windowed_traffic_pipeline(
+        WindowingStrategy::new(FixedWindows::of(config.window))
+            .with_allowed_lateness(config.allowed_lateness)
+            .with_accumulation(config.accumulation),
+    )
+}
+
+/// The traffic aggregation (page views per user id) under any windowing strategy: fixed, sliding,
+/// session or global windows, any trigger.
+///
+/// A session's bounds are those of the merged window, `[first visit, last visit + gap)`. The global
+/// window has no bounds a date can show: it is written `"window_start": "-inf", "window_end": "+inf"`,
+/// as the watermark's infinities are.
+pub fn windowed_traffic_pipeline(strategy: WindowingStrategy) -> TrafficPipeline {
     Pipeline::builder(VisitEvent::from_json, VisitEvent::event_time)
-        .windows(FixedWindows::of(config.window))
-        .allowed_lateness(config.allowed_lateness)
-        .accumulation(config.accumulation)
+        .strategy(strategy)
         .key_by(|visit: &VisitEvent| visit.id.clone())
         .count()
-        .output(|id, window, _pane, page_views| TrafficAgg {
-            id: id.clone(),
-            window_start: window.start().format_seconds(),
-            window_end: window.end().format_seconds(),
-            page_views,
+        .output(|id, window, _pane, page_views| {
+            let (window_start, window_end) = window_bounds(window);
+            TrafficAgg {
+                id: id.clone(),
+                window_start,
+                window_end,
+                page_views,
+            }
         })
+}
+
+/// A window's bounds as the traffic output writes them: to the second, or `-inf`/`+inf` for the global
+/// window.
+pub fn window_bounds(window: &Window) -> (String, String) {
+    if window.is_global() {
+        return ("-inf".to_owned(), "+inf".to_owned());
+    }
+    (window.start().format_seconds(), window.end().format_seconds())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{Position, Record};
+    use crate::time::Watermark;
+    use crate::window::GlobalWindows;
+    use crate::Emitted;
+
+    #[test]
+    fn the_global_window_prints_its_bounds_as_infinities() {
+        let mut run = windowed_traffic_pipeline(WindowingStrategy::new(GlobalWindows)).start();
+        let mut out = Emitted::default();
+        let visit = r#"{"ip":"1.2.3.4","id":"7","lat":1.5,"lng":2.5,"user_agent":"ua","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"2024-04-28T23:12:41.000","event_ts":0}"#;
+        run.process_bundle(vec![Record::new(visit, Position::Line { line: 1 })], &mut out);
+        run.advance_watermark(Watermark::MAX, &mut out);
+        assert_eq!(
+            out.outputs[0].value.to_json(),
+            r#"{"id": "7", "window_start": "-inf", "window_end": "+inf", "page_views": 1}"#
+        );
+    }
 }

@@ -837,3 +837,180 @@ fn cluster_flags_that_cannot_apply_are_usage_errors() {
         );
     }
 }
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn window_and_windows_together_or_with_sql_are_usage_errors() {
+    for args in [
+        vec![
+            "--file",
+            "ci/visits.jsonl",
+            "--window",
+            "20s",
+            "--windows",
+            "sessions:30s",
+        ],
+        vec![
+            "--file",
+            "ci/visits.jsonl",
+            "--sql",
+            "sql/queries/traffic_agg.sql",
+            "--windows",
+            "fixed:20s",
+        ],
+        vec!["--file", "ci/visits.jsonl", "--windows", "sessions:0s"],
+        vec!["--file", "ci/visits.jsonl", "--windows", "tumbling:20s"],
+        vec!["--file", "ci/visits.jsonl", "--closing-behavior", "fire_always"],
+        vec!["--file", "ci/visits.jsonl", "--on-time-behavior", "NEVER"],
+    ] {
+        let output = simulate_in_workspace(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).starts_with("error: "),
+            "{args:?}: {}",
+            stderr_of(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_trigger_that_does_not_parse_exits_2_with_a_caret_under_the_column() {
+    let output = simulate_in_workspace(&[
+        "--file",
+        "ci/visits.jsonl",
+        "--trigger",
+        "Repeatedly.forever(AfterPane.elementCount(3))",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(
+            "expected `elementCountAtLeast` after `AfterPane.`, found `elementCount`\n --> column 30\n  |\n  \
+             | Repeatedly.forever(AfterPane.elementCount(3))\n  |                              ^^^^^^^^^^^^\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_trigger_that_beams_types_refuse_exits_2_with_the_rule() {
+    let output = simulate_in_workspace(&[
+        "--file",
+        "ci/visits.jsonl",
+        "--trigger",
+        "AfterWatermark.pastEndOfWindow().withEarlyFirings(Repeatedly.forever(AfterPane.elementCountAtLeast(1)))",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(".withEarlyFirings(..) takes a trigger that fires at most once"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" --> column 51\n"), "{stderr}");
+}
+
+#[test]
+fn the_global_window_prints_infinite_bounds_and_counts_everything_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u2", "2024-04-28T23:14:45.000"),
+        visit("u1", "2024-04-29T08:00:00.000"),
+    ]
+    .join("\n");
+    let out = stdout_lines(&simulate(
+        dir.path(),
+        &recording,
+        &["--windows", "global", "--pane-info"],
+    ));
+    assert_eq!(
+        out,
+        vec![
+            r#"{"id": "u1", "window_start": "-inf", "window_end": "+inf", "page_views": 2, "pane": "ON_TIME", "pane_index": 0}"#,
+            r#"{"id": "u2", "window_start": "-inf", "window_end": "+inf", "page_views": 1, "pane": "ON_TIME", "pane_index": 0}"#,
+        ]
+    );
+}
+
+#[test]
+fn session_windows_merge_a_users_visits_until_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    // u1: 23:12:41 and 23:12:59 are 18 s apart (one session with a 30 s gap), 23:14:00 starts another.
+    let recording = [
+        visit("u1", "2024-04-28T23:12:41.000"),
+        visit("u1", "2024-04-28T23:12:59.000"),
+        visit("u2", "2024-04-28T23:13:05.000"),
+        visit("u1", "2024-04-28T23:14:00.000"),
+    ]
+    .join("\n");
+    let out = stdout_lines(&simulate(
+        dir.path(),
+        &recording,
+        &["--windows", "sessions:30s", "--pane-info"],
+    ));
+    assert_eq!(
+        out,
+        vec![
+            line("u1", "23:12:41", "23:13:29", 2, "ON_TIME", 0),
+            line("u2", "23:13:05", "23:13:35", 1, "ON_TIME", 0),
+            line("u1", "23:14:00", "23:14:30", 1, "ON_TIME", 0),
+        ]
+    );
+}
+
+#[test]
+fn an_early_firing_trigger_shows_early_panes_then_the_on_time_pane() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        event("u1", "2024-04-28T23:12:41.000"),
+        event("u1", "2024-04-28T23:12:42.000"),
+        event("u1", "2024-04-28T23:12:43.000"),
+        watermark("2024-04-28T23:13:00.000"),
+    ]
+    .join("\n");
+    let out = stdout_lines(&simulate(
+        dir.path(),
+        &script,
+        &[
+            "--trigger",
+            "AfterWatermark.pastEndOfWindow().withEarlyFirings(AfterPane.elementCountAtLeast(2))",
+            "--pane-info",
+        ],
+    ));
+    assert_eq!(
+        out,
+        vec![
+            line("u1", "23:12:40", "23:13:00", 2, "EARLY", 0),
+            line("u1", "23:12:40", "23:13:00", 1, "ON_TIME", 1),
+        ]
+    );
+}
+
+#[test]
+fn cluster_mode_takes_the_windowing_flags() {
+    let output = simulate_in_workspace(&[
+        "--file",
+        "ci/visits.jsonl",
+        "--windows",
+        "sessions:30s",
+        "--partitions",
+        "3",
+        "--fault-seed",
+        "3",
+    ]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("windows sessions:30s"), "{stderr}");
+    assert!(stderr.contains("the output equals the reference: ok"), "{stderr}");
+    let refused = simulate_in_workspace(&["--file", "ci/visits.jsonl", "--windows", "global", "--partitions", "2"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr_of(&refused).contains("the global window with the default trigger never fires on an unbounded input"),
+        "{}",
+        stderr_of(&refused)
+    );
+}

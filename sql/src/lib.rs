@@ -96,6 +96,7 @@ use pipeline::combine::CombineFn;
 use pipeline::event::VisitEvent;
 use pipeline::strategy::{AccumulationMode, WindowingStrategy};
 use pipeline::time::{Duration, Timestamp};
+use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
 use pipeline::window::{FixedWindows, SlidingWindows, Window};
 use pipeline::Pipeline;
 
@@ -146,6 +147,12 @@ pub struct SqlOptions {
     pub accumulation: AccumulationMode,
     /// The name of the input relation in `FROM` (Beam's default for a single input: `PCOLLECTION`).
     pub table: String,
+    /// When the query's panes fire (Beam's default trigger unless told otherwise).
+    pub trigger: Trigger,
+    /// Whether a window's last pane fires when it holds nothing new.
+    pub closing_behavior: ClosingBehavior,
+    /// Whether an empty on-time pane fires.
+    pub on_time_behavior: OnTimeBehavior,
 }
 
 impl Default for SqlOptions {
@@ -154,6 +161,9 @@ impl Default for SqlOptions {
             allowed_lateness: Duration::ZERO,
             accumulation: AccumulationMode::Discarding,
             table: "PCOLLECTION".to_owned(),
+            trigger: Trigger::Default,
+            closing_behavior: ClosingBehavior::default(),
+            on_time_behavior: OnTimeBehavior::default(),
         }
     }
 }
@@ -168,6 +178,24 @@ impl SqlOptions {
     /// Sets the accumulation mode.
     pub fn accumulation(mut self, mode: AccumulationMode) -> Self {
         self.accumulation = mode;
+        self
+    }
+
+    /// Sets the trigger.
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Sets the closing behaviour.
+    pub fn closing_behavior(mut self, behavior: ClosingBehavior) -> Self {
+        self.closing_behavior = behavior;
+        self
+    }
+
+    /// Sets the on-time behaviour.
+    pub fn on_time_behavior(mut self, behavior: OnTimeBehavior) -> Self {
+        self.on_time_behavior = behavior;
         self
     }
 
@@ -205,6 +233,9 @@ pub fn compile(query: &str, options: SqlOptions) -> Result<SqlPipeline, SqlError
         .strategy(strategy)
         .allowed_lateness(options.allowed_lateness)
         .accumulation(options.accumulation)
+        .triggering(options.trigger)
+        .closing_behavior(options.closing_behavior)
+        .on_time_behavior(options.on_time_behavior)
         .key_by(move |visit: &VisitEvent| key.key(visit))
         .combine(move |visit: &VisitEvent| input.arguments(visit), aggregates)
         .output(move |key, window, _pane, results| output.row(&columns, key, window, results)))

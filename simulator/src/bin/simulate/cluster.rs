@@ -15,6 +15,7 @@ use pipeline::combine::CombineFn;
 use pipeline::io::{DeadLetter, LateRecord, Position, Sink, Source, Step};
 use pipeline::time::{Timestamp, Watermark};
 use pipeline::watermark::WatermarkStrategy;
+use pipeline::windowing::Windowing;
 use pipeline::Pipeline;
 use simulator::cluster::{
     self, run_cluster, ClusterOptions, ClusterReport, Exploration, FaultPlan, Pace, ReportedRecord,
@@ -125,7 +126,7 @@ fn mutation_from_env() -> Option<kafka_core::Mutation> {
 }
 
 /// Flags that make no sense in cluster mode: a usage error naming them.
-pub fn check_flags(args: &Args, input: &InputFile) -> Result<()> {
+pub fn check_flags(args: &Args, input: &InputFile, windowing: &Windowing) -> Result<()> {
     let refuse = |message: String| -> Result<()> {
         Err(UsageError {
             kind: ErrorKind::ArgumentConflict,
@@ -153,6 +154,11 @@ pub fn check_flags(args: &Args, input: &InputFile) -> Result<()> {
         return refuse(
             "--reorder and --late-fraction do not apply in cluster mode: arrival order is the cluster's".to_owned(),
         );
+    }
+    if let Some(problem) = windowing.unbounded_input_problem() {
+        return refuse(format!(
+            "in cluster mode the input is a Kafka topic, unbounded: {problem}"
+        ));
     }
     if args.pane_info {
         return refuse("--pane-info does not apply in cluster mode: Kafka messages carry no pane".to_owned());
@@ -340,6 +346,18 @@ fn replay_command(args: &Args, seed: u64, plan: &FaultPlan) -> String {
     }
     if let Some(window) = args.window {
         words.extend(["--window".to_owned(), window.to_string()]);
+    }
+    if let Some(windows) = args.windows {
+        words.extend(["--windows".to_owned(), windows.to_string()]);
+    }
+    if let Some(trigger) = &args.trigger {
+        words.extend(["--trigger".to_owned(), format!("'{trigger}'")]);
+    }
+    if args.closing_behavior != Default::default() {
+        words.extend(["--closing-behavior".to_owned(), args.closing_behavior.to_string()]);
+    }
+    if args.on_time_behavior != Default::default() {
+        words.extend(["--on-time-behavior".to_owned(), args.on_time_behavior.to_string()]);
     }
     if args.allowed_lateness.as_millis() != 0 {
         words.extend(["--allowed-lateness".to_owned(), args.allowed_lateness.to_string()]);

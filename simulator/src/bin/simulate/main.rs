@@ -19,8 +19,10 @@ use pipeline::combine::CombineFn;
 use pipeline::io::{Source, SourceError, Step};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
-use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+use pipeline::traffic::windowed_traffic_pipeline;
+use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
 use pipeline::watermark::WatermarkStrategy;
+use pipeline::windowing::{WindowSpec, Windowing};
 use pipeline::{Pipeline, PipelineStats, ProcessingTimeRule};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
@@ -58,9 +60,30 @@ struct Args {
     #[arg(long, value_name = "QUERY_FILE")]
     sql: Option<PathBuf>,
 
-    /// Window size of the built-in aggregation [default: 20s]. Not with --sql.
-    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    /// Fixed windows of this size: shorthand for --windows fixed:SIZE [default: 20s]. Not with --sql.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration, conflicts_with = "windows")]
     window: Option<Duration>,
+
+    /// The windows of the built-in aggregation: fixed:SIZE, sliding:SIZE,PERIOD, sessions:GAP (per user
+    /// id) or global [default: fixed:20s]. Not with --sql (the query's GROUP BY sets them).
+    #[arg(long, value_name = "WINDOWS", value_parser = window_spec)]
+    windows: Option<WindowSpec>,
+
+    /// When panes fire, in Beam's Java spelling, e.g.
+    /// 'AfterWatermark.pastEndOfWindow().withEarlyFirings(AfterProcessingTime.pastFirstElementInPane().plusDelayOf(10s))'
+    /// [default: DefaultTrigger.of()]
+    #[arg(long, value_name = "EXPR", value_parser = trigger)]
+    trigger: Option<Trigger>,
+
+    /// Whether a window's last pane fires when it holds nothing new: FIRE_IF_NON_EMPTY (Beam's default)
+    /// or FIRE_ALWAYS.
+    #[arg(long, value_name = "BEHAVIOR", default_value = "FIRE_IF_NON_EMPTY", value_parser = closing_behavior)]
+    closing_behavior: ClosingBehavior,
+
+    /// Whether the on-time pane fires when it holds nothing new: FIRE_ALWAYS (Beam's default) or
+    /// FIRE_IF_NON_EMPTY.
+    #[arg(long, value_name = "BEHAVIOR", default_value = "FIRE_ALWAYS", value_parser = on_time_behavior)]
+    on_time_behavior: OnTimeBehavior,
 
     /// How long after the watermark passes a window's end it still accepts late elements.
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = non_negative_duration)]
@@ -71,7 +94,7 @@ struct Args {
     #[arg(long, value_name = "STRATEGY")]
     watermark: Option<WatermarkStrategy>,
 
-    /// Late panes hold every element of the window so far, not only the new ones.
+    /// Every pane after the first holds every element of the window so far, not only the new ones.
     #[arg(long)]
     accumulating: bool,
 
@@ -126,14 +149,24 @@ file moves the watermark to +inf. A file is a scenario when its first line is a 
 field of a visit and a key that is a step keyword or a near miss of one (a misspelt first step is an
 error, not a recording); --input-format overrides. Durations: 500ms, 20s, 1m, 2h.
 
+Windows and triggers follow Apache Beam: --windows sessions:30s gives each user id sessions that
+close after 30 s without a visit (window_start is the first visit, window_end the last plus the gap);
+--windows global puts everything in one window, written window_start -inf and window_end +inf.
+A --trigger can fire EARLY panes before the watermark passes the window's end (shown by --pane-info),
+e.g. --trigger 'AfterWatermark.pastEndOfWindow().withEarlyFirings(AfterPane.elementCountAtLeast(2))'.
+Triggers that must fire at most once (.orFinally, .withEarlyFirings, .withLateFirings, AfterFirst,
+AfterAll) refuse one that can fire repeatedly, as Beam's types do.
+
 With --sql, the input table is PCOLLECTION with the visit's columns, as in Beam SQL;
---allowed-lateness and --accumulating apply to the query's windows.
+--allowed-lateness, --accumulating, --trigger, --closing-behavior and --on-time-behavior apply to the
+query's windows (TUMBLE, HOP or SESSION).
 
 Exit status:
   0  success
   1  the output differs from --golden; the input (--file, --sql) cannot be read; a scenario step is
      malformed; an output cannot be written
-  2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), --reorder
+  2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), a
+     --trigger that does not parse (shown with a caret under the column) or that Beam refuses, --reorder
      or --late-fraction on a scenario, an output (--out, --golden with --bless, --late-out, --dlq-out)
      that is an input or another output's file, or a --sql query that does not compile (shown with
      its line and column)
@@ -176,6 +209,30 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// `--windows`.
+fn window_spec(text: &str) -> Result<WindowSpec, String> {
+    text.parse()
+        .map_err(|e: pipeline::windowing::WindowSpecError| e.to_string())
+}
+
+/// `--trigger`: a parse error keeps its caret diagram, on the lines after clap's `error: invalid value`.
+fn trigger(text: &str) -> Result<Trigger, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::TriggerParseError| format!("\n{e}"))
+}
+
+/// `--closing-behavior`.
+fn closing_behavior(text: &str) -> Result<ClosingBehavior, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
+}
+
+/// `--on-time-behavior`.
+fn on_time_behavior(text: &str) -> Result<OnTimeBehavior, String> {
+    text.parse()
+        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
+}
+
 /// A duration longer than zero (`--window`).
 fn positive_duration(text: &str) -> Result<Duration, String> {
     let duration: Duration = text.parse().map_err(|e: pipeline::time::DurationError| e.to_string())?;
@@ -205,11 +262,12 @@ fn fraction(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.sql.is_some() && args.window.is_some() {
+    if args.sql.is_some() && (args.window.is_some() || args.windows.is_some()) {
+        let flag = if args.window.is_some() { "--window" } else { "--windows" };
         Args::command()
             .error(
                 ErrorKind::ArgumentConflict,
-                "--window cannot be used with --sql: the query's TUMBLE or HOP sets the windows",
+                format!("{flag} cannot be used with --sql: the query's TUMBLE, HOP or SESSION sets the windows"),
             )
             .exit();
     }
@@ -254,22 +312,39 @@ fn describe(e: &anyhow::Error) -> String {
     text
 }
 
+impl Args {
+    /// The windowing flags together: `--window`/`--windows`, `--trigger`, `--allowed-lateness`,
+    /// `--accumulating`, `--closing-behavior`, `--on-time-behavior`.
+    fn windowing(&self) -> Windowing {
+        Windowing {
+            windows: match (self.windows, self.window) {
+                (Some(windows), _) => windows,
+                (None, size) => WindowSpec::Fixed(size.unwrap_or(DEFAULT_WINDOW)),
+            },
+            allowed_lateness: self.allowed_lateness,
+            accumulation: if self.accumulating {
+                AccumulationMode::Accumulating
+            } else {
+                AccumulationMode::Discarding
+            },
+            trigger: self.trigger.clone().unwrap_or_default(),
+            closing_behavior: self.closing_behavior,
+            on_time_behavior: self.on_time_behavior,
+        }
+    }
+}
+
 fn run(args: &Args) -> Result<ExitCode> {
-    let window = args.window.unwrap_or(DEFAULT_WINDOW);
-    let accumulation = if args.accumulating {
-        AccumulationMode::Accumulating
-    } else {
-        AccumulationMode::Discarding
-    };
+    let windowing = args.windowing();
     // The query before the input: a query that does not compile is reported without reading anything.
     let query = match &args.sql {
-        Some(path) => Some((path, compile_query(path, args.allowed_lateness, accumulation)?)),
+        Some(path) => Some((path, compile_query(path, &windowing)?)),
         None => None,
     };
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
     if args.cluster.requested() {
-        return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), window, accumulation);
+        return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), &windowing);
     }
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
         WatermarkStrategy::Explicit
@@ -311,32 +386,36 @@ fn run(args: &Args) -> Result<ExitCode> {
             ProcessingTimeRule::FollowsEventTime
         },
     };
-    let windowing = match &query {
-        Some((path, _)) => format!("query {}", path.display()),
-        None => format!("window {window}"),
-    };
     let description = format!(
-        "{} ({}), {windowing}, allowed lateness {}, {}, watermark {}",
+        "{} ({}), {}, watermark {}",
         args.file.display(),
         if input.is_scenario() { "scenario" } else { "recording" },
-        args.allowed_lateness,
-        if args.accumulating {
-            "accumulating"
-        } else {
-            "discarding"
-        },
+        describe_windowing(args, &windowing),
         watermark,
     );
     match query {
         Some((_, pipeline)) => run_pipeline(&pipeline, input, &options, args, &description),
-        None => {
-            let config = TrafficConfig {
-                window,
-                allowed_lateness: args.allowed_lateness,
-                accumulation,
-            };
-            run_pipeline(&traffic_pipeline(config), input, &options, args, &description)
-        }
+        None => run_pipeline(
+            &windowed_traffic_pipeline(windowing.strategy()),
+            input,
+            &options,
+            args,
+            &description,
+        ),
+    }
+}
+
+/// The windowing part of a run's summary line; with --sql the query names the windows.
+fn describe_windowing(args: &Args, windowing: &Windowing) -> String {
+    let text = windowing.describe();
+    match &args.sql {
+        Some(path) => format!(
+            "query {}{}",
+            path.display(),
+            text.strip_prefix(&format!("windows {}", windowing.windows))
+                .unwrap_or(&text)
+        ),
+        None => text,
     }
 }
 
@@ -345,43 +424,39 @@ fn run_cluster_mode(
     args: &Args,
     input: &mut InputFile,
     query: Option<sql::SqlPipeline>,
-    window: Duration,
-    accumulation: AccumulationMode,
+    windowing: &Windowing,
 ) -> Result<ExitCode> {
-    cluster::check_flags(args, input)?;
+    cluster::check_flags(args, input, windowing)?;
     let records = cluster::read_records(input)?;
     let description = format!(
-        "{} (recording, {} records), {}, allowed lateness {}, watermark {}",
+        "{} (recording, {} records), {}, watermark {}",
         args.file.display(),
         records.len(),
-        match &args.sql {
-            Some(path) => format!("query {}", path.display()),
-            None => format!("window {window}"),
-        },
-        args.allowed_lateness,
+        describe_windowing(args, windowing),
         args.watermark
             .unwrap_or(WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND)),
     );
     match query {
         Some(pipeline) => cluster::run(&pipeline, &records, args, &description),
-        None => {
-            let config = TrafficConfig {
-                window,
-                allowed_lateness: args.allowed_lateness,
-                accumulation,
-            };
-            cluster::run(&traffic_pipeline(config), &records, args, &description)
-        }
+        None => cluster::run(
+            &windowed_traffic_pipeline(windowing.strategy()),
+            &records,
+            args,
+            &description,
+        ),
     }
 }
 
 /// Reads and compiles the `--sql` query; a compile error becomes a [`QueryError`] (exit 2).
-fn compile_query(path: &Path, allowed_lateness: Duration, accumulation: AccumulationMode) -> Result<sql::SqlPipeline> {
+fn compile_query(path: &Path, windowing: &Windowing) -> Result<sql::SqlPipeline> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the query {} (--sql)", path.display()))?;
     let options = sql::SqlOptions::default()
-        .allowed_lateness(allowed_lateness)
-        .accumulation(accumulation);
+        .allowed_lateness(windowing.allowed_lateness)
+        .accumulation(windowing.accumulation)
+        .trigger(windowing.trigger.clone())
+        .closing_behavior(windowing.closing_behavior)
+        .on_time_behavior(windowing.on_time_behavior);
     sql::compile(&text, options).map_err(|error| {
         QueryError {
             path: path.to_owned(),
