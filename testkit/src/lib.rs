@@ -7,8 +7,10 @@
 //! [`TestStream`] scripts bundles, watermark steps and processing-time steps ([`stream`]) and runs them
 //! in virtual time ([`run`]); [`TestPipeline`] and [`assert_that`] check panes the way `PAssert` does
 //! ([`assert`](mod@assert)); [`Transcript`] turns a run into a snapshot-ready document ([`transcript`]);
-//! [`strategies`] draws scripts for proptest; [`scenario`] reads the scenario files of the data-driven
-//! tests; [`traffic`] and [`time`](mod@time) hold the fixtures and literals that keep tests short.
+//! [`strategies`] draws scripts, triggers and windows for proptest; [`scenario`] reads the scenario files
+//! of the data-driven tests; [`timestamped`] holds Beam-style elements ([`TimestampedValue`]) and a
+//! ready-made pipeline that reads them, for tests written the way Beam writes its own; [`traffic`] and
+//! [`time`](mod@time) hold the fixtures and literals that keep tests short.
 //! A complete test of the seed's traffic pipeline:
 //!
 //! ```
@@ -60,3 +62,8 @@ pub use transcript::Transcript;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// This crate's README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct TestkitReadmeDoctests;
