@@ -54,7 +54,7 @@ pub use run::{ElementFate, ElementOutcome, FiredPane, StepOutcome, TestOutput};
 pub use scenario::TrafficScenario;
 pub use stream::{Element, ScriptError, TestStream, ToTimestamp, WithTimestamp};
 pub use time::{timestamp, window};
-pub use timestamped::{timestamped_values, PaneOutput, TimestampedValue};
+pub use timestamped::{timestamped_values, KeyedValues, PaneOutput, TimestampedValue};
 pub use traffic::{page_views, visit};
 pub use transcript::Transcript;
 

@@ -10,7 +10,10 @@
 //! [`TestStream::add_values`](crate::TestStream::add_values) gives plain values the current watermark,
 //! as Beam's `addElements(x, ...)` does. [`PaneOutput`] finishes such a pipeline with Beam's usual
 //! outputs: the aggregate alone ([`values`](PaneOutput::values), Beam's `Values.create()` after a
-//! `GroupByKey`) or with its key ([`kvs`](PaneOutput::kvs)).
+//! `GroupByKey`) or with its key ([`kvs`](PaneOutput::kvs)). For elements that are `(key, value)`
+//! pairs, [`KeyedValues`] finishes a windowed pipeline in one call, with Beam's names:
+//! [`group_by_key`](KeyedValues::group_by_key), [`sum_per_key`](KeyedValues::sum_per_key) and
+//! [`count_per_key`](KeyedValues::count_per_key).
 //!
 //! ```
 //! use pipeline::time::{Duration, Timestamp};
@@ -37,8 +40,10 @@
 
 use std::fmt;
 
-use pipeline::combine::CombineFn;
-use pipeline::dataflow::{AggregatedBuilder, PipelineBuilder};
+use std::hash::Hash;
+
+use pipeline::combine::{CombineFn, Count, Sum, ToList};
+use pipeline::dataflow::{AggregatedBuilder, PipelineBuilder, WindowedBuilder};
 use pipeline::time::Timestamp;
 use pipeline::Pipeline;
 use serde::de::DeserializeOwned;
@@ -153,5 +158,134 @@ impl<E, K, C: CombineFn> PaneOutput<E, K, C> for AggregatedBuilder<E, K, C> {
         K: Clone,
     {
         self.output(|key, _, _, value| (key.clone(), value))
+    }
+}
+
+/// A pipeline over `(key, value)` elements keyed by their key: what [`KeyedValues`] builds.
+pub type PerKey<K, V, C, O> = Pipeline<TimestampedValue<(K, V)>, K, C, O>;
+
+/// One-call endings for a windowed pipeline over `(key, value)` elements, Beam's per-key transforms:
+/// each pane comes out as `(key, aggregate)`, Beam's `KV`.
+///
+/// ```
+/// use pipeline::time::{Duration, Timestamp};
+/// use pipeline::window::FixedWindows;
+/// use testkit::timestamped::{timestamped_values, KeyedValues, TimestampedValue};
+/// use testkit::{assert_that, TestPipeline, TestStream};
+///
+/// let at = Timestamp::from_millis;
+/// let p = TestPipeline::new(
+///     timestamped_values::<(String, i64)>()
+///         .windows(FixedWindows::of(Duration::seconds(10)))
+///         .sum_per_key(), // Beam's Sum.longsPerKey()
+/// );
+/// let kv = |k: &str, v: i64| (k.to_owned(), v);
+/// let output = p.apply(TestStream::new().add_elements([
+///     TimestampedValue::of(kv("a", 1), at(0)),
+///     TimestampedValue::of(kv("b", 5), at(1_000)),
+///     TimestampedValue::of(kv("a", 2), at(9_999)),
+/// ]));
+/// assert_that(&output).contains_in_any_order([kv("a", 3), kv("b", 5)]);
+/// p.run();
+/// ```
+pub trait KeyedValues<K, V: Clone> {
+    /// Beam's `GroupByKey`: each pane's values of a key, in arrival order, as `(key, values)`.
+    fn group_by_key(self) -> PerKey<K, V, ToList<V>, (K, Vec<V>)>;
+
+    /// Beam's `Sum.integersPerKey()`/`longsPerKey()`/`doublesPerKey()`: `(key, sum)` per pane.
+    fn sum_per_key(self) -> PerKey<K, V, Sum<V>, (K, V)>
+    where
+        Sum<V>: CombineFn<Input = V, Output = V>;
+
+    /// Beam's `Count.perKey()`: `(key, count)` per pane.
+    fn count_per_key(self) -> PerKey<K, V, Count, (K, u64)>;
+}
+
+impl<K, V> KeyedValues<K, V> for WindowedBuilder<TimestampedValue<(K, V)>>
+where
+    K: Clone + Ord + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn group_by_key(self) -> PerKey<K, V, ToList<V>, (K, Vec<V>)> {
+        self.key_by(|e: &TimestampedValue<(K, V)>| e.value.0.clone())
+            .to_list(|e| e.value.1.clone())
+            .kvs()
+    }
+
+    fn sum_per_key(self) -> PerKey<K, V, Sum<V>, (K, V)>
+    where
+        Sum<V>: CombineFn<Input = V, Output = V>,
+    {
+        self.key_by(|e: &TimestampedValue<(K, V)>| e.value.0.clone())
+            .sum(|e| e.value.1.clone())
+            .kvs()
+    }
+
+    fn count_per_key(self) -> PerKey<K, V, Count, (K, u64)> {
+        self.key_by(|e: &TimestampedValue<(K, V)>| e.value.0.clone())
+            .count()
+            .kvs()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{assert_that, TestPipeline, TestStream};
+    use pipeline::time::Duration;
+    use pipeline::window::{FixedWindows, Window};
+
+    fn kv(key: &str, value: i64, ms: i64) -> TimestampedValue<(String, i64)> {
+        TimestampedValue::of((key.to_owned(), value), Timestamp::from_millis(ms))
+    }
+
+    fn stream() -> TestStream {
+        TestStream::new()
+            .add_elements([kv("a", 1, 0), kv("b", 5, 1_000), kv("a", 2, 9_999)])
+            .add_elements([kv("a", 7, 10_000)])
+    }
+
+    #[test]
+    fn group_by_key_gives_each_keys_values_per_pane_in_arrival_order() {
+        let p = TestPipeline::new(
+            timestamped_values::<(String, i64)>()
+                .windows(FixedWindows::of(Duration::seconds(10)))
+                .group_by_key(),
+        );
+        let output = p.apply(stream());
+        let first = Window::new(Timestamp::EPOCH, Timestamp::from_millis(10_000));
+        assert_that(&output)
+            .in_window(first)
+            .contains_in_any_order([("a".to_owned(), vec![1, 2]), ("b".to_owned(), vec![5])]);
+        p.run();
+    }
+
+    #[test]
+    fn count_per_key_counts_each_keys_elements_per_pane() {
+        let p = TestPipeline::new(
+            timestamped_values::<(String, i64)>()
+                .windows(FixedWindows::of(Duration::seconds(10)))
+                .count_per_key(),
+        );
+        let output = p.apply(stream());
+        assert_that(&output).contains_in_any_order([("a".to_owned(), 2), ("b".to_owned(), 1), ("a".to_owned(), 1)]);
+        p.run();
+    }
+
+    #[test]
+    fn a_record_that_is_no_timestamped_value_is_dead_lettered_with_the_reason() {
+        let output = TestStream::new()
+            .add_raw_elements([r#"{"value": ["a", 1]}"#, "7"])
+            .run(
+                &timestamped_values::<(String, i64)>()
+                    .windows(FixedWindows::of(Duration::seconds(10)))
+                    .count_per_key(),
+            )
+            .unwrap();
+        let reasons: Vec<&str> = output.dead_letters.iter().map(|d| d.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2);
+        assert!(reasons[0].contains("missing field `timestamp`"), "{reasons:?}");
+        assert!(reasons[1].starts_with("not a timestamped value"), "{reasons:?}");
+        assert!(output.stats.check_conservation().is_ok());
     }
 }

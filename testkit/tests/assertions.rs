@@ -396,6 +396,20 @@ mod beam_style {
     }
 
     #[test]
+    #[should_panic(
+        expected = "assert_that(output).in_late_pane([1970-01-01T00:00:00.000, 1970-01-01T00:00:01.000)).flat_map(..).contains_in_any_order(..) failed\n  expected, in any order:\n    4\n  actual:\n    3\n    -3\n"
+    )]
+    fn flat_map_fails_showing_every_value_it_made() {
+        let p = grouped();
+        let output = p.apply(on_time_then_late());
+        assert_that(&output)
+            .in_late_pane(first())
+            .flat_map(|list| list.iter().flat_map(|n| [*n, -n]).collect::<Vec<_>>())
+            .contains_in_any_order([4]);
+        p.run();
+    }
+
+    #[test]
     fn in_combined_non_late_panes_takes_every_pane_but_the_late_ones() {
         let p = grouped();
         let output = p.apply(on_time_then_late());
