@@ -1,66 +1,86 @@
-//! The sans-IO windowing core: per-key, per-window aggregation state, timers and pane firing.
+//! The sans-IO windowing core: per-key, per-window aggregation state, triggers, timers and pane firing.
 //!
 //! [`WindowedAggregator`] is a synchronous state machine in the style of quinn-proto: the caller hands it
-//! elements (key, event timestamp, input), bundle boundaries, watermark advances and processing-time
-//! ticks, and it pushes the panes that fire onto an output vector. It never reads a clock, draws a
-//! random number or performs I/O, so every runner (simulator, TestStream, Kafka) drives the same code.
+//! input bundles (key, event timestamp, input), watermark advances and processing-time advances, and it
+//! pushes the panes that fire onto an output vector. Its timers are values it keeps: the caller asks for
+//! [`next_timer`](WindowedAggregator::next_timer) and
+//! [`next_processing_time_timer`](WindowedAggregator::next_processing_time_timer) to know when to wake
+//! it. It never reads a clock, draws a random number or performs I/O, so every runner (simulator,
+//! TestStream, Kafka) drives the same code.
 //!
-//! # Semantics (Apache Beam's, as the Java SDK implements them)
+//! # Semantics (Apache Beam's, as the Java SDK's `ReduceFnRunner` implements them)
 //!
-//! * Windows are `[start, end)`; a window's max timestamp is `end − 1 ms`.
-//! * The on-time pane of a key's window fires when the watermark reaches `end` (passes `end − 1 ms`),
-//!   only for windows that received data. It holds everything buffered, however far the watermark
-//!   jumped past the end.
-//! * An element is dropped for a window when `end − 1 ms + allowed_lateness < watermark`; at that same
-//!   point the window's state is dropped, so nothing can fire for it afterwards.
-//! * After the watermark passed the end, elements within allowed lateness fire a late pane when their
-//!   input bundle ends: one pane per key and window per bundle. A window whose first element is already
-//!   late fires a late pane with index 0.
-//! * Discarding panes hold the inputs since the previous pane; accumulating panes hold all inputs so far.
-//! * A pane is final (`is_last`) when the window's state is dropped right after it: the on-time pane when
-//!   the watermark went past `end − 1 ms + allowed_lateness` at once (always so with zero lateness).
+//! * Windows are `[start, end)`; a window's max timestamp is `end − 1 ms`. An element is dropped for a
+//!   window when `end − 1 ms + allowed_lateness < watermark` (the window is *expired*); at that same
+//!   point the window's state is garbage-collected.
+//! * **A bundle** is processed as `ReduceFnRunner.processElements`: with a merging window function
+//!   (sessions) the key's windows merge first (the bundle's new windows with the active ones); then every
+//!   element is added to its (merged) windows; then every window the bundle touched is asked whether its
+//!   trigger should fire, and fires at most once. So a bundle of late elements fires one late pane per
+//!   key and window.
+//! * **Triggers** run as Beam's state machines (`machine`), per key and window. The watermark and
+//!   processing time wake a window through the timers its trigger set (the end of the window for
+//!   `AfterWatermark`, the target of `AfterProcessingTime`); a timer fires once its clock is strictly past
+//!   it, and wakes the window to ask `shouldFire`, at most once per step. Processing-time timers of an
+//!   expired window are ignored.
+//! * **A closed window**: once the root trigger finishes, the window's pane state is dropped and its
+//!   finished bits are kept until garbage collection; elements for it are dropped (Beam's
+//!   `droppedDueToClosedWindow`, [`Fate::DroppedClosed`]).
+//! * **Garbage collection** (the watermark past `end − 1 ms + allowed_lateness`): a window still open
+//!   emits a final pane if it holds new elements, or always with `ClosingBehavior::FIRE_ALWAYS`, or when
+//!   that final pane is the on-time one and `OnTimeBehavior::FIRE_ALWAYS`; then all its state goes.
+//! * **Pane timing** follows Beam's `PaneInfoTracker`: `EARLY` while the watermark has not passed the
+//!   end of the window; the first non-early pane is `ON_TIME` unless the window's output was already late
+//!   (see below); every pane after a non-early one is `LATE`. Indices count from 0; the non-speculative
+//!   index counts non-early panes and is `None` (Beam's −1) for early ones. An empty pane that is
+//!   neither the on-time pane under `OnTimeBehavior::FIRE_ALWAYS` nor a final pane under
+//!   `ClosingBehavior::FIRE_ALWAYS` is not emitted and takes no index.
+//! * **Late for output**: Beam calls a pane late when the output watermark is already past the window's
+//!   max timestamp. The output watermark is held by the window's element holds (on-time elements not
+//!   yet in a pane) and by its end-of-window timer; it catches up with the input watermark at the end of
+//!   a step. This core keeps that hold per window: a window's output is late once, at the end of an
+//!   earlier step, the watermark was past its max timestamp while it held nothing there. A window whose
+//!   first element is already behind the watermark is late from the start (its late pane has index 0).
+//! * **Merging windows**: the merged window takes the merged windows' accumulators
+//!   ([`CombineFn::merge_accumulators`]), their new-element counts, and their trigger state through
+//!   `onMerge`; the merged-away windows' end-of-window and garbage-collection timers are cancelled and
+//!   their pane history is forgotten, so a merged window that is new starts again at pane index 0
+//!   (Beam's `PaneInfoTracker.clear` in `ReduceFnRunner.onMerge`). A merged window equal to one of the
+//!   merging windows keeps its pane history.
+//! * **Determinism**: panes that fire in the same step are emitted ordered by window end, window start,
+//!   then key.
+//! * **Accumulation**: discarding panes hold the inputs since the previous pane; accumulating panes all
+//!   inputs so far. A pane is final (`is_last`) when the trigger finished with it or the window was
+//!   garbage-collected right after it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::combine::CombineFn;
 use crate::pane::{Pane, PaneInfo, PaneTiming};
 use crate::strategy::{AccumulationMode, WindowingStrategy};
 use crate::time::{Timestamp, Watermark};
+use crate::trigger::{ClosingBehavior, OnTimeBehavior};
 use crate::window::Window;
 
-/// What became of one element handed to [`WindowedAggregator::process`].
+mod machine;
+
+use machine::{Env, MergingStates, TriggerProgram, TriggerState, Wakeups};
+
+/// What became of one element of a bundle handed to [`WindowedAggregator::process_bundle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
     /// Added to at least one window.
     Accepted,
     /// Every window of the element had expired: the element is dropped as late.
     DroppedLate,
+    /// No window took the element and at least one of them had its trigger finished (closed): Beam drops
+    /// elements for a closed window (`droppedDueToClosedWindow`). The window is one of the closed ones.
+    DroppedClosed(Window),
     /// The window function put the element in no window at all: the built-in ones do so for a
     /// timestamp outside `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)`. Nothing is kept; a pipeline
     /// dead-letters such an element (and checks the range before it gets here).
     NoWindow,
-}
-
-/// Which timer a window is waiting for. A window has exactly one pending timer at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimerKind {
-    /// Fires the on-time pane when the watermark passes `end − 1 ms`.
-    EndOfWindow,
-    /// Drops the window's state when the watermark passes `end − 1 ms + allowed_lateness`.
-    GarbageCollection,
-}
-
-struct WindowState<A> {
-    window: Window,
-    accumulator: A,
-    /// Inputs added since the previous pane (Beam's "non-empty pane" flag, as a count).
-    inputs_since_last_pane: u64,
-    /// The previous pane, if any: its index, non-speculative index and timing decide the next one.
-    last_pane: Option<PaneInfo>,
-    timer: TimerKind,
-    /// Queued in `late_windows` to fire at the end of the current bundle.
-    late_fire_pending: bool,
 }
 
 /// Counters the core keeps for runners' summaries.
@@ -70,29 +90,90 @@ pub struct AggregatorStats {
     pub accepted: u64,
     /// Elements dropped because every window they belong to had expired.
     pub dropped_late: u64,
+    /// Elements dropped because none of their windows was open and at least one was closed
+    /// ([`Fate::DroppedClosed`]).
+    pub dropped_closed: u64,
     /// Elements the window function assigned to no window ([`Fate::NoWindow`]).
     pub no_window: u64,
     /// (element, window) pairs dropped as expired, including those of elements accepted elsewhere
     /// (sliding windows).
     pub dropped_window_assignments: u64,
+    /// (element, window) pairs dropped because the window's trigger had finished: Beam's
+    /// `droppedDueToClosedWindow` counter.
+    pub dropped_closed_window: u64,
+    /// Window merges (a set of windows becoming one).
+    pub merges: u64,
     /// Panes fired.
     pub panes: u64,
+}
+
+/// One key's window: its accumulator, trigger state, pane history, holds and timers.
+struct WindowState<A> {
+    window: Window,
+    /// In Beam's active window set: it has state and its trigger has not finished. A window that is not
+    /// active is a closed one, remembered for its finished bits until garbage collection.
+    active: bool,
+    accumulator: A,
+    /// Elements added since the previous pane (Beam's `NonEmptyPanes`).
+    inputs_since_last_pane: u64,
+    /// The previous pane, if any (Beam's `PaneInfoTracker` state).
+    last_pane: Option<PaneInfo>,
+    trigger: TriggerState,
+    /// An element hold at the window's max timestamp: an on-time element is waiting for a pane.
+    element_hold: bool,
+    /// A trigger's event-time timer at the window's max timestamp is pending.
+    eow_timer: bool,
+    /// The garbage-collection timer is pending.
+    gc_timer: bool,
+    /// The step since whose end the window has held the output watermark nowhere at or before its max
+    /// timestamp (no element hold, no end-of-window timer); `None` while it does. See the module docs.
+    clear_since: Option<u64>,
+    /// Queued in the bundle's windows to ask `shouldFire`.
+    considered: bool,
+    /// Queued in a timer step's windows to wake.
+    due: bool,
+}
+
+/// Everything but the per-key window states, so that a key's states and the machinery can be borrowed
+/// apart.
+struct Machinery<K, C: CombineFn> {
+    strategy: WindowingStrategy,
+    combine: C,
+    program: TriggerProgram,
+    merging: bool,
+    watermark: Watermark,
+    /// The watermark at the start of the current step (the output watermark catches up at step ends).
+    step_start_watermark: Timestamp,
+    processing_time: Timestamp,
+    /// The current step: a bundle, a watermark advance or a processing-time advance. Starts at 1.
+    step: u64,
+    /// Pending event-time timers (end of window, garbage collection), ordered by (time, window, key).
+    event_timers: BTreeSet<(Timestamp, Window, K)>,
+    /// Pending processing-time timers. Like Beam's, they are never cancelled: one that outlived its
+    /// purpose wakes the window and finds nothing to fire.
+    processing_timers: BTreeSet<(Timestamp, Window, K)>,
+    wakeups: Wakeups,
+    /// The windows the current bundle touched.
+    to_consider: Vec<(Window, K)>,
+    open_windows: usize,
+    elements: u64,
+    stats: AggregatorStats,
 }
 
 /// The windowing core: aggregates inputs per key and window and fires panes by Beam's rules.
 ///
 /// ```
-/// use pipeline::aggregator::WindowedAggregator;
+/// use pipeline::aggregator::{Fate, WindowedAggregator};
 /// use pipeline::combine::Count;
 /// use pipeline::pane::PaneTiming;
 /// use pipeline::strategy::WindowingStrategy;
 /// use pipeline::time::{Duration, Timestamp, Watermark};
 ///
 /// let mut core = WindowedAggregator::new(WindowingStrategy::fixed(Duration::seconds(20)), Count);
-/// let mut panes = Vec::new();
+/// let (mut fates, mut panes) = (Vec::new(), Vec::new());
 /// for t in [1_000, 5_000, 19_999] {
-///     core.process("alice", Timestamp::from_millis(t), ());
-///     core.finish_bundle(&mut panes);
+///     core.process_bundle([("alice", Timestamp::from_millis(t), ())], &mut fates, &mut panes);
+///     assert_eq!(fates, [Fate::Accepted]);
 /// }
 /// core.advance_watermark(Watermark::at(Timestamp::from_millis(19_999)), &mut panes);
 /// assert!(panes.is_empty(), "end − 1 ms does not fire");
@@ -101,19 +182,19 @@ pub struct AggregatorStats {
 /// assert_eq!((panes[0].value, panes[0].info.timing), (3, PaneTiming::OnTime));
 /// ```
 pub struct WindowedAggregator<K, C: CombineFn> {
-    strategy: WindowingStrategy,
-    combine: C,
-    watermark: Watermark,
-    processing_time: Timestamp,
-    /// Open windows per key. A key holds few windows at once, so a vector beats a map here.
+    machinery: Machinery<K, C>,
+    /// Windows per key (open and closed). A key holds few windows at once, so a vector beats a map.
     windows_by_key: HashMap<K, Vec<WindowState<C::Accumulator>>>,
-    /// Pending event-time timers, ordered by (time, window, key): the canonical firing order.
-    timers: BTreeSet<(Timestamp, Window, K)>,
-    /// Windows that took late elements in the current bundle.
-    late_windows: Vec<(Window, K)>,
     assigned: Vec<Window>,
-    open_windows: usize,
-    stats: AggregatorStats,
+}
+
+fn find<A>(states: &[WindowState<A>], window: &Window) -> Option<usize> {
+    states.iter().position(|s| s.window == *window)
+}
+
+/// The canonical order of panes fired in one step: window end, window start, key.
+fn firing_order<K: Ord>(a: &(Window, K), b: &(Window, K)) -> std::cmp::Ordering {
+    (a.0.end(), a.0.start(), &a.1).cmp(&(b.0.end(), b.0.start(), &b.1))
 }
 
 impl<K, C> WindowedAggregator<K, C>
@@ -123,261 +204,682 @@ where
 {
     /// A core with no state, the watermark at −∞ and processing time at the epoch.
     pub fn new(strategy: WindowingStrategy, combine: C) -> Self {
-        // Work in progress: the trigger algebra and merging windows are being built on this core.
-        assert!(
-            strategy.trigger == crate::trigger::Trigger::Default && !strategy.window_fn.is_merging(),
-            "the windowing core runs the default trigger and non-merging windows only, for now; got {} with {:?}",
-            strategy.trigger,
-            strategy.window_fn
-        );
+        let program = TriggerProgram::new(&strategy.trigger);
+        let merging = strategy.window_fn.is_merging();
         WindowedAggregator {
-            strategy,
-            combine,
-            watermark: Watermark::MIN,
-            processing_time: Timestamp::EPOCH,
+            machinery: Machinery {
+                strategy,
+                combine,
+                program,
+                merging,
+                watermark: Watermark::MIN,
+                step_start_watermark: Timestamp::MIN,
+                processing_time: Timestamp::EPOCH,
+                step: 1,
+                event_timers: BTreeSet::new(),
+                processing_timers: BTreeSet::new(),
+                wakeups: Wakeups::default(),
+                to_consider: Vec::new(),
+                open_windows: 0,
+                elements: 0,
+                stats: AggregatorStats::default(),
+            },
             windows_by_key: HashMap::new(),
-            timers: BTreeSet::new(),
-            late_windows: Vec::new(),
             assigned: Vec::new(),
-            open_windows: 0,
-            stats: AggregatorStats::default(),
         }
     }
 
     /// The strategy this core runs.
     pub fn strategy(&self) -> &WindowingStrategy {
-        &self.strategy
+        &self.machinery.strategy
     }
 
     /// The current input watermark.
     pub fn watermark(&self) -> Watermark {
-        self.watermark
+        self.machinery.watermark
     }
 
     /// The current processing time (virtual: whatever the runner last said).
     pub fn processing_time(&self) -> Timestamp {
-        self.processing_time
+        self.machinery.processing_time
     }
 
-    /// How many (key, window) states are open.
+    /// How many (key, window) states are held: open windows, and closed ones remembered until their
+    /// garbage collection.
     pub fn open_windows(&self) -> usize {
-        self.open_windows
+        self.machinery.open_windows
     }
 
     /// The time of the earliest pending event-time timer: the watermark must pass it for anything to fire.
     pub fn next_timer(&self) -> Option<Timestamp> {
-        self.timers.first().map(|(t, _, _)| *t)
+        self.machinery.event_timers.first().map(|(t, _, _)| *t)
+    }
+
+    /// The time of the earliest pending processing-time timer: processing time must pass it (be advanced
+    /// beyond it) for the window it belongs to to be woken. A runner schedules its next processing-time
+    /// advance from this.
+    pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
+        self.machinery.processing_timers.first().map(|(t, _, _)| *t)
     }
 
     /// Counters so far.
     pub fn stats(&self) -> AggregatorStats {
-        self.stats
+        self.machinery.stats
     }
 
-    /// Adds one element of the current bundle. Late elements within allowed lateness fire when the bundle
-    /// ends ([`finish_bundle`](Self::finish_bundle)); on-time elements wait for the watermark.
-    pub fn process(&mut self, key: K, timestamp: Timestamp, input: C::Input) -> Fate {
-        self.assigned.clear();
-        self.strategy.window_fn.assign_windows(timestamp, &mut self.assigned);
-        if self.assigned.is_empty() {
-            self.stats.no_window += 1;
-            return Fate::NoWindow;
-        }
-        let watermark = self.watermark;
-        let before = self.assigned.len();
-        let strategy = &self.strategy;
-        self.assigned.retain(|w| !strategy.is_expired(w, watermark));
-        self.stats.dropped_window_assignments += (before - self.assigned.len()) as u64;
-        if self.assigned.is_empty() {
-            self.stats.dropped_late += 1;
-            return Fate::DroppedLate;
-        }
-        self.stats.accepted += 1;
-
-        let states = match self.windows_by_key.get_mut(&key) {
-            Some(states) => states,
-            None => self.windows_by_key.entry(key.clone()).or_default(),
-        };
-        for window in &self.assigned {
-            let position = match states.iter().position(|s| s.window == *window) {
-                Some(p) => p,
-                None => {
-                    // A window that has passed its end already waits only for garbage collection.
-                    let (timer, time) = if watermark.timestamp() > window.max_timestamp() {
-                        (TimerKind::GarbageCollection, strategy.gc_time(window))
-                    } else {
-                        (TimerKind::EndOfWindow, window.max_timestamp())
-                    };
-                    self.timers.insert((time, *window, key.clone()));
-                    self.open_windows += 1;
-                    states.push(WindowState {
-                        window: *window,
-                        accumulator: self.combine.create_accumulator(),
-                        inputs_since_last_pane: 0,
-                        last_pane: None,
-                        timer,
-                        late_fire_pending: false,
-                    });
-                    states.len() - 1
-                }
-            };
-            let state = &mut states[position];
-            self.combine.add_input(&mut state.accumulator, input.clone());
-            state.inputs_since_last_pane += 1;
-            // The default trigger fires as soon as it sees an element behind the watermark.
-            if watermark.timestamp() > window.max_timestamp() && !state.late_fire_pending {
-                state.late_fire_pending = true;
-                self.late_windows.push((*window, key.clone()));
+    /// Processes one input bundle (Beam's `ReduceFnRunner.processElements`): merges windows if the window
+    /// function merges, adds each element to its windows (dropping it for expired and closed ones), then
+    /// fires every window of the bundle whose trigger says so, at most once each. `fates` receives the
+    /// fate of each element, in order.
+    pub fn process_bundle<I>(&mut self, elements: I, fates: &mut Vec<Fate>, out: &mut Vec<Pane<K, C::Output>>)
+    where
+        I: IntoIterator<Item = (K, Timestamp, C::Input)>,
+    {
+        fates.clear();
+        let m = &mut self.machinery;
+        m.step_start_watermark = m.watermark.timestamp();
+        if m.merging {
+            let elements: Vec<_> = elements.into_iter().collect();
+            self.process_merging(elements, fates);
+        } else {
+            for (key, t, input) in elements {
+                let fate = self.process_element(key, t, input);
+                fates.push(fate);
             }
         }
-        Fate::Accepted
-    }
-
-    /// Ends the current input bundle: fires one late pane per key and window that took late elements.
-    pub fn finish_bundle(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
-        if self.late_windows.is_empty() {
-            return;
-        }
-        let mut late = std::mem::take(&mut self.late_windows);
-        late.sort_unstable();
-        for (window, key) in late.drain(..) {
-            let states = self.windows_by_key.get_mut(&key).expect("a late window has state");
-            let state = states
-                .iter_mut()
-                .find(|s| s.window == window)
-                .expect("a late window has state");
-            state.late_fire_pending = false;
-            let pane = fire(
-                &self.combine,
-                self.strategy.accumulation,
-                state,
-                PaneTiming::Late,
-                false,
-            );
-            self.stats.panes += 1;
-            out.push(Pane {
-                key,
-                window,
-                info: pane.0,
-                value: pane.1,
-            });
-        }
-        self.late_windows = late;
-    }
-
-    /// Moves the watermark forward to `to` and fires every timer it passes, in (time, window, key) order.
-    /// A watermark at or behind the current one changes nothing: watermarks never move backwards.
-    pub fn advance_watermark(&mut self, to: Watermark, out: &mut Vec<Pane<K, C::Output>>) {
-        assert!(
-            self.late_windows.is_empty(),
-            "advance_watermark inside a bundle: call finish_bundle first"
+        self.fire_considered(out);
+        let m = &mut self.machinery;
+        m.elements += fates.len() as u64;
+        let s = m.stats;
+        assert_eq!(
+            s.accepted + s.dropped_late + s.dropped_closed + s.no_window,
+            m.elements,
+            "every element is accepted or dropped"
         );
-        if to <= self.watermark {
+        m.step += 1;
+    }
+
+    /// The windows of `t` that are not expired; `Err` with the element's fate when there are none.
+    fn live_windows(&mut self, t: Timestamp, windows: &mut Vec<Window>) -> Result<(), Fate> {
+        windows.clear();
+        let m = &mut self.machinery;
+        m.strategy.window_fn.assign_windows(t, windows);
+        if windows.is_empty() {
+            m.stats.no_window += 1;
+            return Err(Fate::NoWindow);
+        }
+        let before = windows.len();
+        let (strategy, watermark) = (&m.strategy, m.watermark);
+        windows.retain(|w| !strategy.is_expired(w, watermark));
+        m.stats.dropped_window_assignments += (before - windows.len()) as u64;
+        if windows.is_empty() {
+            m.stats.dropped_late += 1;
+            return Err(Fate::DroppedLate);
+        }
+        Ok(())
+    }
+
+    fn process_element(&mut self, key: K, t: Timestamp, input: C::Input) -> Fate {
+        let mut windows = std::mem::take(&mut self.assigned);
+        let fate = match self.live_windows(t, &mut windows) {
+            Err(fate) => fate,
+            Ok(()) => {
+                let states = match self.windows_by_key.get_mut(&key) {
+                    Some(states) => states,
+                    None => self.windows_by_key.entry(key.clone()).or_default(),
+                };
+                self.machinery.add(&key, states, &windows, input)
+            }
+        };
+        self.assigned = windows;
+        fate
+    }
+
+    /// A bundle under a merging window function: Beam merges each key's windows (the bundle's new ones
+    /// with the active ones) before it processes any element, so an element joins the merged window.
+    fn process_merging(&mut self, elements: Vec<(K, Timestamp, C::Input)>, fates: &mut Vec<Fate>) {
+        let mut windows: Vec<Vec<Window>> = Vec::with_capacity(elements.len());
+        let mut scratch = Vec::new();
+        for (_, t, _) in &elements {
+            match self.live_windows(*t, &mut scratch) {
+                Ok(()) => {
+                    fates.push(Fate::Accepted);
+                    windows.push(scratch.clone());
+                }
+                Err(fate) => {
+                    fates.push(fate);
+                    windows.push(Vec::new());
+                }
+            }
+        }
+        // Each key's elements, in bundle order; keys in order, for determinism.
+        let mut by_key: BTreeMap<&K, Vec<usize>> = BTreeMap::new();
+        for (i, (key, _, _)) in elements.iter().enumerate() {
+            if !windows[i].is_empty() {
+                by_key.entry(key).or_default().push(i);
+            }
+        }
+        let groups: Vec<(K, Vec<usize>)> = by_key.into_iter().map(|(k, is)| (k.clone(), is)).collect();
+        let mut inputs: Vec<Option<C::Input>> = elements.into_iter().map(|(_, _, input)| Some(input)).collect();
+        for (key, indices) in groups {
+            let states = self.windows_by_key.entry(key.clone()).or_default();
+            let m = &mut self.machinery;
+            // Beam's MergingActiveWindowSet: the active windows and the bundle's NEW ones merge together.
+            let mut candidates: BTreeSet<Window> = states.iter().filter(|s| s.active).map(|s| s.window).collect();
+            candidates.extend(indices.iter().flat_map(|&i| windows[i].iter().copied()));
+            let candidates: Vec<Window> = candidates.into_iter().collect();
+            let merges = m.strategy.window_fn.merge_windows(&candidates);
+            let mut merged_into: BTreeMap<Window, Window> = BTreeMap::new();
+            for (group, result) in &merges {
+                for w in group {
+                    merged_into.insert(*w, *result);
+                }
+                m.merge(&key, states, group, *result);
+            }
+            for i in indices {
+                let mut targets: Vec<Window> = Vec::with_capacity(windows[i].len());
+                for w in &windows[i] {
+                    let target = merged_into.get(w).copied().unwrap_or(*w);
+                    if !targets.contains(&target) {
+                        targets.push(target);
+                    }
+                }
+                let input = inputs[i].take().expect("each element is processed once");
+                fates[i] = m.add(&key, states, &targets, input);
+            }
+        }
+    }
+
+    /// The end of a bundle: every window it touched fires if its trigger says so, in the canonical order.
+    fn fire_considered(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
+        let mut windows = std::mem::take(&mut self.machinery.to_consider);
+        if windows.is_empty() {
+            self.machinery.to_consider = windows;
             return;
         }
-        self.watermark = to;
-        while let Some((time, _, _)) = self.timers.first() {
+        windows.sort_unstable_by(firing_order);
+        for (window, key) in windows.drain(..) {
+            let states = self
+                .windows_by_key
+                .get_mut(&key)
+                .expect("a considered window has state");
+            let at = find(states, &window).expect("a considered window has state");
+            let state = &mut states[at];
+            state.considered = false;
+            let m = &mut self.machinery;
+            if state.active && !m.program.is_closed(&state.trigger) && m.should_fire(state) {
+                m.emit(&key, state, out);
+            }
+        }
+        self.machinery.to_consider = windows;
+    }
+
+    /// Moves the watermark forward to `to` and wakes every window whose event-time timer it passes: a
+    /// window past its garbage-collection time emits its final pane (if any) and is dropped; any other
+    /// fires if its trigger says so. A watermark at or behind the current one changes nothing: watermarks
+    /// never move backwards.
+    pub fn advance_watermark(&mut self, to: Watermark, out: &mut Vec<Pane<K, C::Output>>) {
+        let m = &mut self.machinery;
+        if to <= m.watermark {
+            return;
+        }
+        m.step_start_watermark = m.watermark.timestamp();
+        m.watermark = to;
+        let mut due = Vec::new();
+        while let Some((time, _, _)) = m.event_timers.first() {
             if *time >= to.timestamp() {
                 break;
             }
-            let (_, window, key) = self.timers.pop_first().expect("checked above");
-            self.on_timer(key, window, out);
+            let (time, window, key) = m.event_timers.pop_first().expect("checked above");
+            let Some(state) = self
+                .windows_by_key
+                .get_mut(&key)
+                .and_then(|states| states.iter_mut().find(|s| s.window == window))
+            else {
+                continue;
+            };
+            if time == window.max_timestamp() {
+                state.eow_timer = false;
+            }
+            if time == m.strategy.gc_time(&window) {
+                state.gc_timer = false;
+            }
+            if !state.due {
+                state.due = true;
+                due.push((window, key));
+            }
         }
+        due.sort_unstable_by(firing_order);
+        for (window, key) in due {
+            self.wake_by_watermark(window, key, out);
+        }
+        self.machinery.step += 1;
     }
 
-    /// Moves processing time forward. The default trigger has no processing-time timers; early and late
-    /// firings that wait on processing time hook in here.
-    pub fn advance_processing_time(&mut self, to: Timestamp, _out: &mut Vec<Pane<K, C::Output>>) {
-        if to > self.processing_time {
-            self.processing_time = to;
-        }
-    }
-
-    fn on_timer(&mut self, key: K, window: Window, out: &mut Vec<Pane<K, C::Output>>) {
-        let watermark = self.watermark;
-        let states = self.windows_by_key.get_mut(&key).expect("a timer's window has state");
-        let position = states
-            .iter()
-            .position(|s| s.window == window)
-            .expect("a timer's window has state");
-        let expired = self.strategy.is_expired(&window, watermark);
-        let state = &mut states[position];
-        let fired = match state.timer {
-            // Windows only exist once they hold data, so the on-time pane is never empty here.
-            TimerKind::EndOfWindow => Some(PaneTiming::OnTime),
-            // Late elements fire at the end of their bundle, so a garbage-collection pane is only
-            // needed if something arrived since (not possible with the default trigger).
-            TimerKind::GarbageCollection => (state.inputs_since_last_pane > 0).then_some(PaneTiming::Late),
-        };
-        if let Some(timing) = fired {
-            let (info, value) = fire(&self.combine, self.strategy.accumulation, state, timing, expired);
-            self.stats.panes += 1;
-            out.push(Pane {
-                key: key.clone(),
-                window,
-                info,
-                value,
-            });
-        }
-        if expired {
-            states.swap_remove(position);
-            self.open_windows -= 1;
+    /// Beam's `ReduceFnRunner.onTimers` for one window woken by the watermark.
+    fn wake_by_watermark(&mut self, window: Window, key: K, out: &mut Vec<Pane<K, C::Output>>) {
+        let states = self.windows_by_key.get_mut(&key).expect("a woken window has state");
+        let at = find(states, &window).expect("a woken window has state");
+        let m = &mut self.machinery;
+        let state = &mut states[at];
+        state.due = false;
+        let open = state.active && !m.program.is_closed(&state.trigger);
+        if m.strategy.is_expired(&window, m.watermark) {
+            // Garbage collection: the final pane, if the window is still open, then nothing is left.
+            if open {
+                if let Some(pane) = m.on_trigger(&key, state, true) {
+                    out.push(pane);
+                }
+            }
+            assert!(
+                !state.eow_timer && !state.gc_timer,
+                "the timers of {window:?} were all due"
+            );
+            states.swap_remove(at);
+            m.open_windows -= 1;
             if states.is_empty() {
                 self.windows_by_key.remove(&key);
             }
-        } else {
-            state.timer = TimerKind::GarbageCollection;
-            self.timers.insert((self.strategy.gc_time(&window), window, key));
+            return;
         }
+        if open && m.should_fire(state) {
+            m.emit(&key, state, out);
+        }
+        // The end-of-window timer has fired: only element holds keep the output watermark back now.
+        if m.watermark.timestamp() > window.max_timestamp() {
+            m.note_release(state);
+        }
+    }
+
+    /// Moves processing time forward to `to` and wakes every window whose processing-time timer it passes
+    /// (strictly: a timer at 15 fires once processing time is past 15), each at most once, in the
+    /// canonical order; a woken window fires if its trigger says so. Firing sets no new processing-time
+    /// timer (only elements and merges do), so one pass reaches quiescence.
+    pub fn advance_processing_time(&mut self, to: Timestamp, out: &mut Vec<Pane<K, C::Output>>) {
+        let m = &mut self.machinery;
+        if to <= m.processing_time {
+            return;
+        }
+        m.processing_time = to;
+        m.step_start_watermark = m.watermark.timestamp();
+        let mut due = Vec::new();
+        while let Some((time, _, _)) = m.processing_timers.first() {
+            if *time >= to {
+                break;
+            }
+            let (_, window, key) = m.processing_timers.pop_first().expect("checked above");
+            let Some(state) = self
+                .windows_by_key
+                .get_mut(&key)
+                .and_then(|states| states.iter_mut().find(|s| s.window == window))
+            else {
+                continue;
+            };
+            if !state.due {
+                state.due = true;
+                due.push((window, key));
+            }
+        }
+        due.sort_unstable_by(firing_order);
+        for (window, key) in due {
+            let states = self.windows_by_key.get_mut(&key).expect("a woken window has state");
+            let at = find(states, &window).expect("a woken window has state");
+            let m = &mut self.machinery;
+            let state = &mut states[at];
+            state.due = false;
+            // Processing-time timers of an expired window are ignored, like late elements.
+            if m.strategy.is_expired(&window, m.watermark) {
+                continue;
+            }
+            if state.active && !m.program.is_closed(&state.trigger) && m.should_fire(state) {
+                m.emit(&key, state, out);
+            }
+        }
+        self.machinery.step += 1;
     }
 }
 
-/// Emits the pane of `state` and resets it for the next one, following Beam's `PaneInfoTracker`.
-fn fire<C: CombineFn>(
-    combine: &C,
-    mode: AccumulationMode,
-    state: &mut WindowState<C::Accumulator>,
-    timing: PaneTiming,
-    is_last: bool,
-) -> (PaneInfo, C::Output) {
-    let index = state.last_pane.map_or(0, |p| p.index + 1);
-    let non_speculative_index = match (timing, state.last_pane) {
-        (PaneTiming::Early, _) => None,
-        (
-            _,
-            Some(PaneInfo {
-                non_speculative_index: Some(i),
-                ..
-            }),
-        ) => Some(i + 1),
-        _ => Some(0),
-    };
-    if let Some(previous) = state.last_pane {
+impl<K, C> Machinery<K, C>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn,
+{
+    fn fresh_state(&self, window: Window) -> WindowState<C::Accumulator> {
+        WindowState {
+            window,
+            active: true,
+            accumulator: self.combine.create_accumulator(),
+            inputs_since_last_pane: 0,
+            last_pane: None,
+            trigger: self.program.new_state(),
+            element_hold: false,
+            eow_timer: false,
+            gc_timer: false,
+            // A window that did not exist held nothing: its output is as late as the watermark says.
+            clear_since: Some(0),
+            considered: false,
+            due: false,
+        }
+    }
+
+    /// Adds one element to `windows` of `key` (already merged and not expired): Beam's
+    /// `ReduceFnRunner.processElement`. A window whose trigger has closed drops it.
+    fn add(
+        &mut self,
+        key: &K,
+        states: &mut Vec<WindowState<C::Accumulator>>,
+        windows: &[Window],
+        input: C::Input,
+    ) -> Fate {
+        let mut input = Some(input);
+        let mut accepted = false;
+        let mut closed = None;
+        for (n, window) in windows.iter().enumerate() {
+            let at = match find(states, window) {
+                Some(at) => {
+                    if self.program.is_closed(&states[at].trigger) {
+                        self.stats.dropped_closed_window += 1;
+                        closed = Some(*window);
+                        continue;
+                    }
+                    assert!(states[at].active, "{window:?} is neither open nor closed");
+                    at
+                }
+                None => {
+                    states.push(self.fresh_state(*window));
+                    self.open_windows += 1;
+                    states.len() - 1
+                }
+            };
+            let value = if n + 1 == windows.len() {
+                input.take().expect("taken once, at the last window")
+            } else {
+                input.clone().expect("not taken before the last window")
+            };
+            self.add_input(key, &mut states[at], value);
+            accepted = true;
+        }
+        match (accepted, closed) {
+            (true, _) => {
+                self.stats.accepted += 1;
+                Fate::Accepted
+            }
+            (false, Some(window)) => {
+                self.stats.dropped_closed += 1;
+                Fate::DroppedClosed(window)
+            }
+            (false, None) => unreachable!("an element with live windows is added or dropped as closed"),
+        }
+    }
+
+    fn add_input(&mut self, key: &K, state: &mut WindowState<C::Accumulator>, input: C::Input) {
+        let window = state.window;
+        let max_timestamp = window.max_timestamp();
+        state.inputs_since_last_pane += 1;
+        self.schedule_gc(key, state);
+        // Beam's WatermarkHold.addHolds: an element hold (at the max timestamp, Beam's default
+        // END_OF_WINDOW timestamp combiner) only while the watermark has not passed the end of the window.
+        if self.watermark.timestamp() <= max_timestamp {
+            state.element_hold = true;
+            state.clear_since = None;
+        }
+        self.combine.add_input(&mut state.accumulator, input);
+        let mut env = Env {
+            window,
+            watermark: self.watermark.timestamp(),
+            processing_time: self.processing_time,
+            merging: self.merging,
+            wakeups: &mut self.wakeups,
+        };
+        self.program.on_element(&mut state.trigger, &mut env);
+        self.apply_wakeups(key, state);
+        // The default trigger fires on nothing but the watermark, which does not move within a bundle.
+        let may_fire = !self.program.is_default() || self.watermark.timestamp() > max_timestamp;
+        if may_fire && !state.considered {
+            state.considered = true;
+            self.to_consider.push((window, key.clone()));
+        }
+    }
+
+    fn schedule_gc(&mut self, key: &K, state: &mut WindowState<C::Accumulator>) {
+        if !state.gc_timer {
+            state.gc_timer = true;
+            let time = self.strategy.gc_time(&state.window);
+            self.event_timers.insert((time, state.window, key.clone()));
+        }
+    }
+
+    /// Turns the timers a trigger asked for into timers of the window.
+    fn apply_wakeups(&mut self, key: &K, state: &mut WindowState<C::Accumulator>) {
+        if self.wakeups.end_of_window && !state.eow_timer {
+            state.eow_timer = true;
+            state.clear_since = None;
+            self.event_timers
+                .insert((state.window.max_timestamp(), state.window, key.clone()));
+        }
+        for &time in &self.wakeups.processing {
+            self.processing_timers.insert((time, state.window, key.clone()));
+        }
+        self.wakeups.clear();
+    }
+
+    /// The window stopped holding the output watermark at or before its max timestamp, if it did.
+    fn note_release(&self, state: &mut WindowState<C::Accumulator>) {
+        if !state.element_hold && !state.eow_timer && state.clear_since.is_none() {
+            state.clear_since = Some(self.step);
+        }
+    }
+
+    fn should_fire(&mut self, state: &WindowState<C::Accumulator>) -> bool {
+        let env = Env {
+            window: state.window,
+            watermark: self.watermark.timestamp(),
+            processing_time: self.processing_time,
+            merging: self.merging,
+            wakeups: &mut self.wakeups,
+        };
+        self.program.should_fire(&state.trigger, &env)
+    }
+
+    /// Beam's `ReduceFnRunner.emit`: the trigger moves on, the pane goes out (if it must), and the
+    /// window's pane state is reset; a trigger that finished closes the window.
+    fn emit(&mut self, key: &K, state: &mut WindowState<C::Accumulator>, out: &mut Vec<Pane<K, C::Output>>) {
+        let mut env = Env {
+            window: state.window,
+            watermark: self.watermark.timestamp(),
+            processing_time: self.processing_time,
+            merging: self.merging,
+            wakeups: &mut self.wakeups,
+        };
+        self.program.on_fire(&mut state.trigger, &mut env);
+        self.wakeups.clear();
+        let finished = self.program.is_closed(&state.trigger);
+        if let Some(pane) = self.on_trigger(key, state, finished) {
+            out.push(pane);
+        }
+        state.inputs_since_last_pane = 0;
+        if finished || self.strategy.accumulation == AccumulationMode::Discarding {
+            state.accumulator = self.combine.create_accumulator();
+        }
+        if finished {
+            // Closed: only the finished bits stay, until garbage collection.
+            self.program.clear_state(&mut state.trigger);
+            state.last_pane = None;
+            state.active = false;
+        }
+    }
+
+    /// Beam's `ReduceFnRunner.onTrigger`: releases the window's holds and emits its pane, unless the pane
+    /// is empty and nothing asks for an empty one.
+    fn on_trigger(
+        &mut self,
+        key: &K,
+        state: &mut WindowState<C::Accumulator>,
+        is_final: bool,
+    ) -> Option<Pane<K, C::Output>> {
+        assert!(state.active, "a pane for {:?} after its trigger closed", state.window);
+        state.element_hold = false;
+        self.note_release(state);
+        let is_empty = state.inputs_since_last_pane == 0;
+        let closing = self.strategy.closing_behavior;
+        let on_time = self.strategy.on_time_behavior;
+        if is_empty && closing == ClosingBehavior::FireIfNonEmpty && on_time == OnTimeBehavior::FireIfNonEmpty {
+            return None;
+        }
+        let info = self.describe(state, is_final);
+        let wanted_empty = (info.timing == PaneTiming::OnTime && on_time == OnTimeBehavior::FireAlways)
+            || (is_final && closing == ClosingBehavior::FireAlways);
+        if is_empty && !wanted_empty {
+            return None;
+        }
+        if !is_final {
+            state.last_pane = Some(info);
+        }
+        self.stats.panes += 1;
+        Some(Pane {
+            key: key.clone(),
+            window: state.window,
+            info,
+            value: self.combine.extract_output(&state.accumulator),
+        })
+    }
+
+    /// Beam's `PaneInfoTracker.describePane`.
+    fn describe(&self, state: &WindowState<C::Accumulator>, is_final: bool) -> PaneInfo {
+        let max_timestamp = state.window.max_timestamp();
+        let previous = state.last_pane;
+        if let Some(previous) = previous {
+            assert!(
+                !previous.is_last,
+                "a pane fired after the final pane of {:?}",
+                state.window
+            );
+        }
+        let index = previous.map_or(0, |p| p.index + 1);
+        let late_for_output =
+            state.clear_since.is_some_and(|s| s < self.step) && self.step_start_watermark > max_timestamp;
+        let only_early_so_far = previous.is_none_or(|p| p.timing == PaneTiming::Early);
+        let early_for_input = self.watermark.timestamp() <= max_timestamp;
+        let timing = if late_for_output || !only_early_so_far {
+            PaneTiming::Late
+        } else if early_for_input {
+            PaneTiming::Early
+        } else {
+            PaneTiming::OnTime
+        };
+        // Beam's transitions: EARLY* ON_TIME? LATE*.
         assert!(
-            !previous.is_last,
-            "a pane fired after the final pane of {:?}",
+            previous.is_none_or(|p| p.timing == PaneTiming::Early || timing == PaneTiming::Late),
+            "{timing:?} after {previous:?} for {:?}",
             state.window
         );
-        assert!(
-            !(previous.timing != PaneTiming::Early && timing == PaneTiming::OnTime),
-            "a second on-time pane for {:?}",
-            state.window
+        let non_speculative_index = match timing {
+            PaneTiming::Early => None,
+            // An early pane counts as Beam's −1, so the first non-early pane is 0.
+            _ => Some(previous.and_then(|p| p.non_speculative_index).map_or(0, |i| i + 1)),
+        };
+        PaneInfo {
+            timing,
+            index,
+            non_speculative_index,
+            is_first: index == 0,
+            is_last: is_final,
+        }
+    }
+
+    /// Merges `group` of `key`'s windows into `result` (Beam's `ReduceFnRunner.OnMergeCallback.onMerge`
+    /// and `MergingActiveWindowSet.recordMerge`). Only active windows have state to merge; the result
+    /// becomes active.
+    fn merge(&mut self, key: &K, states: &mut Vec<WindowState<C::Accumulator>>, group: &[Window], result: Window) {
+        self.stats.merges += 1;
+        let result_was_active = find(states, &result).is_some_and(|at| states[at].active) && group.contains(&result);
+        let mut sources = Vec::new();
+        let mut i = 0;
+        while i < states.len() {
+            let s = &states[i];
+            if s.active && s.window != result && group.contains(&s.window) {
+                sources.push(states.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        sources.sort_by_key(|s| s.window);
+        // The merged-away windows' pane histories go with them (Beam's PaneInfoTracker.clear): a new
+        // merged window starts at pane index 0.
+        let mut merged = match find(states, &result) {
+            // The result is an active window, or a closed one whose finished bits the merge starts from
+            // (its pane history was cleared when it closed).
+            Some(at) => states.swap_remove(at),
+            None => {
+                self.open_windows += 1;
+                self.fresh_state(result)
+            }
+        };
+        let own_trigger = result_was_active.then(|| merged.trigger.clone());
+        let merging: Vec<&TriggerState> = own_trigger.iter().chain(sources.iter().map(|s| &s.trigger)).collect();
+        let mut env = Env {
+            window: result,
+            watermark: self.watermark.timestamp(),
+            processing_time: self.processing_time,
+            merging: true,
+            wakeups: &mut self.wakeups,
+        };
+        self.program.on_merge(
+            &mut merged.trigger,
+            &MergingStates {
+                sources: &merging,
+                result_is_source: result_was_active,
+            },
+            &mut env,
         );
+        let any_active = result_was_active || !sources.is_empty();
+        // Were all the active merging windows clear of holds at the end of the previous step?
+        let clear_before = if any_active {
+            let mut since = Some(0);
+            for s in own_trigger
+                .iter()
+                .map(|_| merged.clear_since)
+                .chain(sources.iter().map(|s| s.clear_since))
+            {
+                since = match (since, s) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            since
+        } else {
+            merged.clear_since
+        };
+        for source in sources {
+            self.combine
+                .merge_accumulators(&mut merged.accumulator, source.accumulator);
+            merged.inputs_since_last_pane += source.inputs_since_last_pane;
+            // No need for the merged-away window's end-of-window and garbage-collection timers.
+            if source.eow_timer {
+                self.event_timers
+                    .remove(&(source.window.max_timestamp(), source.window, key.clone()));
+            }
+            if source.gc_timer {
+                self.event_timers
+                    .remove(&(self.strategy.gc_time(&source.window), source.window, key.clone()));
+            }
+            self.open_windows -= 1;
+        }
+        if any_active {
+            // Beam's WatermarkHold.onMerge: the element holds become one at the merged window's end, if it
+            // is not behind the watermark.
+            merged.element_hold = self.watermark.timestamp() <= result.max_timestamp();
+        }
+        merged.active = true;
+        merged.clear_since = if merged.element_hold || merged.eow_timer {
+            None
+        } else {
+            clear_before.or(Some(self.step))
+        };
+        self.schedule_gc(key, &mut merged);
+        self.apply_wakeups(key, &mut merged);
+        states.push(merged);
     }
-    let info = PaneInfo {
-        timing,
-        index,
-        non_speculative_index,
-        is_first: index == 0,
-        is_last,
-    };
-    let value = combine.extract_output(&state.accumulator);
-    state.last_pane = Some(info);
-    state.inputs_since_last_pane = 0;
-    if mode == AccumulationMode::Discarding {
-        state.accumulator = combine.create_accumulator();
-    }
-    (info, value)
 }
 
 #[cfg(test)]

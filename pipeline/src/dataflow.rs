@@ -314,6 +314,9 @@ where
             pipeline: self.clone(),
             panes: Vec::new(),
             stats: PipelineStats::default(),
+            elements: Vec::new(),
+            routes: Vec::new(),
+            fates: Vec::new(),
         }
     }
 
@@ -403,8 +406,15 @@ pub struct PipelineStats {
     pub dead_lettered: u64,
     /// Parsed records the pipeline's filter rejected.
     pub filtered: u64,
-    /// Parsed records dropped because all their windows had expired.
+    /// Parsed records dropped as late: all their windows had expired, or (counted again in
+    /// [`dropped_closed`](Self::dropped_closed)) none was open and one was closed. Each is reported as a
+    /// late record.
     pub dropped_late: u64,
+    /// Of [`dropped_late`](Self::dropped_late), the records dropped because the trigger of a window they
+    /// belong to had finished (Beam's `droppedDueToClosedWindow`). Left out of the serialised form when
+    /// zero, as it always is under the default trigger.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped_closed: u64,
     /// Parsed records added to at least one window.
     pub counted: u64,
     /// Panes emitted.
@@ -421,10 +431,15 @@ impl std::ops::Add for PipelineStats {
             dead_lettered: self.dead_lettered + o.dead_lettered,
             filtered: self.filtered + o.filtered,
             dropped_late: self.dropped_late + o.dropped_late,
+            dropped_closed: self.dropped_closed + o.dropped_closed,
             counted: self.counted + o.counted,
             panes: self.panes + o.panes,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl PipelineStats {
@@ -433,6 +448,7 @@ impl PipelineStats {
     pub fn check_conservation(&self) -> Result<(), String> {
         if self.read == self.counted + self.filtered + self.dropped_late + self.dead_lettered
             && self.parsed == self.counted + self.filtered + self.dropped_late
+            && self.dropped_closed <= self.dropped_late
         {
             Ok(())
         } else {
@@ -473,6 +489,16 @@ pub struct PipelineInstance<E, K, C: CombineFn, O> {
     core: WindowedAggregator<K, C>,
     panes: Vec<Pane<K, C::Output>>,
     stats: PipelineStats,
+    // Scratch space for one bundle, kept to spare the allocations.
+    elements: Vec<(K, Timestamp, C::Input)>,
+    routes: Vec<Route>,
+    fates: Vec<Fate>,
+}
+
+/// Where a record of the bundle being processed goes: a dead letter, or an element for the core.
+enum Route {
+    DeadLetter(Record, String),
+    Element(Record, Timestamp),
 }
 
 impl<E, K, C, O> PipelineInstance<E, K, C, O>
@@ -488,15 +514,19 @@ where
     }
 
     /// [`process_bundle`](Self::process_bundle) for records the runner has already decoded with
-    /// [`Pipeline::decode_record`]: each record is decoded exactly once.
+    /// [`Pipeline::decode_record`]: each record is decoded exactly once. The bundle's elements go to the
+    /// windowing core together (Beam processes a bundle's elements before it asks any window whether to
+    /// fire, and merges session windows first); dead letters and late records come out in record order.
     pub fn process_decoded(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
         let mut summary = BundleSummary::default();
+        let mut routes = std::mem::take(&mut self.routes);
+        let mut elements = std::mem::take(&mut self.elements);
         for Decoded { record, event } in bundle {
             self.stats.read += 1;
             let (event, t) = match event {
                 Ok(decoded) => decoded,
                 Err(reason) => {
-                    self.dead_letter(record, reason, out);
+                    routes.push(Route::DeadLetter(record, reason));
                     continue;
                 }
             };
@@ -507,34 +537,59 @@ where
                 self.stats.filtered += 1;
                 continue;
             }
-            let key = (self.pipeline.key)(&event);
-            let input = (self.pipeline.input)(&event);
-            let fate = self.core.process(key, t, input);
+            elements.push(((self.pipeline.key)(&event), t, (self.pipeline.input)(&event)));
+            routes.push(Route::Element(record, t));
+        }
+        let mut fates = std::mem::take(&mut self.fates);
+        self.core
+            .process_bundle(elements.drain(..), &mut fates, &mut self.panes);
+        let mut fate_of = fates.iter();
+        for route in routes.drain(..) {
+            let (record, t) = match route {
+                Route::DeadLetter(record, reason) => {
+                    self.dead_letter(record, reason, out);
+                    continue;
+                }
+                Route::Element(record, t) => (record, t),
+            };
+            let fate = *fate_of.next().expect("a fate for every element");
             if fate != Fate::NoWindow {
                 self.stats.parsed += 1;
             }
-            match fate {
-                Fate::Accepted => self.stats.counted += 1,
+            let reason = match fate {
+                Fate::Accepted => {
+                    self.stats.counted += 1;
+                    continue;
+                }
                 Fate::NoWindow => {
                     // Only a user's window function can get here (the range is checked when decoding); the
                     // record is dead-lettered so that the counts still add up.
                     let reason = format!("event time {t}: the window function assigned it to no window");
                     self.dead_letter(record, reason, out);
+                    continue;
                 }
-                Fate::DroppedLate => {
-                    self.stats.dropped_late += 1;
-                    let watermark = self.core.watermark();
-                    out.late.push(LateRecord {
-                        position: record.position,
-                        event_time: t,
-                        watermark,
-                        reason: self.late_reason(t, watermark),
-                        payload: record.payload,
-                    });
+                Fate::DroppedLate => self.late_reason(t, self.core.watermark()),
+                Fate::DroppedClosed(window) => {
+                    self.stats.dropped_closed += 1;
+                    format!(
+                        "closed window: the trigger {} of window {window} has finished, so the window takes no \
+                         more elements until it is garbage-collected (Beam's droppedDueToClosedWindow)",
+                        self.core.strategy().trigger
+                    )
                 }
-            }
+            };
+            self.stats.dropped_late += 1;
+            out.late.push(LateRecord {
+                position: record.position,
+                event_time: t,
+                watermark: self.core.watermark(),
+                reason,
+                payload: record.payload,
+            });
         }
-        self.core.finish_bundle(&mut self.panes);
+        self.fates = fates;
+        self.routes = routes;
+        self.elements = elements;
         self.drain_panes(out);
         summary
     }
@@ -559,6 +614,17 @@ where
     /// The current processing time.
     pub fn processing_time(&self) -> Timestamp {
         self.core.processing_time()
+    }
+
+    /// The earliest pending event-time timer: the watermark must pass it for a window to be woken.
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        self.core.next_timer()
+    }
+
+    /// The earliest pending processing-time timer: processing time must pass it for a window to be
+    /// woken. A runner that drives processing time from a clock schedules its next advance from this.
+    pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
+        self.core.next_processing_time_timer()
     }
 
     /// Open (key, window) states.
@@ -663,6 +729,31 @@ mod tests {
             (6, 3, 2, 1)
         );
         assert!(stats.check_conservation().is_ok());
+    }
+
+    #[test]
+    fn a_record_for_a_closed_window_is_reported_late_with_the_reason_and_counts_add_up() {
+        use crate::trigger::AfterPane;
+        let first_two = numbers()
+            .windows(FixedWindows::of(Duration::millis(100)))
+            .triggering(AfterPane::element_count_at_least(2))
+            .key_by(|_| ())
+            .count()
+            .output(|_, _, pane, n| (pane.is_last, n));
+        // 1 and 2 fire the only pane of [0, 100) and finish its trigger; 3 comes to a closed window.
+        let (out, stats) = run(&first_two, &["1", "2", "3", "150"]);
+        let values: Vec<(bool, u64)> = out.outputs.iter().map(|o| o.value).collect();
+        assert_eq!(values, vec![(true, 2), (true, 1)]);
+        assert_eq!(out.late.len(), 1);
+        assert_eq!(out.late[0].position, Position::Index { index: 2 });
+        assert!(
+            out.late[0].reason.contains("closed window")
+                && out.late[0].reason.contains("AfterPane.elementCountAtLeast(2)"),
+            "{}",
+            out.late[0].reason
+        );
+        assert_eq!((stats.dropped_closed, stats.dropped_late, stats.counted), (1, 1, 3));
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
     }
 
     #[test]

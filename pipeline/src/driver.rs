@@ -9,7 +9,8 @@
 //!   time (a recording replayed as if its records arrived when they happened), it moves to that time too;
 //! * a **watermark** step moves the watermark (never backwards) and fires what it passes, except under the
 //!   perfect watermark, which holds everything until the end;
-//! * a **processing-time** step moves processing time forward;
+//! * a **processing-time** step moves processing time forward and fires the processing-time triggers
+//!   (`AfterProcessingTime`) it passes;
 //! * the **end of input** moves the watermark to +∞: every window fires and is dropped.
 //!
 //! Runners that compute the watermark themselves (the Kafka consumer min-combines its partitions') use the
@@ -187,6 +188,13 @@ where
         self.instance.processing_time()
     }
 
+    /// The earliest pending processing-time timer of the core: processing time must be advanced past it
+    /// for a processing-time trigger (`AfterProcessingTime`) to fire. A runner with a real clock sleeps
+    /// until then; a script just advances.
+    pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
+        self.instance.next_processing_time_timer()
+    }
+
     /// Record counts so far.
     pub fn stats(&self) -> PipelineStats {
         self.instance.stats()
@@ -195,5 +203,52 @@ where
     /// The most (key, window) states open at once: the run's memory high-water mark.
     pub fn max_open_windows(&self) -> usize {
         self.max_open_windows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::Position;
+    use crate::time::Duration;
+    use crate::trigger::{AfterProcessingTime, Repeatedly};
+    use crate::window::FixedWindows;
+
+    #[test]
+    fn a_processing_time_step_fires_the_processing_time_triggers_it_passes() {
+        let pipeline = Pipeline::builder(
+            |b: &[u8]| {
+                std::str::from_utf8(b)
+                    .map_err(|e| e.to_string())?
+                    .parse::<i64>()
+                    .map_err(|e| e.to_string())
+            },
+            |n: &i64| Ok::<_, String>(Timestamp::from_millis(*n)),
+        )
+        .windows(FixedWindows::of(Duration::minutes(1)))
+        .triggering(Repeatedly::forever(
+            AfterProcessingTime::past_first_element_in_pane().plus_delay_of(Duration::seconds(10)),
+        ))
+        .key_by(|_| ())
+        .count()
+        .output(|_, _, pane, n| (pane.timing, n));
+        let mut driver = Driver::new(&pipeline, DriverOptions::default());
+        driver.step(Step::record("5", Position::Index { index: 0 }));
+        assert_eq!(
+            driver.next_processing_time_timer(),
+            Some(Timestamp::from_millis(10_000))
+        );
+        driver.step(Step::ProcessingTime(Duration::seconds(10)));
+        assert!(driver.emitted().outputs.is_empty(), "at the timer exactly: not yet");
+        driver.step(Step::ProcessingTime(Duration::millis(1)));
+        let fired: Vec<_> = driver.emitted().outputs.drain(..).map(|o| o.value).collect();
+        assert_eq!(fired, vec![(crate::pane::PaneTiming::Early, 1)]);
+        driver.finish();
+        let fired: Vec<_> = driver.emitted().outputs.drain(..).map(|o| o.value).collect();
+        assert_eq!(
+            fired,
+            vec![(crate::pane::PaneTiming::OnTime, 0)],
+            "the end of input fires the empty on-time pane (OnTimeBehavior.FIRE_ALWAYS)"
+        );
     }
 }

@@ -150,7 +150,12 @@ impl AfterProcessingTime {
     }
 
     /// `.alignedTo(period, offset)`.
+    /// Panics when `period` is not positive (Beam divides by it).
     pub fn aligned_to(mut self, period: Duration, offset: Timestamp) -> AfterProcessingTime {
+        assert!(
+            period.as_millis() > 0,
+            "AfterProcessingTime.alignedTo needs a positive period, got {period}"
+        );
         self.transforms.push(TimeTransform::AlignTo { period, offset });
         self
     }

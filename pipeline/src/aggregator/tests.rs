@@ -79,13 +79,35 @@ impl Harness {
 
     /// One bundle of elements for one key; returns their fates.
     fn bundle(&mut self, key: &'static str, times: &[i64]) -> Vec<Fate> {
-        let fates = times.iter().map(|&t| self.core.process(key, ts(t), t)).collect();
-        self.core.finish_bundle(&mut self.panes);
+        let elements: Vec<(&'static str, i64)> = times.iter().map(|&t| (key, t)).collect();
+        self.keyed_bundle(&elements)
+    }
+
+    /// One bundle of (key, timestamp) elements, each element's value its timestamp; returns their fates.
+    fn keyed_bundle(&mut self, elements: &[(&'static str, i64)]) -> Vec<Fate> {
+        let mut fates = Vec::new();
+        self.core.process_bundle(
+            elements.iter().map(|&(k, t)| (k, ts(t), t)),
+            &mut fates,
+            &mut self.panes,
+        );
         fates
     }
 
     fn watermark(&mut self, ms: i64) {
         self.core.advance_watermark(wm(ms), &mut self.panes);
+    }
+
+    fn processing(&mut self, ms: i64) {
+        self.core.advance_processing_time(ts(ms), &mut self.panes);
+    }
+
+    /// Panes fired since the last call, as (key, window, pane info, values).
+    fn take_info(&mut self) -> Vec<(&'static str, Window, PaneInfo, Vec<i64>)> {
+        self.panes
+            .drain(..)
+            .map(|p| (p.key, p.window, p.info, p.value))
+            .collect()
     }
 
     /// Panes fired since the last call, as (key, window, timing, index, is_last, values).
@@ -98,6 +120,21 @@ impl Harness {
 }
 
 use PaneTiming::{Late, OnTime};
+
+mod sessions;
+mod triggers;
+
+/// Beam's `PaneInfo.createPane(isFirst, isLast, timing, index, onTimeIndex)`, first when the index is 0;
+/// `None` stands for Beam's −1 (an early pane).
+fn pane(timing: PaneTiming, index: u64, non_speculative_index: Option<u64>, is_last: bool) -> PaneInfo {
+    PaneInfo {
+        timing,
+        index,
+        non_speculative_index,
+        is_first: index == 0,
+        is_last,
+    }
+}
 
 #[test]
 fn watermark_at_end_minus_one_does_not_fire_and_at_end_does() {
@@ -220,11 +257,7 @@ fn a_bundle_fires_one_late_pane_per_key_and_window() {
     h.bundle("a", &[1_000]);
     h.watermark(45_000);
     h.take();
-    let fates: Vec<Fate> = [("b", 7_000), ("a", 3_000), ("a", 21_000), ("a", 2_000)]
-        .iter()
-        .map(|&(k, t)| h.core.process(k, ts(t), t))
-        .collect();
-    h.core.finish_bundle(&mut h.panes);
+    let fates = h.keyed_bundle(&[("b", 7_000), ("a", 3_000), ("a", 21_000), ("a", 2_000)]);
     assert!(fates.iter().all(|f| *f == Fate::Accepted));
     assert_eq!(
         h.take(),
@@ -348,9 +381,9 @@ fn a_watermark_behind_the_current_one_changes_nothing() {
 fn counts_add_up() {
     let mut core = WindowedAggregator::new(WindowingStrategy::fixed(Duration::seconds(20)), Count);
     let mut panes = Vec::new();
+    let mut fates = Vec::new();
     for (i, t) in [1_000, 50_000, 2_000, 70_000, 3_000].into_iter().enumerate() {
-        core.process(i % 2, ts(t), ());
-        core.finish_bundle(&mut panes);
+        core.process_bundle([(i % 2, ts(t), ())], &mut fates, &mut panes);
         core.advance_watermark(wm(t - 5_000), &mut panes);
     }
     core.advance_watermark(Watermark::MAX, &mut panes);

@@ -677,6 +677,7 @@ fn print_summary(description: &str, report: &SimulationReport) {
         dead_lettered,
         filtered,
         dropped_late,
+        dropped_closed: _,
         counted,
         panes,
     } = report.stats;

@@ -1,0 +1,654 @@
+//! Beam's trigger state machines, as pure functions over a per-(key, window) state value.
+//!
+//! A [`Trigger`] tree is compiled once into a [`TriggerProgram`]: its nodes in pre-order, each knowing
+//! where its subtree ends, as Beam's `ExecutableTriggerStateMachine` numbers them. What a trigger
+//! remembers for one key and window is a [`TriggerState`]: the finished bit of every node (Beam's
+//! `FinishedTriggersBitSet`) and the state of the nodes that have any (the element count of
+//! `AfterPane`, the target time of `AfterProcessingTime`). The program's methods are Beam's
+//! `onElement`, `onMerge`, `shouldFire`, `onFire` and `clear`, one arm per state machine of
+//! `runners/core-java/.../core/triggers/`, with the same rules: `Repeatedly` resets its sub-trigger
+//! when it finishes, `AfterEach` moves on to the next unfinished sub-trigger, `OrFinally` finishes as
+//! soon as either side does, `AfterWatermark` runs its early trigger until the end of the window and its
+//! late trigger after it, both implicitly repeated. Timers a trigger asks for come back as [`Wakeups`];
+//! the windowing core keeps them. Nothing here knows about keys, panes or accumulators.
+//!
+//! The root trigger is *closed* for a window once its finished bit is set (Beam's
+//! `TriggerStateMachineRunner.isClosed`); the default trigger never finishes, so it keeps no bits.
+
+use crate::time::Timestamp;
+use crate::trigger::{TimeTransform, Trigger};
+use crate::window::Window;
+
+/// One compiled trigger node. Children are node indices.
+#[derive(Debug, Clone)]
+enum Node {
+    /// `DefaultTrigger`: fires whenever the watermark is past the end of the window, never finishes.
+    Default,
+    /// `AfterWatermark.pastEndOfWindow()`: fires once, when the watermark passes the end of the window.
+    EndOfWindow,
+    /// `AfterWatermark.pastEndOfWindow().withEarlyFirings(early)[.withLateFirings(late)]` (Beam's
+    /// `AfterWatermarkEarlyAndLate`; `withLateFirings` alone has a `Never` early trigger).
+    EarlyAndLate {
+        early: usize,
+        late: Option<usize>,
+    },
+    /// `AfterProcessingTime.pastFirstElementInPane()` and its transforms.
+    ProcessingTime(Vec<TimeTransform>),
+    /// `AfterPane.elementCountAtLeast(n)`.
+    ElementCount(u64),
+    Repeatedly(usize),
+    AfterEach(Vec<usize>),
+    AfterFirst(Vec<usize>),
+    AfterAll(Vec<usize>),
+    OrFinally {
+        main: usize,
+        until: usize,
+    },
+    Never,
+}
+
+/// What a trigger remembers for one key and window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TriggerState {
+    finished: Bits,
+    slots: Vec<Slot>,
+}
+
+/// The state of one node: nothing, `AfterPane`'s element count, or `AfterProcessingTime`'s target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Slot {
+    #[default]
+    Empty,
+    Count(u64),
+    DelayedUntil(Timestamp),
+}
+
+/// A bit per trigger node; the first 64 inline, so that common trees allocate nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Bits {
+    small: u64,
+    large: Vec<u64>,
+}
+
+impl Bits {
+    fn get(&self, i: usize) -> bool {
+        if i < 64 {
+            (self.small >> i) & 1 == 1
+        } else {
+            self.large
+                .get((i - 64) / 64)
+                .is_some_and(|w| (w >> ((i - 64) % 64)) & 1 == 1)
+        }
+    }
+
+    fn set(&mut self, i: usize, value: bool) {
+        let (word, bit) = if i < 64 {
+            (&mut self.small, i)
+        } else {
+            let at = (i - 64) / 64;
+            if self.large.len() <= at {
+                if !value {
+                    return;
+                }
+                self.large.resize(at + 1, 0);
+            }
+            (&mut self.large[at], (i - 64) % 64)
+        };
+        if value {
+            *word |= 1 << bit;
+        } else {
+            *word &= !(1 << bit);
+        }
+    }
+}
+
+/// Timers a trigger asked for while handling one call. The core turns them into timers of the window.
+#[derive(Debug, Default)]
+pub(crate) struct Wakeups {
+    /// An event-time timer at the window's max timestamp (`AfterWatermark`, the default trigger).
+    pub end_of_window: bool,
+    /// Processing-time timers (`AfterProcessingTime`).
+    pub processing: Vec<Timestamp>,
+}
+
+impl Wakeups {
+    pub fn clear(&mut self) {
+        self.end_of_window = false;
+        self.processing.clear();
+    }
+}
+
+/// What a state machine may look at: the window, the clocks and whether windows merge. Beam's
+/// `TriggerContext`: `currentEventTime` is the input watermark.
+pub(crate) struct Env<'a> {
+    pub window: Window,
+    pub watermark: Timestamp,
+    pub processing_time: Timestamp,
+    pub merging: bool,
+    pub wakeups: &'a mut Wakeups,
+}
+
+impl Env<'_> {
+    /// Beam's `endOfWindowReached`: the input watermark is strictly after the window's max timestamp.
+    fn end_of_window_reached(&self) -> bool {
+        self.watermark > self.window.max_timestamp()
+    }
+}
+
+/// The windows merging into one, for [`TriggerProgram::on_merge`]: the state of each merging window
+/// that was active (Beam's `activeToBeMerged`), including the result window's own when it is one of
+/// them.
+pub(crate) struct MergingStates<'a> {
+    pub sources: &'a [&'a TriggerState],
+    /// True when the result window is one of the active merging windows (its state is then also in
+    /// `sources`, as it was before the merge).
+    pub result_is_source: bool,
+}
+
+impl MergingStates<'_> {
+    /// `finishedInAnyMergingWindow` (false when no merging window was active).
+    fn finished_in_any(&self, i: usize) -> bool {
+        self.sources.iter().any(|s| s.finished.get(i))
+    }
+
+    /// `finishedInAllMergingWindows` (vacuously true when no merging window was active, as in Beam).
+    fn finished_in_all(&self, i: usize) -> bool {
+        self.sources.iter().all(|s| s.finished.get(i))
+    }
+}
+
+/// A trigger tree compiled for execution.
+#[derive(Debug, Clone)]
+pub(crate) struct TriggerProgram {
+    nodes: Vec<Node>,
+    /// The first node index after each node's subtree.
+    ends: Vec<usize>,
+    /// Any node with an element count or a processing-time target.
+    has_slots: bool,
+}
+
+impl TriggerProgram {
+    /// Compiles `trigger`. Panics on an `alignedTo` period that is not positive (Beam divides by it).
+    pub fn new(trigger: &Trigger) -> TriggerProgram {
+        let mut program = TriggerProgram {
+            nodes: Vec::new(),
+            ends: Vec::new(),
+            has_slots: false,
+        };
+        program.compile(trigger);
+        program.has_slots = program
+            .nodes
+            .iter()
+            .any(|n| matches!(n, Node::ProcessingTime(_) | Node::ElementCount(_)));
+        program
+    }
+
+    fn compile(&mut self, trigger: &Trigger) -> usize {
+        let at = self.nodes.len();
+        self.nodes.push(Node::Never);
+        self.ends.push(at + 1);
+        let node = match trigger {
+            Trigger::Default => Node::Default,
+            Trigger::AfterWatermark {
+                early: None,
+                late: None,
+            } => Node::EndOfWindow,
+            Trigger::AfterWatermark { early, late } => {
+                // Beam's `FromEndOfWindow.withLateFirings` runs a `Never` early trigger.
+                let early = match early {
+                    Some(early) => self.compile(early),
+                    None => self.compile(&Trigger::Never),
+                };
+                let late = late.as_ref().map(|late| self.compile(late));
+                Node::EarlyAndLate { early, late }
+            }
+            Trigger::AfterProcessingTime { transforms } => {
+                for t in transforms {
+                    if let TimeTransform::AlignTo { period, .. } = t {
+                        assert!(
+                            period.as_millis() > 0,
+                            "AfterProcessingTime.alignedTo needs a positive period, got {period}"
+                        );
+                    }
+                }
+                Node::ProcessingTime(transforms.clone())
+            }
+            Trigger::AfterPane { count } => Node::ElementCount(*count),
+            Trigger::Repeatedly(t) => Node::Repeatedly(self.compile(t)),
+            Trigger::AfterEach(ts) => Node::AfterEach(ts.iter().map(|t| self.compile(t)).collect()),
+            Trigger::AfterFirst(ts) => Node::AfterFirst(ts.iter().map(|t| self.compile(t)).collect()),
+            Trigger::AfterAll(ts) => Node::AfterAll(ts.iter().map(|t| self.compile(t)).collect()),
+            Trigger::OrFinally { main, until } => {
+                let main = self.compile(main);
+                let until = self.compile(until);
+                Node::OrFinally { main, until }
+            }
+            Trigger::Never => Node::Never,
+        };
+        self.nodes[at] = node;
+        self.ends[at] = self.nodes.len();
+        at
+    }
+
+    /// True for Beam's default trigger, whose only firing condition is the watermark being past the end
+    /// of the window and which never finishes.
+    pub fn is_default(&self) -> bool {
+        matches!(self.nodes[0], Node::Default)
+    }
+
+    /// The state of a window no element has reached yet.
+    pub fn new_state(&self) -> TriggerState {
+        TriggerState {
+            finished: Bits::default(),
+            slots: if self.has_slots {
+                vec![Slot::Empty; self.nodes.len()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Beam's `isClosed`: the root trigger has finished, so the window takes no more elements. The
+    /// default trigger never finishes (Beam keeps no finished bits for it).
+    pub fn is_closed(&self, state: &TriggerState) -> bool {
+        state.finished.get(0)
+    }
+
+    /// True when node `i` is marked finished (tests look at sub-triggers).
+    #[cfg(test)]
+    pub fn is_finished(&self, state: &TriggerState, i: usize) -> bool {
+        state.finished.get(i)
+    }
+
+    /// Marks node `i` finished or not (Beam's `TriggerStateMachineTester.setSubTriggerFinishedForWindow`).
+    #[cfg(test)]
+    pub fn set_finished(&self, state: &mut TriggerState, i: usize, value: bool) {
+        state.finished.set(i, value);
+    }
+
+    /// The sub-trigger indices of node `i`, for tests that name sub-triggers by position.
+    #[cfg(test)]
+    pub fn children(&self, i: usize) -> Vec<usize> {
+        self.subs(i)
+    }
+
+    fn subs(&self, i: usize) -> Vec<usize> {
+        match &self.nodes[i] {
+            Node::EarlyAndLate { early, late } => std::iter::once(*early).chain(*late).collect(),
+            Node::Repeatedly(c) => vec![*c],
+            Node::AfterEach(cs) | Node::AfterFirst(cs) | Node::AfterAll(cs) => cs.clone(),
+            Node::OrFinally { main, until } => vec![*main, *until],
+            _ => Vec::new(),
+        }
+    }
+
+    fn first_unfinished(&self, state: &TriggerState, children: &[usize]) -> Option<usize> {
+        children.iter().copied().find(|c| !state.finished.get(*c))
+    }
+
+    /// `onElement` of the root, for an element added to the window.
+    pub fn on_element(&self, state: &mut TriggerState, env: &mut Env<'_>) {
+        self.element(0, state, env);
+    }
+
+    fn element(&self, i: usize, st: &mut TriggerState, env: &mut Env<'_>) {
+        match &self.nodes[i] {
+            // Both ask to be woken at the end of the window, unless it is already behind the watermark
+            // (then the bundle's own `shouldFire` check sees it).
+            Node::Default | Node::EndOfWindow => {
+                if !env.end_of_window_reached() {
+                    env.wakeups.end_of_window = true;
+                }
+            }
+            Node::EarlyAndLate { early, late } => {
+                if !env.end_of_window_reached() {
+                    env.wakeups.end_of_window = true;
+                }
+                let children: Vec<usize> = std::iter::once(*early).chain(*late).collect();
+                if env.merging {
+                    // A merge may revive a finished phase, so both keep their state.
+                    for c in children {
+                        self.element(c, st, env);
+                    }
+                } else if let Some(c) = self.first_unfinished(st, &children) {
+                    self.element(c, st, env);
+                }
+            }
+            Node::ProcessingTime(transforms) => {
+                // Processing time only moves forward, so a later target could only be ignored.
+                if let Slot::Empty = st.slots[i] {
+                    let target = target_time(transforms, env.processing_time);
+                    st.slots[i] = Slot::DelayedUntil(target);
+                    env.wakeups.processing.push(target);
+                }
+            }
+            Node::ElementCount(_) => {
+                let count = match st.slots[i] {
+                    Slot::Count(n) => n,
+                    _ => 0,
+                };
+                st.slots[i] = Slot::Count(count + 1);
+            }
+            Node::Repeatedly(c) => self.element(*c, st, env),
+            Node::AfterEach(cs) => {
+                if env.merging {
+                    for &c in cs {
+                        self.element(c, st, env);
+                    }
+                } else if let Some(c) = self.first_unfinished(st, cs) {
+                    self.element(c, st, env);
+                }
+            }
+            Node::AfterFirst(cs) => {
+                for &c in cs {
+                    self.element(c, st, env);
+                }
+            }
+            Node::AfterAll(cs) => {
+                for &c in cs {
+                    if !st.finished.get(c) {
+                        self.element(c, st, env);
+                    }
+                }
+            }
+            Node::OrFinally { main, until } => {
+                self.element(*main, st, env);
+                self.element(*until, st, env);
+            }
+            Node::Never => {}
+        }
+    }
+
+    /// `shouldFire` of the root.
+    pub fn should_fire(&self, state: &TriggerState, env: &Env<'_>) -> bool {
+        self.fires(0, state, env)
+    }
+
+    fn fires(&self, i: usize, st: &TriggerState, env: &Env<'_>) -> bool {
+        match &self.nodes[i] {
+            Node::Default | Node::EndOfWindow => env.end_of_window_reached(),
+            Node::EarlyAndLate { early, late } => {
+                if !st.finished.get(*early) {
+                    self.fires(*early, st, env) || env.end_of_window_reached()
+                } else {
+                    late.is_some_and(|late| self.fires(late, st, env))
+                }
+            }
+            // Strictly after: a target of 15 fires once processing time is past 15.
+            Node::ProcessingTime(_) => {
+                matches!(st.slots[i], Slot::DelayedUntil(t) if env.processing_time > t)
+            }
+            Node::ElementCount(n) => {
+                let count = match st.slots[i] {
+                    Slot::Count(c) => c,
+                    _ => 0,
+                };
+                count >= *n
+            }
+            Node::Repeatedly(c) => self.fires(*c, st, env),
+            Node::AfterEach(cs) => self.first_unfinished(st, cs).is_some_and(|c| self.fires(c, st, env)),
+            Node::AfterFirst(cs) => cs.iter().any(|&c| st.finished.get(c) || self.fires(c, st, env)),
+            Node::AfterAll(cs) => cs.iter().all(|&c| st.finished.get(c) || self.fires(c, st, env)),
+            Node::OrFinally { main, until } => self.fires(*main, st, env) || self.fires(*until, st, env),
+            Node::Never => false,
+        }
+    }
+
+    /// `onFire` of the root, once `shouldFire` said yes: moves the trigger to its next pane.
+    pub fn on_fire(&self, state: &mut TriggerState, env: &mut Env<'_>) {
+        self.fire(0, state, env);
+    }
+
+    fn fire(&self, i: usize, st: &mut TriggerState, env: &mut Env<'_>) {
+        match &self.nodes[i] {
+            Node::Default => {}
+            Node::EndOfWindow => st.finished.set(i, true),
+            Node::EarlyAndLate { early, late } => {
+                if !st.finished.get(*early) {
+                    if !env.end_of_window_reached() {
+                        // An early firing; the early trigger repeats implicitly.
+                        self.fire(*early, st, env);
+                        self.clear(*early, st);
+                        st.finished.set(*early, false);
+                    } else {
+                        // The on-time firing ends the early phase and starts the late one afresh.
+                        if self.fires(*early, st, env) {
+                            self.fire(*early, st, env);
+                        }
+                        st.finished.set(*early, true);
+                        self.clear(*early, st);
+                        match late {
+                            None => st.finished.set(i, true),
+                            Some(late) => self.clear(*late, st),
+                        }
+                    }
+                } else if let Some(late) = late {
+                    // A late firing; the late trigger repeats implicitly too.
+                    self.fire(*late, st, env);
+                    self.clear(*late, st);
+                    st.finished.set(*late, false);
+                } else {
+                    st.finished.set(i, true);
+                }
+            }
+            Node::ProcessingTime(_) | Node::ElementCount(_) => {
+                st.slots[i] = Slot::Empty;
+                st.finished.set(i, true);
+            }
+            Node::Repeatedly(c) => {
+                self.fire(*c, st, env);
+                if st.finished.get(*c) {
+                    self.reset_tree(*c, st);
+                }
+            }
+            Node::AfterEach(cs) => {
+                if let Some(c) = self.first_unfinished(st, cs) {
+                    self.fire(c, st, env);
+                }
+                if env.merging {
+                    // Every sub-trigger runs in parallel for the next pane, since a merge may revive any.
+                    for &c in cs {
+                        self.clear(c, st);
+                    }
+                }
+                let done = self.first_unfinished(st, cs).is_none();
+                st.finished.set(i, done);
+            }
+            Node::AfterFirst(cs) => {
+                for &c in cs {
+                    if self.fires(c, st, env) {
+                        self.fire(c, st, env);
+                    } else {
+                        // Whatever pane it was tracking is gone.
+                        self.clear(c, st);
+                    }
+                }
+                st.finished.set(i, true);
+            }
+            Node::AfterAll(cs) => {
+                for &c in cs {
+                    self.fire(c, st, env);
+                }
+                st.finished.set(i, true);
+            }
+            Node::OrFinally { main, until } => {
+                if self.fires(*until, st, env) {
+                    self.fire(*until, st, env);
+                    self.clear(*main, st);
+                } else {
+                    // `until` keeps counting across the firings of `main`.
+                    self.fire(*main, st, env);
+                }
+                let done = st.finished.get(*main) || st.finished.get(*until);
+                st.finished.set(i, done);
+            }
+            // Beam throws: `Never` cannot fire. Its parents never ask it to.
+            Node::Never => {}
+        }
+    }
+
+    /// `clear` of the root: drops every node's state, keeps the finished bits (Beam's
+    /// `TriggerStateMachineRunner.clearState`, when the trigger has closed).
+    pub fn clear_state(&self, state: &mut TriggerState) {
+        self.clear(0, state);
+    }
+
+    fn clear(&self, i: usize, st: &mut TriggerState) {
+        match &self.nodes[i] {
+            Node::ProcessingTime(_) | Node::ElementCount(_) => st.slots[i] = Slot::Empty,
+            _ => {
+                for c in self.subs(i) {
+                    self.clear(c, st);
+                }
+            }
+        }
+    }
+
+    /// Beam's `resetTree`: unsets the finished bits of the subtree and clears its state.
+    fn reset_tree(&self, i: usize, st: &mut TriggerState) {
+        for n in i..self.ends[i] {
+            st.finished.set(n, false);
+        }
+        self.clear(i, st);
+    }
+
+    /// `onMerge` of the root: `result` starts as the result window's own state (fresh for a new window)
+    /// and becomes the merged state; `merging` holds the merging windows' states. The merging windows'
+    /// finished bits are dropped with them by the caller.
+    pub fn on_merge(&self, result: &mut TriggerState, merging: &MergingStates<'_>, env: &mut Env<'_>) {
+        self.merge(0, result, merging, env);
+    }
+
+    fn merge(&self, i: usize, st: &mut TriggerState, m: &MergingStates<'_>, env: &mut Env<'_>) {
+        match &self.nodes[i] {
+            Node::Default => {
+                if !env.end_of_window_reached() {
+                    env.wakeups.end_of_window = true;
+                }
+            }
+            Node::EndOfWindow => {
+                // Still active in any merging window: pending elements have not fired yet. Otherwise it is
+                // done for good only if the merged window's end is behind the watermark too.
+                let finished = m.finished_in_all(i) && env.end_of_window_reached();
+                st.finished.set(i, finished);
+            }
+            Node::EarlyAndLate { early, late } => {
+                if !m.finished_in_all(*early) || !env.end_of_window_reached() {
+                    self.merge(*early, st, m, env);
+                    st.finished.set(*early, false);
+                    if let Some(late) = late {
+                        st.finished.set(*late, false);
+                        self.clear(*late, st);
+                    }
+                } else {
+                    st.finished.set(*early, true);
+                    if let Some(late) = late {
+                        self.merge(*late, st, m, env);
+                    }
+                }
+            }
+            Node::ProcessingTime(_) => {
+                if st.finished.get(i) {
+                    // A finished trigger cannot be revived; its timers are left to fire and be ignored.
+                    clear_merged_slot(i, st, m);
+                    return;
+                }
+                // Wait for the earliest target of the merged windows.
+                let own = (!m.result_is_source).then_some(st.slots[i]);
+                let earliest = own
+                    .into_iter()
+                    .chain(m.sources.iter().map(|s| s.slots[i]))
+                    .filter_map(|s| match s {
+                        Slot::DelayedUntil(t) => Some(t),
+                        _ => None,
+                    })
+                    .min();
+                st.slots[i] = earliest.map_or(Slot::Empty, Slot::DelayedUntil);
+                if let Some(t) = earliest {
+                    env.wakeups.processing.push(t);
+                }
+            }
+            Node::ElementCount(_) => {
+                if m.finished_in_any(i) {
+                    st.finished.set(i, true);
+                    clear_merged_slot(i, st, m);
+                    return;
+                }
+                let count = |s: Slot| match s {
+                    Slot::Count(c) => c,
+                    _ => 0,
+                };
+                let own = if m.result_is_source { 0 } else { count(st.slots[i]) };
+                let total = own + m.sources.iter().map(|s| count(s.slots[i])).sum::<u64>();
+                st.slots[i] = if total == 0 { Slot::Empty } else { Slot::Count(total) };
+            }
+            Node::Repeatedly(c) => self.merge(*c, st, m, env),
+            Node::AfterEach(cs) => {
+                // Sub-triggers after the first unfinished one are retroactively "not started".
+                let mut prior_all_finished = true;
+                for &c in cs {
+                    if prior_all_finished {
+                        self.merge(c, st, m, env);
+                        prior_all_finished &= st.finished.get(c);
+                    } else {
+                        self.clear(c, st);
+                    }
+                }
+                let done = self.first_unfinished(st, cs).is_none();
+                st.finished.set(i, done);
+            }
+            Node::AfterFirst(cs) => {
+                for &c in cs {
+                    self.merge(c, st, m, env);
+                }
+                let any = cs.iter().any(|&c| st.finished.get(c));
+                st.finished.set(i, any);
+            }
+            Node::AfterAll(cs) => {
+                for &c in cs {
+                    self.merge(c, st, m, env);
+                }
+                let all = cs.iter().all(|&c| st.finished.get(c));
+                st.finished.set(i, all);
+            }
+            Node::OrFinally { main, until } => {
+                self.merge(*main, st, m, env);
+                self.merge(*until, st, m, env);
+                let any = st.finished.get(*main) || st.finished.get(*until);
+                st.finished.set(i, any);
+            }
+            Node::Never => {}
+        }
+    }
+}
+
+/// Beam's `StateMerging.clear`: the merging windows' state goes; the result's own survives unless it was
+/// one of them.
+fn clear_merged_slot(i: usize, st: &mut TriggerState, m: &MergingStates<'_>) {
+    if m.result_is_source {
+        st.slots[i] = Slot::Empty;
+    }
+}
+
+/// The processing time an `AfterProcessingTime` trigger waits for, from the processing time of the first
+/// element of the pane: each transform in order. `alignedTo` is Beam's `AlignFn`, including its Java
+/// remainder (truncating, so an instant before the offset is not rounded the way one after it is).
+fn target_time(transforms: &[TimeTransform], first_element: Timestamp) -> Timestamp {
+    let mut t = i128::from(first_element.millis());
+    for transform in transforms {
+        match transform {
+            TimeTransform::Delay(d) => t += i128::from(d.as_millis()),
+            TimeTransform::AlignTo { period, offset } => {
+                let size = i128::from(period.as_millis());
+                let since_start = (t - i128::from(offset.millis())) % size;
+                if since_start != 0 {
+                    t = t + size - since_start;
+                }
+            }
+        }
+    }
+    Timestamp::from_millis(t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
+#[cfg(test)]
+mod tests;
