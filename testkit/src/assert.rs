@@ -41,7 +41,7 @@ use pipeline::pane::PaneTiming;
 use pipeline::window::Window;
 use pipeline::Pipeline;
 
-use crate::run::{ElementFate, FiredPane, TestOutput};
+use crate::run::{ElementFate, ElementOutcome, FiredPane, TestOutput};
 use crate::stream::{ScriptError, TestStream};
 
 type RunFn<K, O> = Box<dyn Fn(&TestStream) -> Result<TestOutput<K, O>, ScriptError>>;
@@ -689,15 +689,17 @@ fn report<K: Debug, O: Debug>(header: &str, why: &str, output: &TestOutput<K, O>
             );
         }
         for step in &output.steps {
-            for e in step.elements.iter().filter(|e| e.fate == ElementFate::DroppedLate) {
+            let dropped =
+                |e: &&ElementOutcome<K>| matches!(e.fate, ElementFate::DroppedLate | ElementFate::DroppedClosed);
+            for e in step.elements.iter().filter(dropped) {
                 if e.event_time.is_some_and(|t| window.contains(t)) {
                     let _ = writeln!(
                         out,
-                        "    element {} (key {:?}, event time {}) of this window was dropped as late at {}, \
-                         watermark {}",
+                        "    element {} (key {:?}, event time {}) of this window was {} at {}, watermark {}",
                         e.index,
-                        e.key.as_ref().expect("a late element decoded"),
+                        e.key.as_ref().expect("a dropped element decoded"),
                         e.event_time.expect("checked above"),
+                        e.fate,
                         step,
                         step.watermark_before
                     );

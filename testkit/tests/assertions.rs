@@ -568,6 +568,33 @@ mod beam_style {
         }
     }
 
+    #[test]
+    fn a_failure_report_names_an_element_dropped_for_a_closed_window() {
+        let message = failure(|| {
+            let p = TestPipeline::new(
+                timestamped_values::<i64>()
+                    .windows(FixedWindows::of(Duration::millis(1000)))
+                    .triggering(AfterPane::element_count_at_least(1))
+                    .key_by(|_| 1)
+                    .to_list(|e| e.value)
+                    .values(),
+            );
+            let output = p.apply(TestStream::new().add_elements([tv(1, 100)]).add_elements([tv(2, 200)]));
+            assert_that(&output)
+                .in_window(first())
+                .flatten()
+                .contains_in_any_order([1, 2]);
+            p.run();
+        });
+        for part in [
+            "  * EARLY pane 0, final, key 1: [1]",
+            "    element 1 (key 1, event time 1970-01-01T00:00:00.200) of this window was dropped: its window's \
+             trigger had finished at step 2: add_elements(1 element), watermark -inf",
+        ] {
+            assert!(message.contains(part), "missing {part:?} in:\n{message}");
+        }
+    }
+
     /// Early panes every element, on time at the end of the window, discarding.
     fn early_every_element() -> TestPipeline<i32, Vec<i64>> {
         TestPipeline::new(
