@@ -8,8 +8,10 @@
 //! Flatten`, or a `Combine`; here they are one stage: [`timestamped_values`] decodes each element,
 //! `.windows(..)`, `.triggering(..)` and the rest window it, `.key_by(..)` keys it and `.to_list(..)`
 //! (GroupByKey values), `.sum(..)` or `.count()` combines it; `flatten()` on an assertion lists the
-//! grouped elements as `Flatten.iterables()` does. Tests that need several stages, side inputs or
-//! several outputs of one TestStream (`testMultiStage`, Python's side-input and multiple-output tests,
+//! grouped elements as `Flatten.iterables()` does. Python's tagged outputs of one TestStream become
+//! separate streams applied to the same pipeline. Tests that need several stages, side inputs,
+//! pre-windowed elements or a runner service (`testMultiStage`, Python's side-input tests,
+//! `test_windowed_values_interpreted_correctly`, `test_basic_execution_with_service`,
 //! `ReverseTestStream`) have no single-stage equivalent and are not ported.
 
 use pipeline::strategy::AccumulationMode;
@@ -512,6 +514,83 @@ fn test_basic_execution() {
     .map(|(e, s)| (e.to_string(), seconds(*s)))
     .collect();
     assert_eq!(recorded, expected);
+}
+
+#[test]
+fn test_multiple_outputs() {
+    // Each tag of the TestStream is a stream of its own here, applied to the same pipeline.
+    let records = TestPipeline::new(
+        timestamped_values::<String>()
+            .windows(GlobalWindows)
+            .key_by(|e| e.value.clone())
+            .count()
+            .values(),
+    );
+    let letters = records.apply(TestStream::new().advance_watermark_to(seconds(5)).add_elements([
+        tv("a", seconds(6)),
+        tv("b", seconds(7)),
+        tv("c", seconds(8)),
+    ]));
+    let numbers = records.apply(TestStream::new().advance_watermark_to(seconds(10)).add_elements([
+        tv("1", seconds(11)),
+        tv("2", seconds(12)),
+        tv("3", seconds(13)),
+    ]));
+    records.run();
+    let recorded = |output: &testkit::TestOutput<String, u64>| -> Vec<(String, Timestamp)> {
+        output
+            .elements()
+            .map(|e| (e.key.clone().unwrap(), e.event_time.unwrap()))
+            .collect()
+    };
+    let expected = |pairs: &[(&str, i64)]| -> Vec<(String, Timestamp)> {
+        pairs.iter().map(|(e, s)| (e.to_string(), seconds(*s))).collect()
+    };
+    // equal_to([('a', Timestamp(6)), ('b', Timestamp(7)), ('c', Timestamp(8))]), label='assert letters'
+    assert_eq!(recorded(&letters.output()), expected(&[("a", 6), ("b", 7), ("c", 8)]));
+    // equal_to([('1', Timestamp(11)), ('2', Timestamp(12)), ('3', Timestamp(13))]), label='assert numbers'
+    assert_eq!(
+        recorded(&numbers.output()),
+        expected(&[("1", 11), ("2", 12), ("3", 13)])
+    );
+}
+
+#[test]
+fn test_multiple_outputs_with_watermark_advancement() {
+    // Each tag is a stream of its own, with its own watermark, through the same windowing:
+    // FixedWindows(15), AfterWatermark(early=AfterCount(1)), DISCARDING, then ('k', x) and GroupByKey.
+    let records = python_gbk(
+        timestamped_values::<String>()
+            .windows(FixedWindows::of(Duration::seconds(15)))
+            .triggering(AfterWatermark::past_end_of_window().with_early_firings(AfterPane::element_count_at_least(1)))
+            .accumulation(AccumulationMode::Discarding),
+    );
+    let letters = records.apply(
+        TestStream::new()
+            .advance_watermark_to(seconds(0))
+            .advance_watermark_to(seconds(5))
+            .add_elements([tv("a", seconds(6)), tv("b", seconds(7)), tv("c", seconds(8))])
+            .advance_watermark_to(seconds(10)),
+    );
+    let numbers = records.apply(
+        TestStream::new()
+            .advance_watermark_to(seconds(0))
+            .advance_watermark_to(seconds(20))
+            .add_elements([tv("1", seconds(21)), tv("2", seconds(22)), tv("3", seconds(23))])
+            .advance_watermark_to(seconds(30)),
+    );
+    let window = |start: i64, end: i64| Window::new(seconds(start), seconds(end));
+    // expected_letters = {window.IntervalWindow(0, 15): [('k', ['a', 'b', 'c']), ('k', [])]}
+    assert_that(&letters)
+        .in_window(window(0, 15))
+        .contains_in_any_order([k(&["a", "b", "c"]), k(&[])]);
+    assert_that(&letters).satisfies(|panes| panes.len() == 2);
+    // expected_numbers = {window.IntervalWindow(15, 30): [('k', ['1', '2', '3']), ('k', [])]}
+    assert_that(&numbers)
+        .in_window(window(15, 30))
+        .contains_in_any_order([k(&["1", "2", "3"]), k(&[])]);
+    assert_that(&numbers).satisfies(|panes| panes.len() == 2);
+    records.run();
 }
 
 #[test]
