@@ -130,8 +130,6 @@ struct WindowState<A> {
     clear_since: Option<u64>,
     /// Queued in the bundle's windows to ask `shouldFire`.
     considered: bool,
-    /// Queued in a timer step's windows to wake.
-    due: bool,
 }
 
 /// Everything but the per-key window states, so that a key's states and the machinery can be borrowed
@@ -142,7 +140,8 @@ struct Machinery<K, C: CombineFn> {
     program: TriggerProgram,
     merging: bool,
     watermark: Watermark,
-    /// The watermark at the start of the current step (the output watermark catches up at step ends).
+    /// The watermark at the start of the current step (the output watermark catches up at step ends);
+    /// only a watermark advance moves the watermark within a step.
     step_start_watermark: Timestamp,
     processing_time: Timestamp,
     /// The current step: a bundle, a watermark advance or a processing-time advance. Starts at 1.
@@ -155,6 +154,8 @@ struct Machinery<K, C: CombineFn> {
     wakeups: Wakeups,
     /// The windows the current bundle touched.
     to_consider: Vec<(Window, K)>,
+    /// The windows a timer step wakes (kept to spare the allocation).
+    due: Vec<(Window, K)>,
     open_windows: usize,
     elements: u64,
     stats: AggregatorStats,
@@ -220,6 +221,7 @@ where
                 processing_timers: BTreeSet::new(),
                 wakeups: Wakeups::default(),
                 to_consider: Vec::new(),
+                due: Vec::new(),
                 open_windows: 0,
                 elements: 0,
                 stats: AggregatorStats::default(),
@@ -267,6 +269,12 @@ where
         self.machinery.stats
     }
 
+    /// True when the window function merges windows (sessions): a bundle must then be handed over whole,
+    /// with [`process_bundle`](Self::process_bundle), since Beam merges before it adds any element.
+    pub fn merges_windows(&self) -> bool {
+        self.machinery.merging
+    }
+
     /// Processes one input bundle (Beam's `ReduceFnRunner.processElements`): merges windows if the window
     /// function merges, adds each element to its windows (dropping it for expired and closed ones), then
     /// fires every window of the bundle whose trigger says so, at most once each. `fates` receives the
@@ -276,9 +284,7 @@ where
         I: IntoIterator<Item = (K, Timestamp, C::Input)>,
     {
         fates.clear();
-        let m = &mut self.machinery;
-        m.step_start_watermark = m.watermark.timestamp();
-        if m.merging {
+        if self.machinery.merging {
             let elements: Vec<_> = elements.into_iter().collect();
             self.process_merging(elements, fates);
         } else {
@@ -287,9 +293,30 @@ where
                 fates.push(fate);
             }
         }
-        self.fire_considered(out);
+        self.machinery.elements += fates.len() as u64;
+        self.finish_bundle(out);
+    }
+
+    /// Adds one element to the current bundle, which [`finish_bundle`](Self::finish_bundle) ends: the
+    /// element-at-a-time form of [`process_bundle`](Self::process_bundle) for a window function that
+    /// does not merge (the same semantics: no window fires before the bundle ends). Panics when the
+    /// window function merges ([`merges_windows`](Self::merges_windows)).
+    pub fn process(&mut self, key: K, timestamp: Timestamp, input: C::Input) -> Fate {
+        assert!(
+            !self.machinery.merging,
+            "a merging window function needs whole bundles: use process_bundle"
+        );
+        self.machinery.elements += 1;
+        self.process_element(key, timestamp, input)
+    }
+
+    /// Ends the current bundle: every window it touched fires if its trigger says so, at most once, in
+    /// the canonical order.
+    pub fn finish_bundle(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
+        if !self.machinery.to_consider.is_empty() {
+            self.fire_considered(out);
+        }
         let m = &mut self.machinery;
-        m.elements += fates.len() as u64;
         let s = m.stats;
         assert_eq!(
             s.accepted + s.dropped_late + s.dropped_closed + s.no_window,
@@ -299,40 +326,16 @@ where
         m.step += 1;
     }
 
-    /// The windows of `t` that are not expired; `Err` with the element's fate when there are none.
-    fn live_windows(&mut self, t: Timestamp, windows: &mut Vec<Window>) -> Result<(), Fate> {
-        windows.clear();
-        let m = &mut self.machinery;
-        m.strategy.window_fn.assign_windows(t, windows);
-        if windows.is_empty() {
-            m.stats.no_window += 1;
-            return Err(Fate::NoWindow);
-        }
-        let before = windows.len();
-        let (strategy, watermark) = (&m.strategy, m.watermark);
-        windows.retain(|w| !strategy.is_expired(w, watermark));
-        m.stats.dropped_window_assignments += (before - windows.len()) as u64;
-        if windows.is_empty() {
-            m.stats.dropped_late += 1;
-            return Err(Fate::DroppedLate);
-        }
-        Ok(())
-    }
-
+    #[inline(always)]
     fn process_element(&mut self, key: K, t: Timestamp, input: C::Input) -> Fate {
-        let mut windows = std::mem::take(&mut self.assigned);
-        let fate = match self.live_windows(t, &mut windows) {
-            Err(fate) => fate,
-            Ok(()) => {
-                let states = match self.windows_by_key.get_mut(&key) {
-                    Some(states) => states,
-                    None => self.windows_by_key.entry(key.clone()).or_default(),
-                };
-                self.machinery.add(&key, states, &windows, input)
-            }
+        if let Err(fate) = self.machinery.live_windows(t, &mut self.assigned) {
+            return fate;
+        }
+        let states = match self.windows_by_key.get_mut(&key) {
+            Some(states) => states,
+            None => self.windows_by_key.entry(key.clone()).or_default(),
         };
-        self.assigned = windows;
-        fate
+        self.machinery.add(&key, states, &self.assigned, input)
     }
 
     /// A bundle under a merging window function: Beam merges each key's windows (the bundle's new ones
@@ -341,7 +344,7 @@ where
         let mut windows: Vec<Vec<Window>> = Vec::with_capacity(elements.len());
         let mut scratch = Vec::new();
         for (_, t, _) in &elements {
-            match self.live_windows(*t, &mut scratch) {
+            match self.machinery.live_windows(*t, &mut scratch) {
                 Ok(()) => {
                     fates.push(Fate::Accepted);
                     windows.push(scratch.clone());
@@ -393,10 +396,6 @@ where
     /// The end of a bundle: every window it touched fires if its trigger says so, in the canonical order.
     fn fire_considered(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
         let mut windows = std::mem::take(&mut self.machinery.to_consider);
-        if windows.is_empty() {
-            self.machinery.to_consider = windows;
-            return;
-        }
         windows.sort_unstable_by(firing_order);
         for (window, key) in windows.drain(..) {
             let states = self
@@ -425,44 +424,55 @@ where
         }
         m.step_start_watermark = m.watermark.timestamp();
         m.watermark = to;
-        let mut due = Vec::new();
-        while let Some((time, _, _)) = m.event_timers.first() {
-            if *time >= to.timestamp() {
-                break;
-            }
-            let (time, window, key) = m.event_timers.pop_first().expect("checked above");
-            let Some(state) = self
-                .windows_by_key
-                .get_mut(&key)
-                .and_then(|states| states.iter_mut().find(|s| s.window == window))
-            else {
-                continue;
-            };
-            if time == window.max_timestamp() {
-                state.eow_timer = false;
-            }
-            if time == m.strategy.gc_time(&window) {
-                state.gc_timer = false;
-            }
-            if !state.due {
-                state.due = true;
-                due.push((window, key));
-            }
+        if m.event_timers
+            .first()
+            .is_none_or(|(time, _, _)| *time >= to.timestamp())
+        {
+            // Nothing to wake: the common case under a watermark that follows every record.
+            m.step += 1;
+            m.step_start_watermark = to.timestamp();
+            return;
         }
+        let mut due = std::mem::take(&mut m.due);
+        while m
+            .event_timers
+            .first()
+            .is_some_and(|(time, _, _)| *time < to.timestamp())
+        {
+            let (_, window, key) = m.event_timers.pop_first().expect("checked above");
+            due.push((window, key));
+        }
+        // A window with several timers due is woken once.
         due.sort_unstable_by(firing_order);
-        for (window, key) in due {
+        due.dedup();
+        for (window, key) in due.drain(..) {
             self.wake_by_watermark(window, key, out);
         }
-        self.machinery.step += 1;
+        let m = &mut self.machinery;
+        m.due = due;
+        m.step += 1;
+        // The output watermark has caught up with this step: the next step starts from here.
+        m.step_start_watermark = to.timestamp();
     }
 
     /// Beam's `ReduceFnRunner.onTimers` for one window woken by the watermark.
     fn wake_by_watermark(&mut self, window: Window, key: K, out: &mut Vec<Pane<K, C::Output>>) {
-        let states = self.windows_by_key.get_mut(&key).expect("a woken window has state");
-        let at = find(states, &window).expect("a woken window has state");
+        let Some(states) = self.windows_by_key.get_mut(&key) else {
+            return;
+        };
+        let Some(at) = find(states, &window) else {
+            return;
+        };
         let m = &mut self.machinery;
         let state = &mut states[at];
-        state.due = false;
+        // Every timer of the window behind the watermark has fired.
+        let watermark = m.watermark.timestamp();
+        if window.max_timestamp() < watermark {
+            state.eow_timer = false;
+        }
+        if m.strategy.gc_time(&window) < watermark {
+            state.gc_timer = false;
+        }
         let open = state.active && !m.program.is_closed(&state.trigger);
         if m.strategy.is_expired(&window, m.watermark) {
             // Garbage collection: the final pane, if the window is still open, then nothing is left.
@@ -501,13 +511,19 @@ where
             return;
         }
         m.processing_time = to;
-        m.step_start_watermark = m.watermark.timestamp();
-        let mut due = Vec::new();
-        while let Some((time, _, _)) = m.processing_timers.first() {
-            if *time >= to {
-                break;
-            }
+        if m.processing_timers.first().is_none_or(|(time, _, _)| *time >= to) {
+            m.step += 1;
+            return;
+        }
+        let mut due = std::mem::take(&mut m.due);
+        while m.processing_timers.first().is_some_and(|(time, _, _)| *time < to) {
             let (_, window, key) = m.processing_timers.pop_first().expect("checked above");
+            due.push((window, key));
+        }
+        due.sort_unstable_by(firing_order);
+        due.dedup();
+        for (window, key) in due.drain(..) {
+            // A timer that outlived its window (collected, or merged away) finds nothing.
             let Some(state) = self
                 .windows_by_key
                 .get_mut(&key)
@@ -515,18 +531,7 @@ where
             else {
                 continue;
             };
-            if !state.due {
-                state.due = true;
-                due.push((window, key));
-            }
-        }
-        due.sort_unstable_by(firing_order);
-        for (window, key) in due {
-            let states = self.windows_by_key.get_mut(&key).expect("a woken window has state");
-            let at = find(states, &window).expect("a woken window has state");
             let m = &mut self.machinery;
-            let state = &mut states[at];
-            state.due = false;
             // Processing-time timers of an expired window are ignored, like late elements.
             if m.strategy.is_expired(&window, m.watermark) {
                 continue;
@@ -535,7 +540,9 @@ where
                 m.emit(&key, state, out);
             }
         }
-        self.machinery.step += 1;
+        let m = &mut self.machinery;
+        m.due = due;
+        m.step += 1;
     }
 }
 
@@ -544,6 +551,26 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn,
 {
+    /// The windows of `t` that are not expired; `Err` with the element's fate when there are none.
+    #[inline]
+    fn live_windows(&mut self, t: Timestamp, windows: &mut Vec<Window>) -> Result<(), Fate> {
+        windows.clear();
+        self.strategy.window_fn.assign_windows(t, windows);
+        if windows.is_empty() {
+            self.stats.no_window += 1;
+            return Err(Fate::NoWindow);
+        }
+        let before = windows.len();
+        let (strategy, watermark) = (&self.strategy, self.watermark);
+        windows.retain(|w| !strategy.is_expired(w, watermark));
+        self.stats.dropped_window_assignments += (before - windows.len()) as u64;
+        if windows.is_empty() {
+            self.stats.dropped_late += 1;
+            return Err(Fate::DroppedLate);
+        }
+        Ok(())
+    }
+
     fn fresh_state(&self, window: Window) -> WindowState<C::Accumulator> {
         WindowState {
             window,
@@ -558,12 +585,12 @@ where
             // A window that did not exist held nothing: its output is as late as the watermark says.
             clear_since: Some(0),
             considered: false,
-            due: false,
         }
     }
 
     /// Adds one element to `windows` of `key` (already merged and not expired): Beam's
     /// `ReduceFnRunner.processElement`. A window whose trigger has closed drops it.
+    #[inline(always)]
     fn add(
         &mut self,
         key: &K,
@@ -612,6 +639,7 @@ where
         }
     }
 
+    #[inline]
     fn add_input(&mut self, key: &K, state: &mut WindowState<C::Accumulator>, input: C::Input) {
         let window = state.window;
         let max_timestamp = window.max_timestamp();
@@ -624,15 +652,23 @@ where
             state.clear_since = None;
         }
         self.combine.add_input(&mut state.accumulator, input);
-        let mut env = Env {
-            window,
-            watermark: self.watermark.timestamp(),
-            processing_time: self.processing_time,
-            merging: self.merging,
-            wakeups: &mut self.wakeups,
-        };
-        self.program.on_element(&mut state.trigger, &mut env);
-        self.apply_wakeups(key, state);
+        if self.program.is_default() {
+            // The default trigger's onElement, without the machinery: a timer at the end of the window.
+            if !state.eow_timer && self.watermark.timestamp() <= max_timestamp {
+                self.wakeups.end_of_window = true;
+                self.apply_wakeups(key, state);
+            }
+        } else {
+            let mut env = Env {
+                window,
+                watermark: self.watermark.timestamp(),
+                processing_time: self.processing_time,
+                merging: self.merging,
+                wakeups: &mut self.wakeups,
+            };
+            self.program.on_element(&mut state.trigger, &mut env);
+            self.apply_wakeups(key, state);
+        }
         // The default trigger fires on nothing but the watermark, which does not move within a bundle.
         let may_fire = !self.program.is_default() || self.watermark.timestamp() > max_timestamp;
         if may_fire && !state.considered {
@@ -645,7 +681,10 @@ where
         if !state.gc_timer {
             state.gc_timer = true;
             let time = self.strategy.gc_time(&state.window);
-            self.event_timers.insert((time, state.window, key.clone()));
+            // With no allowed lateness it is the end-of-window timer: one timer, as in Beam.
+            if !(state.eow_timer && time == state.window.max_timestamp()) {
+                self.event_timers.insert((time, state.window, key.clone()));
+            }
         }
     }
 
@@ -654,8 +693,10 @@ where
         if self.wakeups.end_of_window && !state.eow_timer {
             state.eow_timer = true;
             state.clear_since = None;
-            self.event_timers
-                .insert((state.window.max_timestamp(), state.window, key.clone()));
+            let time = state.window.max_timestamp();
+            if !(state.gc_timer && time == self.strategy.gc_time(&state.window)) {
+                self.event_timers.insert((time, state.window, key.clone()));
+            }
         }
         for &time in &self.wakeups.processing {
             self.processing_timers.insert((time, state.window, key.clone()));

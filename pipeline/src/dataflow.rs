@@ -314,9 +314,6 @@ where
             pipeline: self.clone(),
             panes: Vec::new(),
             stats: PipelineStats::default(),
-            elements: Vec::new(),
-            routes: Vec::new(),
-            fates: Vec::new(),
         }
     }
 
@@ -489,13 +486,9 @@ pub struct PipelineInstance<E, K, C: CombineFn, O> {
     core: WindowedAggregator<K, C>,
     panes: Vec<Pane<K, C::Output>>,
     stats: PipelineStats,
-    // Scratch space for one bundle, kept to spare the allocations.
-    elements: Vec<(K, Timestamp, C::Input)>,
-    routes: Vec<Route>,
-    fates: Vec<Fate>,
 }
 
-/// Where a record of the bundle being processed goes: a dead letter, or an element for the core.
+/// Where a record of a bundle handed to the core whole goes: a dead letter, or an element for the core.
 enum Route {
     DeadLetter(Record, String),
     Element(Record, Timestamp),
@@ -514,84 +507,120 @@ where
     }
 
     /// [`process_bundle`](Self::process_bundle) for records the runner has already decoded with
-    /// [`Pipeline::decode_record`]: each record is decoded exactly once. The bundle's elements go to the
-    /// windowing core together (Beam processes a bundle's elements before it asks any window whether to
-    /// fire, and merges session windows first); dead letters and late records come out in record order.
+    /// [`Pipeline::decode_record`]: each record is decoded exactly once. Beam adds all of a bundle's
+    /// elements before it asks any window whether to fire; under a merging window function (sessions)
+    /// it also merges the bundle's windows first, so the core then takes the bundle whole. Dead letters
+    /// and late records come out in record order.
     pub fn process_decoded(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
+        if self.core.merges_windows() {
+            return self.process_whole(bundle, out);
+        }
         let mut summary = BundleSummary::default();
-        let mut routes = std::mem::take(&mut self.routes);
-        let mut elements = std::mem::take(&mut self.elements);
         for Decoded { record, event } in bundle {
             self.stats.read += 1;
-            let (event, t) = match event {
-                Ok(decoded) => decoded,
+            let event = match event {
+                Ok(event) => event,
                 Err(reason) => {
-                    routes.push(Route::DeadLetter(record, reason));
+                    self.dead_letter(record, reason, out);
                     continue;
                 }
             };
-            // Filtered events still carry event time: they move a bounded watermark like any other.
-            summary.max_event_time = summary.max_event_time.max(Some(t));
-            if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(&event)) {
-                self.stats.parsed += 1;
-                self.stats.filtered += 1;
+            let t = event.1;
+            let Some((key, input)) = self.element(&event.0, t, &mut summary) else {
                 continue;
-            }
-            elements.push(((self.pipeline.key)(&event), t, (self.pipeline.input)(&event)));
-            routes.push(Route::Element(record, t));
-        }
-        let mut fates = std::mem::take(&mut self.fates);
-        self.core
-            .process_bundle(elements.drain(..), &mut fates, &mut self.panes);
-        let mut fate_of = fates.iter();
-        for route in routes.drain(..) {
-            let (record, t) = match route {
-                Route::DeadLetter(record, reason) => {
-                    self.dead_letter(record, reason, out);
-                    continue;
-                }
-                Route::Element(record, t) => (record, t),
             };
-            let fate = *fate_of.next().expect("a fate for every element");
-            if fate != Fate::NoWindow {
-                self.stats.parsed += 1;
-            }
-            let reason = match fate {
-                Fate::Accepted => {
-                    self.stats.counted += 1;
-                    continue;
-                }
-                Fate::NoWindow => {
-                    // Only a user's window function can get here (the range is checked when decoding); the
-                    // record is dead-lettered so that the counts still add up.
-                    let reason = format!("event time {t}: the window function assigned it to no window");
-                    self.dead_letter(record, reason, out);
-                    continue;
-                }
-                Fate::DroppedLate => self.late_reason(t, self.core.watermark()),
-                Fate::DroppedClosed(window) => {
-                    self.stats.dropped_closed += 1;
-                    format!(
-                        "closed window: the trigger {} of window {window} has finished, so the window takes no \
-                         more elements until it is garbage-collected (Beam's droppedDueToClosedWindow)",
-                        self.core.strategy().trigger
-                    )
-                }
-            };
-            self.stats.dropped_late += 1;
-            out.late.push(LateRecord {
-                position: record.position,
-                event_time: t,
-                watermark: self.core.watermark(),
-                reason,
-                payload: record.payload,
-            });
+            let fate = self.core.process(key, t, input);
+            self.route(record, t, fate, out);
         }
-        self.fates = fates;
-        self.routes = routes;
-        self.elements = elements;
+        self.core.finish_bundle(&mut self.panes);
         self.drain_panes(out);
         summary
+    }
+
+    /// A bundle handed to the core whole (a merging window function).
+    fn process_whole(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
+        let mut summary = BundleSummary::default();
+        let mut routes = Vec::with_capacity(bundle.len());
+        let mut elements = Vec::with_capacity(bundle.len());
+        for Decoded { record, event } in bundle {
+            self.stats.read += 1;
+            match event {
+                Err(reason) => routes.push(Route::DeadLetter(record, reason)),
+                Ok((event, t)) => {
+                    if let Some((key, input)) = self.element(&event, t, &mut summary) {
+                        routes.push(Route::Element(record, t));
+                        elements.push((key, t, input));
+                    }
+                }
+            }
+        }
+        let mut fates = Vec::with_capacity(elements.len());
+        self.core.process_bundle(elements, &mut fates, &mut self.panes);
+        let mut fate_of = fates.into_iter();
+        for route in routes {
+            match route {
+                Route::DeadLetter(record, reason) => self.dead_letter(record, reason, out),
+                Route::Element(record, t) => {
+                    let fate = fate_of.next().expect("a fate for every element");
+                    self.route(record, t, fate, out);
+                }
+            }
+        }
+        self.drain_panes(out);
+        summary
+    }
+
+    /// Turns a decoded event into the core's element, unless the filter rejects it (then it is counted
+    /// as filtered and `None`).
+    #[inline(always)]
+    fn element(&mut self, event: &E, t: Timestamp, summary: &mut BundleSummary) -> Option<(K, C::Input)> {
+        // Filtered events still carry event time: they move a bounded watermark like any other.
+        summary.max_event_time = summary.max_event_time.max(Some(t));
+        if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(event)) {
+            self.stats.parsed += 1;
+            self.stats.filtered += 1;
+            return None;
+        }
+        Some(((self.pipeline.key)(event), (self.pipeline.input)(event)))
+    }
+
+    /// Sends `record` where its element's fate says: counted, dead-lettered (no window) or reported late
+    /// (expired or closed windows).
+    #[inline(always)]
+    fn route(&mut self, record: Record, t: Timestamp, fate: Fate, out: &mut Emitted<K, O>) {
+        if fate != Fate::NoWindow {
+            self.stats.parsed += 1;
+        }
+        let reason = match fate {
+            Fate::Accepted => {
+                self.stats.counted += 1;
+                return;
+            }
+            Fate::NoWindow => {
+                // Only a user's window function can get here (the range is checked when decoding); the
+                // record is dead-lettered so that the counts still add up.
+                let reason = format!("event time {t}: the window function assigned it to no window");
+                self.dead_letter(record, reason, out);
+                return;
+            }
+            Fate::DroppedLate => self.late_reason(t, self.core.watermark()),
+            Fate::DroppedClosed(window) => {
+                self.stats.dropped_closed += 1;
+                format!(
+                    "closed window: the trigger {} of window {window} has finished, so the window takes no \
+                     more elements until it is garbage-collected (Beam's droppedDueToClosedWindow)",
+                    self.core.strategy().trigger
+                )
+            }
+        };
+        self.stats.dropped_late += 1;
+        out.late.push(LateRecord {
+            position: record.position,
+            event_time: t,
+            watermark: self.core.watermark(),
+            reason,
+            payload: record.payload,
+        });
     }
 
     /// Moves the watermark forward and emits the panes that fire.
@@ -753,6 +782,51 @@ mod tests {
             out.late[0].reason
         );
         assert_eq!((stats.dropped_closed, stats.dropped_late, stats.counted), (1, 1, 3));
+        assert!(stats.check_conservation().is_ok(), "{stats:?}");
+    }
+
+    #[test]
+    fn a_session_bundle_goes_to_the_core_whole_and_its_records_are_routed_in_order() {
+        use crate::window::Sessions;
+        let sessions = numbers()
+            .windows(Sessions::with_gap_duration(Duration::millis(10)))
+            .key_by(|_| ())
+            .count()
+            .output(|_, w, _, n| (*w, n));
+        let mut run = sessions.start();
+        let mut out = Emitted::default();
+        let records = |texts: &[&str], first: u64| -> Vec<Record> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    Record::new(
+                        *t,
+                        Position::Index {
+                            index: first + i as u64,
+                        },
+                    )
+                })
+                .collect()
+        };
+        // [1, 11) and [5, 15) merge before either element is added: one session of two.
+        run.process_bundle(records(&["1", "x", "5", "y"], 0), &mut out);
+        run.advance_watermark(Watermark::MAX, &mut out);
+        run.process_bundle(records(&["2", "z"], 4), &mut out);
+        let at = Timestamp::from_millis;
+        assert_eq!(
+            out.outputs.iter().map(|o| o.value).collect::<Vec<_>>(),
+            vec![(Window::new(at(1), at(15)), 2)]
+        );
+        let dead: Vec<Position> = out.dead_letters.iter().map(|d| d.position).collect();
+        let index = |index| Position::Index { index };
+        assert_eq!(dead, vec![index(1), index(3), index(5)]);
+        assert_eq!(out.late.iter().map(|l| l.position).collect::<Vec<_>>(), vec![index(4)]);
+        let stats = run.stats();
+        assert_eq!(
+            (stats.read, stats.counted, stats.dropped_late, stats.dead_lettered),
+            (6, 2, 1, 3)
+        );
         assert!(stats.check_conservation().is_ok(), "{stats:?}");
     }
 

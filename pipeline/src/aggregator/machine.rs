@@ -51,7 +51,7 @@ enum Node {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct TriggerState {
     finished: Bits,
-    slots: Vec<Slot>,
+    slots: Box<[Slot]>,
 }
 
 /// The state of one node: nothing, `AfterPane`'s element count, or `AfterProcessingTime`'s target.
@@ -67,7 +67,7 @@ enum Slot {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Bits {
     small: u64,
-    large: Vec<u64>,
+    large: Box<[u64]>,
 }
 
 impl Bits {
@@ -90,7 +90,9 @@ impl Bits {
                 if !value {
                     return;
                 }
-                self.large.resize(at + 1, 0);
+                let mut grown = std::mem::take(&mut self.large).into_vec();
+                grown.resize(at + 1, 0);
+                self.large = grown.into_boxed_slice();
             }
             (&mut self.large[at], (i - 64) % 64)
         };
@@ -165,6 +167,8 @@ pub(crate) struct TriggerProgram {
     ends: Vec<usize>,
     /// Any node with an element count or a processing-time target.
     has_slots: bool,
+    /// The root is the default trigger.
+    default_root: bool,
 }
 
 impl TriggerProgram {
@@ -174,8 +178,10 @@ impl TriggerProgram {
             nodes: Vec::new(),
             ends: Vec::new(),
             has_slots: false,
+            default_root: false,
         };
         program.compile(trigger);
+        program.default_root = matches!(program.nodes[0], Node::Default);
         program.has_slots = program
             .nodes
             .iter()
@@ -233,7 +239,7 @@ impl TriggerProgram {
     /// True for Beam's default trigger, whose only firing condition is the watermark being past the end
     /// of the window and which never finishes.
     pub fn is_default(&self) -> bool {
-        matches!(self.nodes[0], Node::Default)
+        self.default_root
     }
 
     /// The state of a window no element has reached yet.
@@ -241,9 +247,9 @@ impl TriggerProgram {
         TriggerState {
             finished: Bits::default(),
             slots: if self.has_slots {
-                vec![Slot::Empty; self.nodes.len()]
+                vec![Slot::Empty; self.nodes.len()].into_boxed_slice()
             } else {
-                Vec::new()
+                Box::default()
             },
         }
     }
