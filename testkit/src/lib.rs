@@ -7,8 +7,10 @@
 //! [`TestStream`] scripts bundles, watermark steps and processing-time steps ([`stream`]) and runs them
 //! in virtual time ([`run`]); [`TestPipeline`] and [`assert_that`] check panes the way `PAssert` does
 //! ([`assert`](mod@assert)); [`Transcript`] turns a run into a snapshot-ready document ([`transcript`]);
-//! [`strategies`] draws scripts for proptest; [`scenario`] reads the scenario files of the data-driven
-//! tests; [`traffic`] and [`time`](mod@time) hold the fixtures and literals that keep tests short.
+//! [`strategies`] draws scripts, triggers and windows for proptest; [`scenario`] reads the scenario files
+//! of the data-driven tests; [`timestamped`] holds Beam-style elements ([`TimestampedValue`]) and a
+//! ready-made pipeline that reads them, for tests written the way Beam writes its own; [`traffic`] and
+//! [`time`](mod@time) hold the fixtures and literals that keep tests short.
 //! A complete test of the seed's traffic pipeline:
 //!
 //! ```
@@ -43,14 +45,16 @@ pub mod scenario;
 pub mod strategies;
 pub mod stream;
 pub mod time;
+pub mod timestamped;
 pub mod traffic;
 pub mod transcript;
 
 pub use assert::{assert_that, PCollection, PaneAssert, TestPipeline, Verdict};
 pub use run::{ElementFate, ElementOutcome, FiredPane, StepOutcome, TestOutput};
 pub use scenario::TrafficScenario;
-pub use stream::{ScriptError, TestStream, ToTimestamp, WithTimestamp};
+pub use stream::{Element, ScriptError, TestStream, ToTimestamp, WithTimestamp};
 pub use time::{timestamp, window};
+pub use timestamped::{timestamped_values, KeyedValues, PaneOutput, TimestampedValue};
 pub use traffic::{page_views, visit};
 pub use transcript::Transcript;
 
@@ -58,3 +62,8 @@ pub use transcript::Transcript;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// This crate's README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct TestkitReadmeDoctests;

@@ -81,7 +81,7 @@ pub struct ElementOutcome<K> {
     pub key: Option<K>,
     /// Its event time, when it decoded.
     pub event_time: Option<Timestamp>,
-    /// Counted, filtered out, dropped as late or dead-lettered.
+    /// Counted, filtered out, dropped (as late, or for a closed window) or dead-lettered.
     pub fate: ElementFate,
 }
 
@@ -95,6 +95,9 @@ pub enum ElementFate {
     Filtered,
     /// Every window it belongs to had expired.
     DroppedLate,
+    /// Its window was open but closed: the window's trigger had finished, so the window takes nothing
+    /// until it expires (Beam's `droppedDueToClosedWindow`). Reported as a late record too.
+    DroppedClosed,
     /// It did not decode.
     DeadLettered,
 }
@@ -200,7 +203,7 @@ where
         };
         let emitted = self.driver.emitted();
         for late in emitted.late.drain(..) {
-            mark(late.position, ElementFate::DroppedLate);
+            mark(late.position, drop_fate(&late));
             self.output.late.push(late);
         }
         for dead in emitted.dead_letters.drain(..) {
@@ -226,6 +229,17 @@ where
             processing_time,
             elements,
         });
+    }
+}
+
+/// Why a late record was dropped. The pipeline reports both kinds of drop as late records (and counts
+/// closed-window drops apart in `PipelineStats::dropped_closed`); the record itself tells them apart
+/// only by its reason, which for a closed window starts with `closed window:`.
+fn drop_fate(late: &LateRecord) -> ElementFate {
+    if late.reason.starts_with("closed window:") {
+        ElementFate::DroppedClosed
+    } else {
+        ElementFate::DroppedLate
     }
 }
 
@@ -279,6 +293,7 @@ impl ElementFate {
             ElementFate::Counted => "counted",
             ElementFate::Filtered => "filtered out",
             ElementFate::DroppedLate => "dropped as late",
+            ElementFate::DroppedClosed => "dropped: its window's trigger had finished",
             ElementFate::DeadLettered => "dead-lettered",
         }
     }
@@ -359,6 +374,33 @@ mod tests {
         assert_eq!(fates, [ElementFate::Counted, ElementFate::Filtered]);
         assert_eq!(output.panes.len(), 1);
         assert_eq!(output.stats.filtered, 1);
+    }
+
+    #[test]
+    fn an_element_for_a_window_its_trigger_closed_is_told_apart_from_a_late_one() {
+        use crate::timestamped::{timestamped_values, KeyedValues, TimestampedValue};
+        use pipeline::trigger::AfterPane;
+        use pipeline::window::FixedWindows;
+        // AfterPane.elementCountAtLeast(1), not repeated: the first pane finishes the trigger.
+        let once = timestamped_values::<(String, i64)>()
+            .windows(FixedWindows::of(Duration::seconds(10)))
+            .allowed_lateness(Duration::seconds(10))
+            .triggering(AfterPane::element_count_at_least(1))
+            .count_per_key();
+        let kv = |v: i64, ms: i64| TimestampedValue::of(("k".to_owned(), v), Timestamp::from_millis(ms));
+        let output = TestStream::new()
+            .add_elements([kv(1, 1_000)])
+            .add_elements([kv(2, 2_000)]) // the window is closed
+            .advance_watermark_to(Timestamp::from_millis(30_000))
+            .add_elements([kv(3, 3_000)]) // the window expired at 19.999 s
+            .run(&once)
+            .unwrap();
+        let fates: Vec<ElementFate> = output.elements().map(|e| e.fate).collect();
+        use ElementFate::*;
+        assert_eq!(fates, [Counted, DroppedClosed, DroppedLate]);
+        assert_eq!((output.stats.dropped_late, output.stats.dropped_closed), (2, 1));
+        assert_eq!(output.late.len(), 2);
+        assert_eq!(DroppedClosed.to_string(), "dropped: its window's trigger had finished");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! proptest strategies for the traffic pipeline: keys, visits, pipeline options and scripted timelines
-//! whose event times and watermark steps crowd the boundaries where windowing rules change.
+//! proptest strategies: keys, visits, pipeline options, triggers, windows and scripted timelines whose
+//! event times and watermark steps crowd the boundaries where windowing rules change.
 //!
 //! Every strategy is a small function returning `impl Strategy`. Times are drawn around a few fixed
 //! windows from [`BASE`] and, most of the time, from the instants that matter for a window
@@ -9,6 +9,12 @@
 //! so elements arrive behind the watermark, exactly at it, and just past the point where their window
 //! expires. Scripts are [`TestStream`]s: a failing case shrinks to a short script and prints in the
 //! scenario format, ready to paste into `tests/scenarios/`.
+//!
+//! For triggers, [`windowing`] draws a complete [`Windowing`] (what `simulate`'s windowing flags say):
+//! fixed windows, sessions or the global window, any trigger of Beam's algebra two composites deep
+//! ([`trigger`], [`once_trigger`]), allowed lateness, accumulation, closing and on-time behaviours; and
+//! [`trigger_timeline`] a script of Beam-style `(key, id)` elements with processing-time steps, so that
+//! a property can tell exactly which elements each pane holds.
 
 use pipeline::event::VisitEvent;
 use pipeline::strategy::AccumulationMode;
@@ -17,7 +23,14 @@ use pipeline::traffic::TrafficConfig;
 use proptest::prelude::*;
 use proptest::sample::select;
 
+use pipeline::trigger::{
+    AfterAll, AfterEach, AfterFirst, AfterPane, AfterProcessingTime, AfterWatermark, ClosingBehavior, Never,
+    OnTimeBehavior, Repeatedly, Trigger,
+};
+use pipeline::windowing::{WindowSpec, Windowing};
+
 use crate::stream::TestStream;
+use crate::timestamped::TimestampedValue;
 use crate::traffic::visit;
 
 /// The first window's start: 2024-04-28T23:12:40.000 UTC, the seed's example window, aligned to every
@@ -267,5 +280,210 @@ pub fn any_script() -> impl Strategy<Value = TestStream> {
             stream = stream.advance_watermark_to_infinity();
         }
         stream
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Triggers, sessions and the global window, on Beam-style elements.
+
+/// The most elements a [`trigger_timeline`] holds: 8 bundles of 3.
+const MAX_ELEMENTS: usize = 24;
+
+/// The windows the trigger properties draw: fixed windows of 10 s or 20 s, sessions with a gap of 5 s
+/// or 10 s, or the global window.
+pub fn window_spec() -> impl Strategy<Value = WindowSpec> {
+    prop_oneof![
+        2 => select(&[10_000i64, 20_000][..]).prop_map(|ms| WindowSpec::Fixed(Duration::millis(ms))),
+        2 => session_gap().prop_map(WindowSpec::Sessions),
+        1 => Just(WindowSpec::Global),
+    ]
+}
+
+/// A session gap: 5 s or 10 s.
+pub fn session_gap() -> impl Strategy<Value = Duration> {
+    select(&[5_000i64, 10_000][..]).prop_map(Duration::millis)
+}
+
+/// A trigger that fires at most once (Beam's `OnceTrigger`, what `.withEarlyFirings`,
+/// `.withLateFirings`, `.orFinally`, `AfterFirst` and `AfterAll` take), at most `depth` composites deep:
+/// `AfterPane.elementCountAtLeast(1..=3)`, `AfterProcessingTime` with a delay of 1 to 5 s or aligned to
+/// 5 s, `AfterWatermark.pastEndOfWindow()`, `Never.ever()`, and `AfterFirst`/`AfterAll` of two of them.
+pub fn once_trigger(depth: u32) -> BoxedStrategy<Trigger> {
+    let leaf = prop_oneof![
+        3 => (1..=3u64).prop_map(AfterPane::element_count_at_least),
+        3 => prop_oneof![
+            (1..=5i64).prop_map(|s| AfterProcessingTime::past_first_element_in_pane()
+                .plus_delay_of(Duration::seconds(s))),
+            Just(AfterProcessingTime::past_first_element_in_pane()
+                .aligned_to(Duration::seconds(5), Timestamp::EPOCH)),
+        ]
+        .prop_map(Trigger::from),
+        2 => Just(Trigger::from(AfterWatermark::past_end_of_window())),
+        1 => Just(Never::ever()),
+    ];
+    if depth == 0 {
+        return leaf.boxed();
+    }
+    let two = || prop::collection::vec(once_trigger(depth - 1), 2);
+    prop_oneof![
+        4 => leaf,
+        1 => two().prop_map(AfterFirst::of),
+        1 => two().prop_map(AfterAll::of),
+    ]
+    .boxed()
+}
+
+/// Any trigger of Beam's algebra, at most `depth` composites deep, valid by Beam's types
+/// ([`Trigger::check`]): the default trigger, a [`once_trigger`], `Repeatedly.forever`,
+/// `AfterEach.inOrder` of two or three, `.orFinally(once)`, and `AfterWatermark.pastEndOfWindow()` with
+/// early firings, late firings or both.
+pub fn trigger(depth: u32) -> BoxedStrategy<Trigger> {
+    if depth == 0 {
+        return prop_oneof![1 => Just(Trigger::Default), 3 => once_trigger(0)].boxed();
+    }
+    let inner = || trigger(depth - 1);
+    let once = || once_trigger(depth - 1);
+    prop_oneof![
+        2 => Just(Trigger::Default),
+        2 => once_trigger(depth),
+        3 => inner().prop_map(Repeatedly::forever),
+        1 => prop::collection::vec(inner(), 2..=3).prop_map(AfterEach::in_order),
+        1 => (inner(), once()).prop_map(|(main, until)| main.or_finally(until)),
+        3 => (prop::option::of(once()), prop::option::of(once()), any::<bool>()).prop_map(|(early, late, both)| {
+            let mut t = AfterWatermark::past_end_of_window();
+            match (early, late) {
+                (None, None) => t = t.with_early_firings(AfterPane::element_count_at_least(1)),
+                (early, late) => {
+                    if let Some(early) = early {
+                        t = t.with_early_firings(early);
+                    }
+                    if let Some(late) = late {
+                        t = t.with_late_firings(late);
+                    } else if both {
+                        t = t.with_late_firings(AfterPane::element_count_at_least(1));
+                    }
+                }
+            }
+            Trigger::from(t)
+        }),
+    ]
+    .boxed()
+}
+
+/// A complete windowing for the trigger properties: drawn windows and trigger (two composites deep),
+/// allowed lateness of 0, 1 ms, 5 s or 20 s, either accumulation mode, either closing behaviour and
+/// either on-time behaviour.
+pub fn windowing() -> impl Strategy<Value = Windowing> {
+    (
+        window_spec(),
+        trigger(2),
+        select(&[0i64, 1, 5_000, 20_000][..]),
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(
+            |(windows, trigger, lateness, accumulating, fire_always, on_time_always)| Windowing {
+                windows,
+                trigger,
+                allowed_lateness: Duration::millis(lateness),
+                accumulation: if accumulating {
+                    AccumulationMode::Accumulating
+                } else {
+                    AccumulationMode::Discarding
+                },
+                closing_behavior: if fire_always {
+                    ClosingBehavior::FireAlways
+                } else {
+                    ClosingBehavior::FireIfNonEmpty
+                },
+                on_time_behavior: if on_time_always {
+                    OnTimeBehavior::FireAlways
+                } else {
+                    OnTimeBehavior::FireIfNonEmpty
+                },
+            },
+        )
+}
+
+/// The length the drawn instants of `windowing` crowd around: the fixed windows' size, the session
+/// gap, 10 s for the global window.
+fn unit(windowing: &Windowing) -> i64 {
+    match windowing.windows {
+        WindowSpec::Fixed(size) | WindowSpec::Sliding { size, .. } => size.as_millis(),
+        WindowSpec::Sessions(gap) => gap.as_millis(),
+        WindowSpec::Global => 10_000,
+    }
+}
+
+/// An instant where `windowing`'s rules change, or near one: with `u` the window size (or session gap)
+/// and `L` the allowed lateness, `BASE + k·u` plus `0`, `u − 1 ms`, `u`, `u − 1 ms + L` or `u + L`, for
+/// `k` in `0..WINDOWS`; elements a gap apart make sessions that touch, and so merge.
+pub fn windowing_boundary_time(windowing: &Windowing) -> impl Strategy<Value = Timestamp> {
+    let u = unit(windowing);
+    let lateness = windowing.allowed_lateness.as_millis();
+    (0..WINDOWS, select(&[0i64, 1, 2, 3, 4][..])).prop_map(move |(k, which)| {
+        let base = BASE.millis() + k * u;
+        Timestamp::from_millis(match which {
+            0 => base,
+            1 => base + u - 1,
+            2 => base + u,
+            3 => base + u - 1 + lateness,
+            _ => base + u + lateness,
+        })
+    })
+}
+
+/// One Beam-style element of a trigger timeline: key and id, at a drawn event time (a boundary instant
+/// three times out of four, anywhere in the first [`WINDOWS`] units otherwise). Ids are filled in by
+/// [`trigger_timeline`], in arrival order.
+fn keyed_element(windowing: &Windowing) -> impl Strategy<Value = (String, Timestamp)> {
+    let span = WINDOWS * unit(windowing);
+    let time = prop_oneof![
+        3 => windowing_boundary_time(windowing),
+        1 => (0..span).prop_map(|ms| Timestamp::from_millis(BASE.millis() + ms)),
+    ];
+    (keys(), time)
+}
+
+/// A script of Beam-style elements for `windowing`: 1 to 8 segments, each a bundle of 1 to 3
+/// [`TimestampedValue`]s `(key, id)` (ids 0, 1, 2, … in arrival order) followed, more often than not, by
+/// a watermark step and, often, by a processing-time step of 1 to 6 s (so that processing-time triggers
+/// fire), then the watermark to +∞. Read it with a pipeline built on
+/// [`timestamped_values::<(String, u64)>()`](crate::timestamped::timestamped_values).
+pub fn trigger_timeline(windowing: &Windowing) -> impl Strategy<Value = TestStream> {
+    let segment = (
+        prop::collection::vec(keyed_element(windowing), 1..=3),
+        prop::option::weighted(0.6, windowing_boundary_time(windowing)),
+        prop::option::weighted(0.4, 1..=6i64),
+    );
+    prop::collection::vec(segment, 1..=8).prop_map(|segments| {
+        let mut targets: Vec<Timestamp> = segments.iter().filter_map(|s| s.1).collect();
+        targets.sort();
+        let mut targets = targets.into_iter();
+        let mut stream = TestStream::new();
+        let mut id = 0u64;
+        for (elements, watermark, seconds) in segments {
+            stream = stream.add_elements(elements.into_iter().map(|(key, t)| {
+                id += 1;
+                TimestampedValue::of((key, id - 1), t)
+            }));
+            if watermark.is_some() {
+                stream = stream.advance_watermark_to(targets.next().expect("one target per watermark step"));
+            }
+            if let Some(s) = seconds {
+                stream = stream.advance_processing_time(Duration::seconds(s));
+            }
+        }
+        debug_assert!(id as usize <= MAX_ELEMENTS);
+        stream.advance_watermark_to_infinity()
+    })
+}
+
+/// A [`windowing`] and a [`trigger_timeline`] drawn for it.
+pub fn windowing_and_timeline() -> impl Strategy<Value = (Windowing, TestStream)> {
+    windowing().prop_flat_map(|windowing| {
+        let timeline = trigger_timeline(&windowing);
+        (Just(windowing), timeline)
     })
 }

@@ -21,7 +21,7 @@ use std::path::Path;
 
 use formats::scenario::{parse_step, write_scenario};
 use pipeline::event::VisitEvent;
-use pipeline::time::{Duration, Timestamp, TimestampRangeError, Watermark, TIMESTAMP_MAX_VALUE};
+use pipeline::time::{Duration, Timestamp, TimestampRangeError, Watermark, TIMESTAMP_MAX_VALUE, TIMESTAMP_MIN_VALUE};
 use pipeline::{Position, Record, Step};
 use serde::Serialize;
 
@@ -212,6 +212,25 @@ impl<T: ToTimestamp + ?Sized> ToTimestamp for &T {
     }
 }
 
+/// Something a script can add as one input record: anything `Serialize` (encoded as its JSON), or a
+/// [`TimestampedValue`](crate::timestamped::TimestampedValue), whose timestamp the script checks.
+pub trait Element {
+    /// The record's bytes, or why the element has none.
+    fn encode(&self) -> Result<Vec<u8>, String>;
+
+    /// The event time the element carries where the script can see it (a `TimestampedValue`'s), so
+    /// that a timestamp outside Beam's range is refused when the script is checked, not at run time.
+    fn timestamp(&self) -> Option<Timestamp> {
+        None
+    }
+}
+
+impl<T: Serialize> Element for T {
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(self).map_err(|e| e.to_string())
+    }
+}
+
 /// An element whose event timestamp a test can set: Beam's `TimestampedValue`, for element types that
 /// carry their own event time. [`TestStream::add_elements_at`] uses it.
 pub trait WithTimestamp {
@@ -234,21 +253,38 @@ impl TestStream {
         TestStream::default()
     }
 
-    /// Appends one input bundle: each element encoded as one JSON record.
-    pub fn add_elements<T: Serialize>(self, elements: impl IntoIterator<Item = T>) -> TestStream {
+    /// Appends one input bundle: each element encoded as one record (anything `Serialize` as its JSON;
+    /// a [`TimestampedValue`](crate::timestamped::TimestampedValue) with its own event time, so that
+    /// one bundle can hold elements at different times, as in Beam's
+    /// `addElements(TimestampedValue.of(x, t), ...)`). An element timestamp outside
+    /// `[TIMESTAMP_MIN_VALUE, TIMESTAMP_MAX_VALUE)` makes the step a [`ScriptError::ElementTimestamp`].
+    pub fn add_elements<T: Element>(self, elements: impl IntoIterator<Item = T>) -> TestStream {
         let step = self.steps.len() + 1;
-        let encoded: Result<Vec<Vec<u8>>, ScriptError> = elements
-            .into_iter()
-            .enumerate()
-            .map(|(element, e)| {
-                serde_json::to_vec(&e).map_err(|e| ScriptError::Encode {
-                    step,
-                    element,
-                    message: e.to_string(),
-                })
-            })
-            .collect();
-        self.push_records(encoded)
+        let mut encoded = Vec::new();
+        for (element, e) in elements.into_iter().enumerate() {
+            if let Some(Err(error)) = e.timestamp().map(Timestamp::check_element_time) {
+                return self.unwritable_step(|step| ScriptError::ElementTimestamp { step, error });
+            }
+            match e.encode() {
+                Ok(bytes) => encoded.push(bytes),
+                Err(message) => return self.push_records(Err(ScriptError::Encode { step, element, message })),
+            }
+        }
+        self.push_records(Ok(encoded))
+    }
+
+    /// Appends one input bundle of plain values, each a
+    /// [`TimestampedValue`](crate::timestamped::TimestampedValue) at the current watermark: Beam's
+    /// `addElements(x, ...)`, whose elements take the watermark as their timestamp
+    /// (`TIMESTAMP_MIN_VALUE` before the first watermark step). For pipelines built on
+    /// [`timestamped_values`](crate::timestamped::timestamped_values).
+    pub fn add_values<T: Serialize>(self, values: impl IntoIterator<Item = T>) -> TestStream {
+        let at = self.current_watermark().timestamp().max(TIMESTAMP_MIN_VALUE);
+        self.add_elements(
+            values
+                .into_iter()
+                .map(|value| crate::timestamped::TimestampedValue { value, timestamp: at }),
+        )
     }
 
     /// Appends one input bundle whose elements all carry the event time `at` (Beam's
@@ -293,6 +329,19 @@ impl TestStream {
     /// it by itself when the script does not end with it, as the end of a scenario file does.
     pub fn advance_watermark_to_infinity(self) -> TestStream {
         self.push(Step::Watermark(Watermark::MAX))
+    }
+
+    /// The watermark after the steps so far (the last watermark step's, −∞ before any): where
+    /// [`add_values`](Self::add_values) puts its elements.
+    pub fn current_watermark(&self) -> Watermark {
+        self.steps
+            .iter()
+            .rev()
+            .find_map(|step| match step {
+                Step::Watermark(w) => Some(*w),
+                _ => None,
+            })
+            .unwrap_or(Watermark::MIN)
     }
 
     /// The steps so far, in order.
@@ -698,6 +747,85 @@ mod tests {
             output.dead_letters
         );
         assert!(output.stats.check_conservation().is_ok());
+    }
+
+    #[test]
+    fn one_bundle_carries_timestamped_values_at_different_times() {
+        use crate::timestamped::TimestampedValue;
+        let stream = TestStream::new().add_elements([
+            TimestampedValue::of(1, Timestamp::from_millis(1000)),
+            TimestampedValue::of(2, "1970-01-01T00:00:02"),
+        ]);
+        assert_eq!(
+            stream.to_scenario(),
+            "{\"events\": [{\"value\":1,\"timestamp\":1000}, {\"value\":2,\"timestamp\":2000}]}\n"
+        );
+        let Step::Bundle(records) = &stream.steps()[0] else {
+            panic!("a bundle");
+        };
+        let times: Vec<i64> = records
+            .iter()
+            .map(|r| {
+                TimestampedValue::<i64>::from_json(&r.payload)
+                    .unwrap()
+                    .timestamp
+                    .millis()
+            })
+            .collect();
+        assert_eq!(times, [1000, 2000]);
+    }
+
+    #[test]
+    fn a_timestamped_value_at_or_after_the_end_of_time_is_refused_with_its_step() {
+        use crate::timestamped::TimestampedValue;
+        let last = TIMESTAMP_MAX_VALUE.minus(Duration::millis(1));
+        let err = TestStream::new()
+            .add_elements([TimestampedValue::of(-1, last)])
+            .add_elements([
+                TimestampedValue::of(0, Timestamp::EPOCH),
+                TimestampedValue::of(1, TIMESTAMP_MAX_VALUE),
+            ])
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, ScriptError::ElementTimestamp { step: 2, .. }), "{err}");
+        assert!(err.to_string().contains("not before the end of time"), "{err}");
+        let before = TIMESTAMP_MIN_VALUE.minus(Duration::millis(1));
+        let err = TestStream::new()
+            .add_elements([TimestampedValue::of("a", before)])
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, ScriptError::ElementTimestamp { step: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn plain_values_take_the_current_watermark_as_their_timestamp() {
+        use crate::timestamped::TimestampedValue;
+        let stream = TestStream::new()
+            .add_values(["before"])
+            .advance_watermark_to(Timestamp::from_millis(10))
+            .advance_processing_time(Duration::seconds(1))
+            .add_values(["a", "b"]);
+        let times: Vec<Timestamp> = stream
+            .steps()
+            .iter()
+            .filter_map(|s| match s {
+                Step::Bundle(records) => Some(records),
+                _ => None,
+            })
+            .flatten()
+            .map(|r| TimestampedValue::<String>::from_json(&r.payload).unwrap().timestamp)
+            .collect();
+        // Beam's TestStream gives an element without a timestamp the current watermark, which starts at
+        // TIMESTAMP_MIN_VALUE.
+        assert_eq!(
+            times,
+            [
+                TIMESTAMP_MIN_VALUE,
+                Timestamp::from_millis(10),
+                Timestamp::from_millis(10)
+            ]
+        );
+        assert_eq!(stream.current_watermark(), Watermark::at(Timestamp::from_millis(10)));
     }
 
     proptest::proptest! {

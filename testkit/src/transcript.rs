@@ -1,14 +1,17 @@
 //! Transcripts: a run's window outputs as a canonical, pane-aware document for snapshot tests.
 //!
 //! A [`Transcript`] has one block per script step: the step in the builder's words, the watermark after
-//! it, the elements of a bundle with what became of them, and the panes the step fired (key, window,
-//! timing, index, final flag, value). It is built only from virtual time and the run's own order, so it
+//! it (and, after a processing-time step, the virtual processing time), the elements of a bundle with
+//! what became of them, and the panes the step fired (key, window, timing — `EARLY` for a trigger's
+//! speculative panes, `ON_TIME`, `LATE` — index, final flag, value). A pane listed under a
+//! processing-time step is a processing-time firing. It is built only from virtual time and the run's own order, so it
 //! never holds a wall-clock time, a machine path or a hash-map order, and it serializes the same way on
 //! every machine. Snapshot it with insta, for example `insta::assert_yaml_snapshot!(output.transcript())`,
 //! review changes with `cargo insta review` (or read the `.snap.new` files) and commit the `.snap` files.
 
 use pipeline::pane::PaneTiming;
-use pipeline::PipelineStats;
+use pipeline::time::Duration;
+use pipeline::{PipelineStats, Step};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -32,6 +35,10 @@ pub struct TranscriptStep {
     pub action: String,
     /// The watermark after the step.
     pub watermark: String,
+    /// For a processing-time step, the virtual processing time after it, as the time elapsed since the
+    /// run started (`18m`): the panes below it are processing-time firings (`AfterProcessingTime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processing_time: Option<String>,
     /// For a bundle: `key @ event time`, with the fate when the element was not counted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub elements: Vec<String>,
@@ -68,6 +75,10 @@ impl<K: Serialize, O: Serialize> TestOutput<K, O> {
                 step: s.number,
                 action: s.action(),
                 watermark: s.watermark.to_string(),
+                processing_time: match s.step {
+                    Step::ProcessingTime(_) => Some(Duration::millis(s.processing_time.millis()).to_string()),
+                    _ => None,
+                },
                 elements: s
                     .elements
                     .iter()

@@ -14,7 +14,7 @@ fn transcript() {
         let scenario = TrafficScenario::load(path).unwrap_or_else(|e| panic!("{e}"));
         let output = scenario
             .stream
-            .run(&pipeline::traffic::traffic_pipeline(scenario.config))
+            .run(&scenario.pipeline())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(output.stats.check_conservation().is_ok(), "{:?}", output.stats);
         assert_eq!(output.open_windows, 0, "a window outlived the end of input");
@@ -50,7 +50,7 @@ fn simulate_and_test_stream_fire_the_same_panes() {
 
     insta::glob!("scenarios/*.jsonl", |path| {
         let scenario = TrafficScenario::load(path).unwrap();
-        let pipeline = pipeline::traffic::traffic_pipeline(scenario.config);
+        let pipeline = scenario.pipeline();
         let text = std::fs::read_to_string(path).unwrap();
         let mut source = ScenarioSource::from_reader(path.display().to_string(), text.as_bytes());
         let (mut outputs, mut late, mut dead) = (MemorySink::default(), MemorySink::default(), MemorySink::default());
