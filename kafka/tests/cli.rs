@@ -289,7 +289,7 @@ fn a_query_that_does_not_compile_exits_2_and_an_unreadable_one_exits_1_as_in_sim
         err.starts_with(&format!(
             "traffic-agg-sql: error: the query {} does not compile",
             query.display()
-        )) && err.contains("GROUP BY has no TUMBLE or HOP"),
+        )) && err.contains("GROUP BY has no TUMBLE, HOP or SESSION"),
         "{err}"
     );
     let missing = dir.path().join("missing.sql");

@@ -171,7 +171,7 @@ fn a_query_that_does_not_compile_exits_2_with_its_location() {
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let expected = format!(
-        "simulate: error: the query {} does not compile: GROUP BY has no TUMBLE or HOP: a streaming query \
+        "simulate: error: the query {} does not compile: GROUP BY has no TUMBLE, HOP or SESSION: a streaming query \
          aggregates per window\n --> line 3, column 1\n  |\n3 | GROUP BY id\n  | ^^^^^^^^\n",
         query.display()
     );
@@ -198,7 +198,7 @@ fn sql_with_window_is_refused() {
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("--window cannot be used with --sql: the query's TUMBLE or HOP sets the windows"),
+        stderr.contains("--window cannot be used with --sql: the query's TUMBLE, HOP or SESSION sets the windows"),
         "{stderr}"
     );
 }

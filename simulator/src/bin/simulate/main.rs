@@ -56,7 +56,7 @@ struct Args {
     out: Option<PathBuf>,
 
     /// Run this Beam SQL query (e.g. sql/queries/traffic_agg.sql) instead of the built-in traffic
-    /// aggregation; each output line is one of its rows. Its TUMBLE or HOP sets the windows.
+    /// aggregation; each output line is one of its rows. Its TUMBLE, HOP or SESSION sets the windows.
     #[arg(long, value_name = "QUERY_FILE")]
     sql: Option<PathBuf>,
 
