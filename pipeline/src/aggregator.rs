@@ -103,6 +103,10 @@ pub struct AggregatorStats {
     pub dropped_closed_window: u64,
     /// Window merges (a set of windows becoming one).
     pub merges: u64,
+    /// Elements in no pane yet whose window merged into a window whose trigger had finished. Beam's
+    /// `ReduceFnRunner` merges them into the closed window's state, which never fires again, so they are in
+    /// no pane; they are counted here so that nothing goes unaccounted (see [`Fate::DroppedClosed`]).
+    pub merged_into_closed: u64,
     /// Panes fired.
     pub panes: u64,
 }
@@ -914,6 +918,11 @@ where
         } else {
             merged.clear_since
         };
+        if self.program.is_closed(&merged.trigger) {
+            // Only a closed window the merge result coincides with is closed here (the sources are active):
+            // what the sources hold that no pane showed yet will never fire.
+            self.stats.merged_into_closed += sources.iter().map(|s| s.inputs_since_last_pane).sum::<u64>();
+        }
         for source in sources {
             self.combine
                 .merge_accumulators(&mut merged.accumulator, source.accumulator);

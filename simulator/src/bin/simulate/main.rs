@@ -677,8 +677,9 @@ fn print_summary(description: &str, report: &SimulationReport) {
         dead_lettered,
         filtered,
         dropped_late,
-        dropped_closed: _,
+        dropped_closed,
         counted,
+        merged_into_closed,
         panes,
     } = report.stats;
     let ok = report.stats.check_conservation().is_ok();
@@ -690,7 +691,14 @@ fn print_summary(description: &str, report: &SimulationReport) {
         eprintln!("  filtered out     {filtered:>10}");
     }
     eprintln!("  dropped as late  {dropped_late:>10}");
+    if dropped_closed > 0 {
+        eprintln!("    of which for a closed window {dropped_closed}");
+    }
     eprintln!("  counted          {counted:>10}");
+    if merged_into_closed > 0 {
+        // Beam's semantics, made visible: these records are in no pane.
+        eprintln!("    of which merged into a closed window, in no pane {merged_into_closed}");
+    }
     eprintln!("  panes emitted    {panes:>10}");
     eprintln!("  max open windows {:>10}", report.max_open_windows);
     let filtered_term = if filtered > 0 {
