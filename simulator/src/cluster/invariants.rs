@@ -21,6 +21,8 @@
 //! where a window has several panes, the same weaker rule applies, and so it does with session windows: a
 //! restart rebuilds every open session whole, but can re-emit a session that had already closed with a
 //! partial count (see `kafka_core::ledger`).
+//!
+//! A run's [`ClusterReport::rules`](crate::cluster::ClusterReport::rules) says which rules it was held to.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

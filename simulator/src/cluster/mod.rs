@@ -18,4 +18,4 @@ pub mod world;
 pub use explore::{exhaustive, explore, shrink, Exploration, Finding};
 pub use faults::{Baseline, Fault, FaultPlan};
 pub use invariants::Violation;
-pub use world::{run_cluster, ClusterOptions, ClusterReport, ClusterStats, Pace, ReportedRecord};
+pub use world::{run_cluster, ClusterOptions, ClusterReport, ClusterStats, Pace, ReportedRecord, Rules};

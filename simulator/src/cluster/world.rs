@@ -168,6 +168,28 @@ pub struct ClusterReport {
     pub baseline: Baseline,
     /// With [`ClusterOptions::trace`]: one line per notable happening, `<ms into the run> <what>`.
     pub trace: Vec<String>,
+    /// Which invariants the run was held to (they depend on the pipeline and the broker).
+    pub rules: Rules,
+}
+
+/// Which of the invariants a run is held to (see [`crate::cluster::invariants`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// No (key, window) visible with two different values.
+    pub one_value_per_key: bool,
+    /// At the end, the output equals the reference exactly; otherwise every window of the reference is
+    /// emitted at least once.
+    pub output_equals_reference: bool,
+}
+
+impl std::fmt::Display for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.output_equals_reference {
+            "the output equals the reference"
+        } else {
+            "every window of the reference is emitted at least once"
+        })
+    }
 }
 
 const OUTPUT: usize = 0;
@@ -1524,7 +1546,7 @@ where
             .iter()
             .map(|o| (o.value.message_key(), o.value.message_value()))
             .collect();
-        if !self.checker.one_value_per_key {
+        if !self.output_equals_reference() {
             // The weaker rule: every window of the reference was emitted at least once.
             if let Some(missing) = expected.keys().find(|k| !self.checker.outputs().contains_key(*k)) {
                 self.violate((
@@ -1542,6 +1564,11 @@ where
         }
     }
 
+    /// Whether the run's output must equal the reference exactly (see `one_value_per_key`).
+    fn output_equals_reference(&self) -> bool {
+        self.checker.one_value_per_key
+    }
+
     fn report(self) -> ClusterReport {
         let reported = |topic: &Topic, isolation| {
             topic.partitions[0]
@@ -1553,7 +1580,12 @@ where
                 })
                 .collect()
         };
+        let rules = Rules {
+            one_value_per_key: self.checker.one_value_per_key,
+            output_equals_reference: self.output_equals_reference(),
+        };
         ClusterReport {
+            rules,
             output: self.outputs[OUTPUT].partitions[0]
                 .visible(self.isolation)
                 .into_iter()

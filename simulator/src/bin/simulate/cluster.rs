@@ -430,14 +430,14 @@ fn print_summary(report: &ClusterReport, args: &Args, description: &str, mode: &
     );
     match &report.violation {
         None => eprintln!(
-            "  checks after every step: committed offsets never go back, {}, counts add up, watermarks never go \
-             back; at the end: dead letters are exactly the undecodable records, the output equals the \
-             reference: ok",
-            if args.cluster.exactly_once {
-                "each window, dead letter and late record visible once"
-            } else {
-                "one value per (key, window)"
-            }
+            "  checks after every step: committed offsets never go back, {}counts add up, watermarks never go \
+             back; at the end: dead letters are exactly the undecodable records, {}: ok",
+            match (args.cluster.exactly_once, report.rules.one_value_per_key) {
+                (true, _) => "each window, dead letter and late record visible once, ",
+                (false, true) => "one value per (key, window), ",
+                (false, false) => "",
+            },
+            report.rules
         ),
         Some(v) => {
             eprintln!("  VIOLATION: {v}");
