@@ -8,6 +8,13 @@
 //! {"watermark": "2024-04-28T23:13:00.000"}     the watermark moves here ("+inf" for the end)
 //! {"watermark": 1714345980000}                 the same in epoch milliseconds (also "1714345980000ms")
 //! {"processing_time": 5}                       processing time moves forward 5 seconds (1.5: 1500 ms)
+//! {"event": {...}, "partition": 0, "offset": 7, "kafka_ts": 1714345961000}
+//!                                              a bundle recorded from Kafka: where its records were
+//! {"events": [...], "partition": 0, "offset": [7, 9], "kafka_ts": [1714345961000, null]}
+//! {"dropped_late": {"partition": 0, "offset": 8, "event_time": "...", "watermark": "...",
+//!                   "reason": "...", "record": "..."}}
+//!                                              a record the recorded runtime dropped as late before its
+//!                                              pipeline saw it (a late line, as `--late-out` writes one)
 //! ```
 //!
 //! Each line is a [`pipeline::Step`]; [`parse_step`] reads one and [`step_line`] writes one, so that every
@@ -15,6 +22,14 @@
 //! base64 otherwise, so any bytes survive; a watermark as a datetime where that form shows it exactly
 //! (years 0 to 9999), as integer milliseconds otherwise; processing time as exact decimal seconds (at most
 //! three decimals, never rounded through `f64`).
+//!
+//! A recording of Kafka traffic (`traffic-agg --record`) adds to a bundle the `partition` its records came
+//! from, their `offset`s and the message timestamps (`kafka_ts`, epoch milliseconds, `null` for none):
+//! the records then stand at `partition`/`offset` (so their dead letters and late lines say where they
+//! were, as the runtime's do), and the timestamps are kept ([`ScenarioStep`]) without meaning for the
+//! replay. A `dropped_late` step is a record the runtime judged late before its pipeline saw it (the
+//! Kafka consumer judges lateness per partition): a replay reports it as late as it is, without
+//! processing it ([`pipeline::io::Source::take_dropped_late`]).
 //!
 //! The end of the file moves the watermark to +∞. A file is a scenario when its first non-blank line is
 //! an attempt at a step ([`is_step_attempt`]: a JSON object with no field of a visit record and a key
@@ -34,22 +49,24 @@ use std::str::FromStr;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pipeline::event::VISIT_FIELDS;
-use pipeline::io::{Position, Record, Source, SourceError, Step};
+use pipeline::io::{LateRecord, Position, Record, Source, SourceError, Step};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::dlq::{read_late_record, LateRecordLine};
 use crate::jsonl::JsonlSource;
 
 /// The keys of a scenario step, one of which each step has.
-pub const STEP_KEYWORDS: [&str; 6] = [
+pub const STEP_KEYWORDS: [&str; 7] = [
     "event",
     "events",
     "records",
     "records_base64",
     "watermark",
     "processing_time",
+    "dropped_late",
 ];
 
 /// How far (in edits: insert, delete, substitute, swap two neighbours) a key may be from a step keyword
@@ -72,6 +89,39 @@ struct StepLine<'a> {
     watermark: Option<&'a RawValue>,
     #[serde(borrow, default)]
     processing_time: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dropped_late: Option<&'a RawValue>,
+    // Where a recorded bundle's records came from in Kafka (only beside a bundle).
+    #[serde(default)]
+    partition: Option<i32>,
+    #[serde(borrow, default)]
+    offset: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    kafka_ts: Option<&'a RawValue>,
+}
+
+/// One line of a scenario: a step of the timeline, or a record a recorded runtime dropped as late
+/// before its pipeline saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioStep {
+    /// A step of the timeline.
+    Step {
+        /// The step.
+        step: Step,
+        /// For a bundle recorded from Kafka, each record's message timestamp in epoch milliseconds
+        /// (`None` where the message had none), in record order: kept for the reader, without meaning
+        /// for a replay. `None` for anything else.
+        kafka_ts: Option<Vec<Option<i64>>>,
+    },
+    /// A record the recorded runtime reported late without handing it to its pipeline: a replay
+    /// reports it the same way.
+    DroppedLate(LateRecord),
+}
+
+impl From<Step> for ScenarioStep {
+    fn from(step: Step) -> Self {
+        ScenarioStep::Step { step, kafka_ts: None }
+    }
 }
 
 /// `Some` for any present value, `null` included (serde's `Option` would read `null` as absent).
@@ -79,12 +129,27 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&RawValue as Deserialize>::deserialize(d).map(Some)
 }
 
-/// Parses one scenario line; the records of a bundle are placed by `position` (called once per record,
-/// in order).
-pub fn parse_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result<Step, String> {
+/// Parses one scenario line that is a step of the timeline; the records of a bundle are placed by
+/// `position` (called once per record, in order), or at the `partition` and `offset`s the line gives.
+/// A `dropped_late` line is refused: it is no step (see [`parse_scenario_step`]).
+pub fn parse_step(line: &[u8], position: impl FnMut() -> Position) -> Result<Step, String> {
+    match parse_scenario_step(line, position)? {
+        ScenarioStep::Step { step, .. } => Ok(step),
+        ScenarioStep::DroppedLate(_) => Err(
+            "a dropped_late line reports a record a recorded runtime dropped as late; it is no step of a \
+             timeline (simulate replays it)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Parses one scenario line, any kind (see the module docs); the records of a bundle are placed by
+/// `position` (called once per record, in order) unless the line gives their `partition` and `offset`s.
+pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result<ScenarioStep, String> {
     let step: StepLine = serde_json::from_slice(line).map_err(|e| {
         const EXPECTED: &str = "expected one of {\"event\": {...}}, {\"events\": [...]}, {\"records\": [\"...\"]}, \
-             {\"records_base64\": [\"...\"]}, {\"watermark\": \"2024-04-28T23:13:00.000\"}, {\"processing_time\": 5}";
+             {\"records_base64\": [\"...\"]}, {\"watermark\": \"2024-04-28T23:13:00.000\"}, {\"processing_time\": 5}, \
+             {\"dropped_late\": {...}}";
         match misspelt_keyword(line) {
             Some((key, keyword)) => {
                 format!("not a scenario step: unknown key `{key}`: did you mean `{keyword}`? {EXPECTED}")
@@ -99,6 +164,7 @@ pub fn parse_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result
         step.records_base64.is_some(),
         step.watermark.is_some(),
         step.processing_time.is_some(),
+        step.dropped_late.is_some(),
     ]
     .iter()
     .filter(|p| **p)
@@ -109,21 +175,27 @@ pub fn parse_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result
             STEP_KEYWORDS.join(", ")
         ));
     }
-    let mut bundle =
-        |payloads: Vec<Vec<u8>>| Step::Bundle(payloads.into_iter().map(|p| Record::new(p, position())).collect());
-    if let Some(event) = step.event {
-        return Ok(bundle(vec![event.get().as_bytes().to_vec()]));
+    let is_bundle =
+        step.event.is_some() || step.events.is_some() || step.records.is_some() || step.records_base64.is_some();
+    let origin = KafkaFields {
+        partition: step.partition,
+        offset: step.offset,
+        kafka_ts: step.kafka_ts,
+    };
+    if !is_bundle && origin.any() {
+        return Err(
+            "`partition`, `offset` and `kafka_ts` belong beside a bundle (event, events, records, records_base64)"
+                .to_owned(),
+        );
     }
-    if let Some(events) = step.events {
-        return Ok(bundle(
-            events.into_iter().map(|e| e.get().as_bytes().to_vec()).collect(),
-        ));
-    }
-    if let Some(records) = step.records {
-        return Ok(bundle(records.into_iter().map(String::into_bytes).collect()));
-    }
-    if let Some(encoded) = step.records_base64 {
-        let payloads = encoded
+    let payloads: Vec<Vec<u8>> = if let Some(event) = step.event {
+        vec![event.get().as_bytes().to_vec()]
+    } else if let Some(events) = step.events {
+        events.into_iter().map(|e| e.get().as_bytes().to_vec()).collect()
+    } else if let Some(records) = step.records {
+        records.into_iter().map(String::into_bytes).collect()
+    } else if let Some(encoded) = step.records_base64 {
+        encoded
             .iter()
             .enumerate()
             .map(|(i, text)| {
@@ -131,24 +203,160 @@ pub fn parse_step(line: &[u8], mut position: impl FnMut() -> Position) -> Result
                     .decode(text)
                     .map_err(|e| format!("records_base64: record {} is not base64: {e}", i + 1))
             })
-            .collect::<Result<_, _>>()?;
-        return Ok(bundle(payloads));
+            .collect::<Result<_, _>>()?
+    } else if let Some(value) = step.watermark {
+        return parse_watermark(value.get()).map(|w| Step::Watermark(w).into());
+    } else if let Some(late) = step.dropped_late {
+        return read_late_record(late.get().as_bytes())
+            .map(ScenarioStep::DroppedLate)
+            .map_err(|e| format!("dropped_late: {e}"));
+    } else {
+        let seconds = step.processing_time.expect("one field is present");
+        return parse_processing_time(seconds.get()).map(|d| Step::ProcessingTime(d).into());
+    };
+    let (positions, kafka_ts) = origin.positions(payloads.len())?;
+    let records = match positions {
+        Some(positions) => payloads
+            .into_iter()
+            .zip(positions)
+            .map(|(p, at)| Record::new(p, at))
+            .collect(),
+        None => payloads.into_iter().map(|p| Record::new(p, position())).collect(),
+    };
+    Ok(ScenarioStep::Step {
+        step: Step::Bundle(records),
+        kafka_ts,
+    })
+}
+
+/// The Kafka fields of a bundle line, as written.
+struct KafkaFields<'a> {
+    partition: Option<i32>,
+    offset: Option<&'a RawValue>,
+    kafka_ts: Option<&'a RawValue>,
+}
+
+impl KafkaFields<'_> {
+    fn any(&self) -> bool {
+        self.partition.is_some() || self.offset.is_some() || self.kafka_ts.is_some()
     }
-    if let Some(value) = step.watermark {
-        return parse_watermark(value.get()).map(Step::Watermark);
+
+    /// The positions of a bundle of `n` records (`None`: no Kafka fields) and their timestamps.
+    #[allow(clippy::type_complexity)]
+    fn positions(&self, n: usize) -> Result<(Option<Vec<Position>>, Option<Vec<Option<i64>>>), String> {
+        let (partition, offset) = match (self.partition, self.offset) {
+            (None, None) if self.kafka_ts.is_none() => return Ok((None, None)),
+            (Some(partition), Some(offset)) => (partition, offset),
+            _ => {
+                return Err(
+                    "a recorded bundle has both `partition` and `offset` (and optionally `kafka_ts`)".to_owned(),
+                )
+            }
+        };
+        let offsets: Vec<i64> = per_record("offset", offset.get(), n)?;
+        let positions = offsets
+            .into_iter()
+            .map(|offset| Position::Offset { partition, offset })
+            .collect();
+        let kafka_ts = self
+            .kafka_ts
+            .map(|ts| per_record::<Option<i64>>("kafka_ts", ts.get(), n))
+            .transpose()?;
+        Ok((Some(positions), kafka_ts))
     }
-    let seconds = step.processing_time.expect("one field is present");
-    parse_processing_time(seconds.get()).map(Step::ProcessingTime)
+}
+
+/// A per-record field: one value for a bundle of one record, an array of one value per record otherwise.
+fn per_record<T: serde::de::DeserializeOwned>(field: &str, json: &str, n: usize) -> Result<Vec<T>, String> {
+    if json.trim_start().starts_with('[') {
+        let values: Vec<T> = serde_json::from_str(json).map_err(|e| format!("`{field}`: {e}"))?;
+        if values.len() != n {
+            return Err(format!(
+                "`{field}` has {} values for a bundle of {n} records",
+                values.len()
+            ));
+        }
+        return Ok(values);
+    }
+    if n != 1 {
+        return Err(format!(
+            "`{field}` must be an array of {n} values, one per record of the bundle"
+        ));
+    }
+    serde_json::from_str(json)
+        .map(|v| vec![v])
+        .map_err(|e| format!("`{field}`: {e}"))
 }
 
 /// The step as one scenario line (without the line break); [`parse_step`] reads it back as the same step
-/// (records with their bytes, every watermark, every positive processing-time step).
+/// (records with their bytes, every watermark, every positive processing-time step). A bundle whose
+/// records all stand at offsets of one Kafka partition keeps them (`partition`, `offset`).
 pub fn step_line(step: &Step) -> String {
+    scenario_line(&ScenarioStep::Step {
+        step: step.clone(),
+        kafka_ts: None,
+    })
+}
+
+/// Any scenario line (without the line break); [`parse_scenario_step`] reads it back as the same.
+/// `kafka_ts` is written only for a bundle whose records stand at offsets of one partition, and only
+/// when it has one value per record.
+pub fn scenario_line(line: &ScenarioStep) -> String {
+    let (step, kafka_ts) = match line {
+        ScenarioStep::DroppedLate(late) => {
+            let late = serde_json::to_string(&LateRecordLine(late)).expect("a late record serializes");
+            return format!("{{\"dropped_late\": {late}}}");
+        }
+        ScenarioStep::Step { step, kafka_ts } => (step, kafka_ts),
+    };
     match step {
-        Step::Bundle(records) => bundle_line(records),
+        Step::Bundle(records) => {
+            let mut text = bundle_line(records);
+            if let Some(origin) = kafka_origin(records, kafka_ts.as_deref()) {
+                text.pop();
+                text.push_str(&origin);
+                text.push('}');
+            }
+            text
+        }
         Step::Watermark(w) => format!("{{\"watermark\": {}}}", watermark_value(*w)),
         Step::ProcessingTime(d) => format!("{{\"processing_time\": {}}}", seconds_value(*d)),
     }
+}
+
+/// `, "partition": P, "offset": ..., "kafka_ts": ...` for records that all stand at offsets of one
+/// partition (one value for one record, arrays otherwise); `None` for any other bundle.
+fn kafka_origin(records: &[Record], kafka_ts: Option<&[Option<i64>]>) -> Option<String> {
+    let mut partition = None;
+    let mut offsets = Vec::with_capacity(records.len());
+    for record in records {
+        let Position::Offset { partition: p, offset } = record.position else {
+            return None;
+        };
+        if partition.is_some_and(|q| q != p) {
+            return None;
+        }
+        partition = Some(p);
+        offsets.push(offset);
+    }
+    let partition = partition?;
+    let mut text = format!(
+        ", \"partition\": {partition}, \"offset\": {}",
+        per_record_json(&offsets)
+    );
+    if let Some(ts) = kafka_ts.filter(|ts| ts.len() == records.len()) {
+        text.push_str(&format!(", \"kafka_ts\": {}", per_record_json(ts)));
+    }
+    Some(text)
+}
+
+/// One value as itself, several as an array (read back by [`per_record`]).
+fn per_record_json<T: serde::Serialize>(values: &[T]) -> String {
+    match values {
+        [one] => serde_json::to_string(one),
+        many => serde_json::to_string(many),
+    }
+    .expect("numbers serialize")
 }
 
 /// The record's text when it is one JSON value on one line, with nothing around it.
@@ -280,7 +488,7 @@ fn parse_processing_time(json: &str) -> Result<Duration, String> {
 
 /// True when `first_line` (the first non-blank line of a file) is a scenario step.
 pub fn is_scenario_line(first_line: &[u8]) -> bool {
-    parse_step(first_line, || Position::Index { index: 0 }).is_ok()
+    parse_scenario_step(first_line, || Position::Index { index: 0 }).is_ok()
 }
 
 /// True when `line` is meant as a scenario step, well-formed or not: a JSON object with no field of a
@@ -371,6 +579,8 @@ pub struct ScenarioSource<R> {
     lines: JsonlSource<R>,
     name: String,
     last_watermark: Watermark,
+    /// `dropped_late` lines read since the last [`Source::take_dropped_late`].
+    dropped_late: Vec<LateRecord>,
 }
 
 impl<R: BufRead> ScenarioSource<R> {
@@ -385,6 +595,7 @@ impl<R: BufRead> ScenarioSource<R> {
             name: lines.name().to_owned(),
             lines,
             last_watermark: Watermark::MIN,
+            dropped_late: Vec::new(),
         }
     }
 
@@ -396,26 +607,39 @@ impl<R: BufRead> ScenarioSource<R> {
 
 impl<R: BufRead> Source for ScenarioSource<R> {
     fn next_step(&mut self) -> Result<Option<Step>, SourceError> {
-        let Some((line, bytes)) = self.lines.next_line()? else {
-            return Ok(None);
-        };
-        let script_error = |message: String| SourceError::Script {
-            what: self.name.clone(),
-            line,
-            message,
-        };
-        let step = parse_step(bytes, || Position::Line { line }).map_err(script_error)?;
-        if let Step::Watermark(w) = step {
-            if w < self.last_watermark {
-                return Err(SourceError::Script {
-                    what: self.name.clone(),
-                    line,
-                    message: format!("the watermark moves backwards, from {} to {}", self.last_watermark, w),
-                });
+        loop {
+            let Some((line, bytes)) = self.lines.next_line()? else {
+                return Ok(None);
+            };
+            let script_error = |message: String| SourceError::Script {
+                what: self.name.clone(),
+                line,
+                message,
+            };
+            let step = match parse_scenario_step(bytes, || Position::Line { line }).map_err(script_error)? {
+                ScenarioStep::Step { step, .. } => step,
+                // Reported before the steps after it, as the recorded runtime reported it.
+                ScenarioStep::DroppedLate(late) => {
+                    self.dropped_late.push(late);
+                    continue;
+                }
+            };
+            if let Step::Watermark(w) = step {
+                if w < self.last_watermark {
+                    return Err(SourceError::Script {
+                        what: self.name.clone(),
+                        line,
+                        message: format!("the watermark moves backwards, from {} to {}", self.last_watermark, w),
+                    });
+                }
+                self.last_watermark = w;
             }
-            self.last_watermark = w;
+            return Ok(Some(step));
         }
-        Ok(Some(step))
+    }
+
+    fn take_dropped_late(&mut self) -> Vec<LateRecord> {
+        std::mem::take(&mut self.dropped_late)
     }
 }
 
@@ -541,6 +765,13 @@ impl Source for InputFile {
         match &mut self.lines {
             InputLines::Recording(s) => s.next_step(),
             InputLines::Scenario(s) => s.next_step(),
+        }
+    }
+
+    fn take_dropped_late(&mut self) -> Vec<LateRecord> {
+        match &mut self.lines {
+            InputLines::Recording(_) => Vec::new(),
+            InputLines::Scenario(s) => s.take_dropped_late(),
         }
     }
 }
@@ -675,6 +906,136 @@ mod tests {
             let line = step_line(&step);
             proptest::prop_assert_eq!(parse(line.as_bytes()), Ok(step), "{}", line);
         }
+    }
+
+    /// A bundle of these payloads at these offsets of `partition`.
+    fn recorded(partition: i32, records: &[(&[u8], i64)]) -> Step {
+        Step::Bundle(
+            records
+                .iter()
+                .map(|(p, offset)| {
+                    Record::new(
+                        p.to_vec(),
+                        Position::Offset {
+                            partition,
+                            offset: *offset,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn parse_any(line: &[u8]) -> Result<ScenarioStep, String> {
+        parse_scenario_step(line, || Position::Index { index: 0 })
+    }
+
+    #[test]
+    fn recorded_kafka_bundles_and_dropped_late_records_round_trip_through_their_line_form() {
+        let late = LateRecord {
+            position: Position::Offset {
+                partition: 1,
+                offset: 9,
+            },
+            event_time: Timestamp::parse_datetime("2024-04-28T23:12:42.000").unwrap(),
+            watermark: Watermark::at(Timestamp::parse_datetime("2024-04-28T23:13:00.000").unwrap()),
+            reason: "late: every window expired".to_owned(),
+            payload: br#"{"id": "7"}"#.to_vec(),
+        };
+        let lines = [
+            ScenarioStep::Step {
+                step: recorded(0, &[(br#"{"id":"1"}"#, 7)]),
+                kafka_ts: Some(vec![Some(1_714_345_961_000)]),
+            },
+            ScenarioStep::Step {
+                step: recorded(2, &[(br#"{"id":"1"}"#, 7), (b"not json", 9), (b"\xff", 10)]),
+                kafka_ts: Some(vec![Some(1), None, Some(-5)]),
+            },
+            ScenarioStep::Step {
+                step: recorded(3, &[(br#"{"id":"1"}"#, 0), (br#"{"id":"2"}"#, 1)]),
+                kafka_ts: None,
+            },
+            ScenarioStep::DroppedLate(late.clone()),
+            ScenarioStep::DroppedLate(LateRecord {
+                watermark: Watermark::MIN,
+                payload: b"\xfe".to_vec(),
+                ..late.clone()
+            }),
+        ];
+        for line in lines {
+            let text = scenario_line(&line);
+            assert!(!text.contains('\n'), "{text}");
+            assert_eq!(parse_any(text.as_bytes()).unwrap(), line, "{text}");
+        }
+        assert_eq!(
+            scenario_line(&ScenarioStep::Step {
+                step: recorded(0, &[(br#"{"id":"1"}"#, 7)]),
+                kafka_ts: Some(vec![Some(1_714_345_961_000)]),
+            }),
+            r#"{"event": {"id":"1"}, "partition": 0, "offset": 7, "kafka_ts": 1714345961000}"#
+        );
+        // A recorded bundle is still a step: its records stand at their partition and offset.
+        let step = parse(br#"{"events": [{"id":"1"}, {"id":"2"}], "partition": 4, "offset": [10, 12]}"#).unwrap();
+        assert_eq!(step, recorded(4, &[(br#"{"id":"1"}"#, 10), (br#"{"id":"2"}"#, 12)]));
+        assert_eq!(parse(step_line(&step).as_bytes()).unwrap(), step);
+        assert!(parse(&scenario_line(&ScenarioStep::DroppedLate(late)).into_bytes())
+            .unwrap_err()
+            .contains("no step of a timeline"));
+    }
+
+    #[test]
+    fn bad_kafka_fields_are_explained() {
+        for (line, expected) in [
+            (r#"{"event": {}, "partition": 0}"#, "both `partition` and `offset`"),
+            (r#"{"event": {}, "offset": 3}"#, "both `partition` and `offset`"),
+            (r#"{"event": {}, "kafka_ts": 3}"#, "both `partition` and `offset`"),
+            (
+                r#"{"events": [{}, {}], "partition": 0, "offset": 3}"#,
+                "array of 2 values",
+            ),
+            (
+                r#"{"events": [{}, {}], "partition": 0, "offset": [3]}"#,
+                "1 values for a bundle of 2",
+            ),
+            (r#"{"event": {}, "partition": 0, "offset": "3"}"#, "`offset`"),
+            (
+                r#"{"event": {}, "partition": 0, "offset": 3, "kafka_ts": [1, 2]}"#,
+                "2 values for a bundle of 1",
+            ),
+            (
+                r#"{"watermark": "+inf", "partition": 0, "offset": 3}"#,
+                "belong beside a bundle",
+            ),
+            (
+                r#"{"dropped_late": {"line": 1}}"#,
+                "dropped_late: not a late record line",
+            ),
+            (r#"{"dropped_lat": {}}"#, "did you mean `dropped_late`?"),
+        ] {
+            let err = parse_any(line.as_bytes()).unwrap_err();
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_scenario_source_hands_over_dropped_late_records_before_the_step_after_them() {
+        let text = "{\"dropped_late\": {\"partition\": 0, \"offset\": 3, \"event_time\": \"2024-04-28T23:12:42.000\", \
+                    \"watermark\": \"2024-04-28T23:13:00.000\", \"reason\": \"late\", \"record\": \"{}\"}}\n\
+                    {\"event\": {}, \"partition\": 0, \"offset\": 4}\n";
+        let mut source = ScenarioSource::from_reader("s.jsonl", text.as_bytes());
+        let step = source.next_step().unwrap().unwrap();
+        assert_eq!(step, recorded(0, &[(b"{}", 4)]));
+        let late = source.take_dropped_late();
+        assert_eq!(late.len(), 1);
+        assert_eq!(
+            late[0].position,
+            Position::Offset {
+                partition: 0,
+                offset: 3
+            }
+        );
+        assert!(source.take_dropped_late().is_empty());
+        assert!(source.next_step().unwrap().is_none());
     }
 
     #[test]

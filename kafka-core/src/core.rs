@@ -35,6 +35,7 @@ use pipeline::{Driver, DriverOptions, Pipeline, PipelineStats};
 use crate::config::CoreConfig;
 use crate::ledger::{Checkpoint, CommitPoint, OffsetLedger, OpenState, Replay};
 use crate::message::{dead_letter_headers, late_headers, KafkaOutput, Message, MessageKind};
+use crate::recording::{Recorded, Recorder};
 use crate::watermark::{EndOffsets, PartitionWatermarks};
 
 /// One record as fetched: its offset in its partition and its value.
@@ -331,6 +332,8 @@ pub struct ConsumerCore<E, K, C: CombineFn, O> {
     warned_no_dlq: bool,
     warned_no_late: bool,
     windows: Vec<Window>,
+    /// What the pipeline saw, when recording.
+    recorder: Option<Recorder>,
 }
 
 impl<E, K, C, O> ConsumerCore<E, K, C, O>
@@ -368,7 +371,30 @@ where
             warned_no_dlq: false,
             warned_no_late: false,
             windows: Vec::new(),
+            recorder: None,
         })
+    }
+
+    /// Records from now on what the pipeline sees, for an exact replay ([`crate::recording`]); call it
+    /// before the first event, so that the recording starts with the pipeline.
+    pub fn record(&mut self) {
+        // Beam's spelling of every processing-time trigger starts so; no other trigger reads the clock.
+        let uses_processing_time = self
+            .pipeline
+            .strategy()
+            .trigger
+            .to_string()
+            .contains("AfterProcessingTime");
+        self.recorder = Some(Recorder::new(
+            self.driver.processing_time(),
+            self.driver.watermark(),
+            uses_processing_time,
+        ));
+    }
+
+    /// The next thing recorded, in order (`None` when nothing is waiting or recording is off).
+    pub fn poll_recorded(&mut self) -> Option<Recorded> {
+        self.recorder.as_mut().and_then(Recorder::poll)
     }
 
     /// The configuration.
@@ -657,7 +683,12 @@ where
         // A driver's clock that steps back (NTP) must not move processing time back.
         if now > self.now {
             self.now = now;
+            // A processing-time step is recorded where it fires a timer; elsewhere with the next step.
+            let fires = self.driver.next_processing_time_timer().is_some_and(|t| t < now);
             self.driver.advance_processing_time(now);
+            if let (true, Some(recorder)) = (fires, &mut self.recorder) {
+                recorder.processing_time(self.driver.processing_time());
+            }
         }
     }
 
@@ -689,6 +720,9 @@ where
         }
         let watermark = self.watermarks.compute(self.now);
         self.driver.advance_watermark(watermark);
+        if let Some(recorder) = &mut self.recorder {
+            recorder.watermark(self.driver.watermark(), self.driver.processing_time());
+        }
         self.send_emitted();
     }
 
@@ -863,6 +897,9 @@ where
             let assigned: Vec<i32> = self.watermarks.partitions().collect();
             self.actions.push_back(Action::Resume(assigned));
         }
+        if let Some(recorder) = &mut self.recorder {
+            recorder.state_dropped();
+        }
         self.earlier = self.earlier + self.driver.stats();
         self.driver = Driver::new(&self.pipeline, DriverOptions::default());
         // Messages not yet in a transaction belong to windows the next owner rebuilds from the committed
@@ -963,6 +1000,10 @@ where
             }
             bundle.push(decoded);
         }
+        if let Some(recorder) = &mut self.recorder {
+            let records = bundle.iter().map(|d| d.record.clone()).collect();
+            recorder.bundle(records, self.driver.processing_time());
+        }
         let summary = self.driver.bundle(bundle);
         self.watermarks.observe(partition, None, self.now);
         self.ledger
@@ -971,13 +1012,17 @@ where
     }
 
     fn report_late(&mut self, record: Record, event_time: Timestamp, watermark: Watermark, reason: String) {
-        self.driver.emitted().late.push(LateRecord {
+        let late = LateRecord {
             position: record.position,
             event_time,
             watermark,
             reason,
             payload: record.payload,
-        });
+        };
+        if let Some(recorder) = &mut self.recorder {
+            recorder.dropped_late(&late);
+        }
+        self.driver.emitted().late.push(late);
     }
 
     fn send_emitted(&mut self) {

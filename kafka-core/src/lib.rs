@@ -7,7 +7,8 @@
 //! events in, [`Action`]s out, time passed in. It has no rdkafka, no clock and no threads, so the same code
 //! runs under the rdkafka shell (`kafka-runtime`) and under the simulator's seeded Kafka cluster, where
 //! crashes, rebalances and broker faults are explored from a seed. The messages' bytes are in [`message`];
-//! the defaults of every Kafka runner in [`config`].
+//! the defaults of every Kafka runner in [`config`]; what its pipeline saw, for an exact replay, in
+//! [`recording`].
 //!
 //! ```
 //! use kafka_core::{Action, Assignment, ConsumerCore, CoreConfig, InputRecord};
@@ -34,6 +35,7 @@ pub mod config;
 mod core;
 pub mod ledger;
 pub mod message;
+pub mod recording;
 pub mod watermark;
 
 #[cfg(feature = "mutations")]
@@ -42,4 +44,5 @@ pub use crate::config::{defaults, CoreConfig, Topics};
 pub use crate::core::{Action, Assignment, ConsumerCore, CoreError, CoreStats, InputRecord, Notice, TxnError, TxnStep};
 pub use crate::ledger::{Checkpoint, CommitPoint};
 pub use crate::message::{KafkaOutput, Message, MessageKind};
+pub use crate::recording::Recorded;
 pub use crate::watermark::EndOffsets;

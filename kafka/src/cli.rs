@@ -126,6 +126,12 @@ struct Cli {
     /// The consumer's session timeout: how soon a crashed instance's partitions move to the others.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     session_timeout: Duration,
+    /// Record what the pipeline sees (bundles with partition, offset and Kafka timestamp, dead-lettered
+    /// raw records, the watermark steps, records dropped late per partition) to this scenario file;
+    /// `simulate --file FILE` with the same windowing flags replays the run's panes, late records and
+    /// dead letters exactly. Written through a temporary file beside it, renamed into place on stop.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
     /// Extra librdkafka consumer setting, KEY=VALUE (repeatable).
     #[arg(long = "consumer-property", value_name = "KEY=VALUE", value_parser = key_value)]
     consumer_properties: Vec<(String, String)>,
@@ -147,6 +153,10 @@ Exit status:
   2  bad flags (bad durations, a zero --window, conflicting flags, unknown client properties, a
      --trigger that does not parse or that Beam refuses, --windows global with the default trigger) or
      a --sql query that does not compile
+
+--record FILE writes a scenario file (flushed at least every 100 ms, renamed into place when the
+runner stops) and prints the simulate command that replays it. It covers one partition assignment:
+a rebalance ends it.
 
 Windows and triggers follow Apache Beam (see simulate --help). Offsets are committed only once no open
 window holds any record before them: with sessions, a long session holds its partition's commits back;
@@ -404,6 +414,7 @@ fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
     // Compile the query before touching Kafka: a bad query is the user's to fix, not a retry.
     let sql_pipeline = compile_query(&cli, flavor)?;
     let strategy = cli.windowing().strategy();
+    let replay = cli.record.as_ref().map(|path| replay_command(&cli, flavor, path));
     let mut options = RunnerOptions::new(cli.bootstrap_servers);
     options.input_topic = cli.input_topic;
     options.output_topic = cli.output_topic.unwrap_or_else(|| flavor.name().to_owned());
@@ -419,6 +430,7 @@ fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
     options.session_timeout = wall(cli.session_timeout);
     options.consumer_properties = cli.consumer_properties;
     options.producer_properties = cli.producer_properties;
+    options.record = cli.record.clone();
     check_client_properties(&options)?;
 
     eprintln!("{}: connecting to {}", flavor.name(), options.bootstrap_servers);
@@ -459,5 +471,38 @@ fn run(cli: Cli, flavor: Flavor) -> Result<(), Stop> {
         s.late(),
         s.commits
     );
+    if let (Some(replay), Some(lines)) = (replay, summary.recorded_lines) {
+        eprintln!(
+            "{}: recorded {lines} steps; replay them with:\n  {replay}",
+            flavor.name()
+        );
+    }
     Ok(())
+}
+
+/// The `simulate` command that replays a recording at `path` with this run's windowing.
+fn replay_command(cli: &Cli, flavor: Flavor, path: &std::path::Path) -> String {
+    let windowing = cli.windowing();
+    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    let mut command = format!(
+        "simulate --file {} --input-format scenario",
+        quote(&path.display().to_string())
+    );
+    match (&cli.sql, flavor) {
+        (Some(query), _) => command.push_str(&format!(" --sql {}", quote(&query.display().to_string()))),
+        // The built-in query of traffic-agg-sql is this file of the repository.
+        (None, Flavor::Sql) => command.push_str(" --sql sql/queries/traffic_agg.sql"),
+        (None, Flavor::Builtin) => command.push_str(&format!(" --windows {}", windowing.windows)),
+    }
+    command.push_str(&format!(" --allowed-lateness {}", windowing.allowed_lateness));
+    if windowing.trigger != Trigger::default() {
+        command.push_str(&format!(" --trigger {}", quote(&windowing.trigger.to_string())));
+    }
+    if windowing.closing_behavior != ClosingBehavior::default() {
+        command.push_str(&format!(" --closing-behavior {}", windowing.closing_behavior));
+    }
+    if windowing.on_time_behavior != OnTimeBehavior::default() {
+        command.push_str(&format!(" --on-time-behavior {}", windowing.on_time_behavior));
+    }
+    command
 }

@@ -13,6 +13,7 @@
 //! * [`options`]: the runner's settings, the core's configuration and the librdkafka configurations;
 //! * [`produce`]: writing visit lines to a topic (the Kafka side of `datagen`);
 //! * [`repartition`]: re-keying an input topic by user id through an internal topic;
+//! * [`recording`]: `--record`, what the pipeline saw as a scenario file `simulate` replays exactly;
 //! * [`shutdown`]: stopping cleanly on Ctrl-C or SIGTERM;
 //! * [`connect`]: waiting for a broker at start, with a deadline;
 //! * [`client_log`]: librdkafka's logs and errors, each repeated message once per interval.
@@ -29,6 +30,7 @@ pub mod end_offsets;
 pub mod error;
 pub mod options;
 pub mod produce;
+pub mod recording;
 pub mod repartition;
 pub mod runner;
 mod shell;

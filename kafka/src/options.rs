@@ -59,6 +59,9 @@ pub struct RunnerOptions {
     /// Extra librdkafka settings for the producer: they override the defaults (`acks=all`,
     /// idempotence, `linger.ms=5`), not the transactional id.
     pub producer_properties: Vec<(String, String)>,
+    /// Record what the pipeline sees to this scenario file, for an exact replay by `simulate`
+    /// ([`crate::recording`]).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl RunnerOptions {
@@ -83,6 +86,7 @@ impl RunnerOptions {
             poll_batch: 500,
             consumer_properties: Vec::new(),
             producer_properties: Vec::new(),
+            record: None,
         }
     }
 

@@ -50,6 +50,7 @@ use rdkafka::Message;
 use crate::end_offsets::{EndOffsetReader, EndOffsetReport};
 use crate::error::RuntimeError;
 use crate::options::RunnerOptions;
+use crate::recording::RecordingFile;
 use crate::shell::{partition_list, wall_clock, PolledRecord, Shell};
 use crate::shutdown::Shutdown;
 use crate::sink::MessageProducer;
@@ -70,6 +71,8 @@ pub struct RunSummary {
     pub watermark: Watermark,
     /// Dead letters and late records sent cut short because the whole record did not fit a message.
     pub truncated: u64,
+    /// With [`RunnerOptions::record`]: the scenario lines the recording holds.
+    pub recorded_lines: Option<u64>,
 }
 
 /// Runs `pipeline` as a member of `options.group_id` until `shutdown` is raised, then commits what is
@@ -109,9 +112,23 @@ where
     if options.poll_batch == 0 {
         return Err(RuntimeError::Options("poll_batch must be at least 1".to_owned()));
     }
-    let core = ConsumerCore::new(pipeline, options.core_config()).map_err(RuntimeError::Options)?;
+    let mut core = ConsumerCore::new(pipeline, options.core_config()).map_err(RuntimeError::Options)?;
+    let recording = match &options.record {
+        Some(path) => {
+            core.record();
+            Some(RecordingFile::create(path).map_err(|source| RuntimeError::Io {
+                path: path.display().to_string(),
+                source,
+            })?)
+        }
+        None => None,
+    };
     let (producer, deliveries) = MessageProducer::new(&options.producer_config())?;
-    let shell = Arc::new(Mutex::new(Shell::new(core, producer, deliveries)));
+    let mut shell = Shell::new(core, producer, deliveries);
+    if let Some(recording) = recording {
+        shell.record_to(recording);
+    }
+    let shell = Arc::new(Mutex::new(shell));
     let context = RunnerContext {
         shell: shell.clone(),
         generation: AtomicU64::new(0),
@@ -148,19 +165,28 @@ where
     let finish = result.and_then(|()| {
         // Shutdown: commit what is safe and drop the state, as a rebalance would.
         let mut shell = lock(&shell);
+        shell.stopping();
         shell.on_revoke(&consumer);
         shell.take_failure().map_or(Ok(()), Err)
     });
+    // The recording goes in place however the run ended: a failed run's recording is exact up to
+    // where its core stopped, which is what a replay needs to look into the failure.
+    let recorded = lock(&shell).finish_recording();
     // Leaving the group runs the revoke callback once more: nothing is assigned by now.
     consumer.unsubscribe();
     let _ = consumer.poll(Wall::ZERO);
     drop(consumer);
     finish?;
+    let recorded = recorded?;
+    if let Some(r) = &recorded {
+        tracing::info!(path = %r.path.display(), lines = r.lines, cut_at_rebalance = r.cut_at_rebalance, "recording written");
+    }
     let shell = lock(&shell);
     let summary = RunSummary {
         stats: shell.core().stats(),
         watermark: shell.core().watermark(),
         truncated: shell.truncated(),
+        recorded_lines: recorded.map(|r| r.lines),
     };
     tracing::info!(?summary, "traffic-agg runner stopped");
     Ok(summary)
@@ -225,6 +251,7 @@ where
                         partition: message.partition(),
                         offset: message.offset(),
                         payload: message.payload().unwrap_or_default().to_vec(),
+                        timestamp: message.timestamp().to_millis(),
                     }),
                     Some(Err(e)) => {
                         if let Err(e) = on_poll_error(e) {

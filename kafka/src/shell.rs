@@ -31,6 +31,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::end_offsets::EndOffsetReport;
 use crate::error::RuntimeError;
+use crate::recording::{RecordingFile, RecordingSummary};
 use crate::sink::{Delivery, MessageProducer};
 
 /// How long reading committed offsets at assignment may take.
@@ -52,6 +53,8 @@ pub(crate) struct PolledRecord {
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     pub(crate) payload: Vec<u8>,
+    /// The message's timestamp in epoch milliseconds, when it has one (kept by `--record`).
+    pub(crate) timestamp: Option<i64>,
 }
 
 /// A consumer core and what carries out its actions (see the module docs).
@@ -64,6 +67,9 @@ pub(crate) struct Shell<E, K, C: CombineFn, O> {
     /// A failure of one of the shell's own calls; the core's are its `fatal()`.
     failure: Option<RuntimeError>,
     metadata_checked: bool,
+    /// `--record`: where what the core recorded is written.
+    recording: Option<RecordingFile>,
+    stopping: bool,
 }
 
 impl<E, K, C, O> Shell<E, K, C, O>
@@ -86,6 +92,54 @@ where
             deliveries,
             failure: None,
             metadata_checked: false,
+            recording: None,
+            stopping: false,
+        }
+    }
+
+    /// Writes what the core records (it must record from its start) to `recording`.
+    pub(crate) fn record_to(&mut self, recording: RecordingFile) {
+        self.recording = Some(recording);
+    }
+
+    /// The runner is shutting down: the revocation that follows ends the recording as planned.
+    pub(crate) fn stopping(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Puts the recording in place, if there is one (when the runner stops, cleanly or not).
+    pub(crate) fn finish_recording(&mut self) -> Result<Option<RecordingSummary>, RuntimeError> {
+        self.drain_recorded();
+        let Some(recording) = self.recording.take() else {
+            return Ok(None);
+        };
+        let path = recording.path().display().to_string();
+        recording
+            .commit(self.stopping)
+            .map(Some)
+            .map_err(|source| RuntimeError::Io { path, source })
+    }
+
+    /// Writes what the core recorded since the last call.
+    fn drain_recorded(&mut self) {
+        let Some(recording) = &mut self.recording else {
+            return;
+        };
+        while let Some(recorded) = self.core.poll_recorded() {
+            let end = matches!(recorded, kafka_core::Recorded::End);
+            if let Err(source) = recording.write(recorded) {
+                self.failure.get_or_insert(RuntimeError::Io {
+                    path: recording.path().display().to_string(),
+                    source,
+                });
+                return;
+            }
+            if end && !self.stopping {
+                tracing::warn!(
+                    "--record: the recording ends here, at a rebalance that dropped the pipeline's state; \
+                     a replay covers one assignment"
+                );
+            }
         }
     }
 
@@ -114,6 +168,11 @@ where
     /// the partitions in turn so that their watermarks move together.
     pub(crate) fn on_records<X: ConsumerContext>(&mut self, consumer: &BaseConsumer<X>, records: Vec<PolledRecord>) {
         let mut by_partition: BTreeMap<i32, Vec<InputRecord>> = BTreeMap::new();
+        if let Some(recording) = &mut self.recording {
+            for record in &records {
+                recording.timestamp(record.partition, record.offset, record.timestamp);
+            }
+        }
         for record in records {
             by_partition.entry(record.partition).or_default().push(InputRecord {
                 offset: record.offset,
@@ -134,6 +193,9 @@ where
             }
             queues.retain(|(_, records)| records.len() > 0);
         }
+        if let Some(recording) = &mut self.recording {
+            recording.clear_timestamps();
+        }
     }
 
     /// End offsets read from the statistics, each at the time its broker was last heard from.
@@ -153,6 +215,13 @@ where
         self.feed_deliveries();
         self.core.on_tick(wall_clock());
         self.execute(consumer);
+        // A killed runner leaves what was flushed in the recording's temporary file.
+        if let Some(recording) = &mut self.recording {
+            if let Err(source) = recording.flush() {
+                let path = recording.path().display().to_string();
+                self.failure.get_or_insert(RuntimeError::Io { path, source });
+            }
+        }
     }
 
     /// Partitions were assigned: their committed offsets and checkpoints go to the core.
@@ -233,6 +302,7 @@ where
             };
             self.carry_out(consumer, action);
         }
+        self.drain_recorded();
         self.log_notices();
     }
 

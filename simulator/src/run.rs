@@ -52,7 +52,8 @@ pub struct Sinks<'a, K, O> {
 /// What a simulation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimulationReport {
-    /// Record counts; conservation holds.
+    /// Record counts; conservation holds. Records a recording says were dropped as late before its
+    /// pipeline ([`Source::take_dropped_late`]) are in `read`, `parsed` and `dropped_late`.
     pub stats: PipelineStats,
     /// The most (key, window) states open at once: the run's memory high-water mark.
     pub max_open_windows: usize,
@@ -94,11 +95,14 @@ where
         disorder: options.disorder.filter(|d| !d.is_identity()).map(Disorder::new),
         released: Vec::new(),
         sinks,
+        dropped_before: 0,
     };
     while let Some(step) = source.next_step()? {
+        sim.report_dropped_late(source.take_dropped_late());
         sim.on_step(step)?;
-        on_progress(&sim.driver.stats());
+        on_progress(&sim.stats());
     }
+    sim.report_dropped_late(source.take_dropped_late());
     sim.finish()
 }
 
@@ -107,6 +111,8 @@ struct Simulation<'a, E, K, C: CombineFn, O> {
     disorder: Option<Disorder<Decoded<E>>>,
     released: Vec<Decoded<E>>,
     sinks: Sinks<'a, K, O>,
+    /// Records the input reported as dropped late before any pipeline saw them.
+    dropped_before: u64,
 }
 
 impl<E, K, C, O> Simulation<'_, E, K, C, O>
@@ -128,6 +134,22 @@ where
             (step, _) => self.driver.step(step),
         }
         self.drain()
+    }
+
+    /// Records a recorded runtime dropped as late before its pipeline: reported as they were, before the
+    /// step that followed them in the recording.
+    fn report_dropped_late(&mut self, late: Vec<LateRecord>) {
+        self.dropped_before += late.len() as u64;
+        self.driver.emitted().late.extend(late);
+    }
+
+    /// The pipeline's counts with the records dropped before it: read, parsed and late.
+    fn stats(&self) -> PipelineStats {
+        let mut stats = self.driver.stats();
+        stats.read += self.dropped_before;
+        stats.parsed += self.dropped_before;
+        stats.dropped_late += self.dropped_before;
+        stats
     }
 
     /// Released records arrive one by one: each is a bundle of one.
@@ -164,7 +186,7 @@ where
         self.sinks.late.flush()?;
         self.sinks.dead_letters.flush()?;
         Ok(SimulationReport {
-            stats: self.driver.stats(),
+            stats: self.stats(),
             max_open_windows: self.driver.max_open_windows(),
             watermark_before_end,
         })

@@ -19,6 +19,14 @@ pub trait Source {
     /// The next step, `Ok(None)` at the end of input, or an error that stops reading (an unreadable file,
     /// a lost connection: never a bad record, which is a dead letter instead).
     fn next_step(&mut self) -> Result<Option<Step>, SourceError>;
+
+    /// Records the input says were dropped as late before they reached a pipeline (a recording of the
+    /// Kafka runtime, whose consumer judges lateness per partition), read since the last call. A runner
+    /// takes them each time [`next_step`](Self::next_step) returns, before it applies the step, and
+    /// reports them as late without processing them. Most sources have none.
+    fn take_dropped_late(&mut self) -> Vec<LateRecord> {
+        Vec::new()
+    }
 }
 
 /// A destination for results of type `T`.

@@ -751,4 +751,8 @@ impl Source for ProgressSource {
         }
         self.input.next_step()
     }
+
+    fn take_dropped_late(&mut self) -> Vec<pipeline::io::LateRecord> {
+        self.input.take_dropped_late()
+    }
 }
