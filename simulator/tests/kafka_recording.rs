@@ -181,7 +181,10 @@ fn replay(pipeline: &TrafficPipeline, text: &str) -> Replay {
     }
 }
 
-fn of_kind(sent: &[Message], kind: MessageKind) -> Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)> {
+/// A message's value and headers.
+type Sent = (Vec<u8>, Vec<(String, Vec<u8>)>);
+
+fn of_kind(sent: &[Message], kind: MessageKind) -> Vec<Sent> {
     sent.iter()
         .filter(|m| m.kind == kind)
         .map(|m| (m.value.clone(), m.headers.clone()))
