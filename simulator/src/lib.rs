@@ -3,12 +3,14 @@
 //! It replays recorded traffic or scripted scenarios through any pipeline built with the `pipeline`
 //! crate, in virtual time: [`run`] feeds steps to the pipeline crate's one driver loop and writes what fires
 //! into sinks, [`disorder`] reorders and delays records from a seed, and [`cluster`] runs the Kafka
-//! runtime's sans-IO consumer core on a simulated Kafka cluster under seeded faults. File formats (scripts,
+//! runtime's sans-IO consumer core on a simulated Kafka cluster under seeded faults, and [`sensitivity`]
+//! finds the windows whose results depend on arrival order. File formats (scripts,
 //! JSON lines, dead letters, golden files) live in the `formats` crate. The binary
 //! (`src/bin/simulate/`) only parses flags and wires these.
 
 pub mod cluster;
 pub mod disorder;
 pub mod run;
+pub mod sensitivity;
 
 pub use run::{simulate, SimulationError, SimulationOptions, SimulationReport, Sinks};

@@ -29,6 +29,7 @@ use simulator::disorder::DisorderOptions;
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
+mod explore_disorder;
 
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
 // than glibc's malloc on the hot path (about 10% of a run's time in profiles).
@@ -140,6 +141,9 @@ struct Args {
 
     #[command(flatten)]
     cluster: cluster::ClusterArgs,
+
+    #[command(flatten)]
+    explore: explore_disorder::ExploreDisorderArgs,
 }
 
 const AFTER_HELP: &str = "\
@@ -343,6 +347,9 @@ fn run(args: &Args) -> Result<ExitCode> {
     };
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
+    if let Some(n) = args.explore.explore_disorder {
+        return explore_disorder::run(args, &mut input, query.map(|(_, q)| q), n, &windowing);
+    }
     if args.cluster.requested() {
         return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), &windowing);
     }
