@@ -483,3 +483,66 @@ fn exactly_once_messages_held_behind_a_committing_transaction_are_dropped_at_a_r
         "nothing left over from before the revocation: {actions:?}"
     );
 }
+
+#[test]
+fn a_recording_holds_the_bundles_and_watermarks_the_pipeline_saw_and_ends_at_a_revocation() {
+    let mut core = core(config(false));
+    core.record();
+    assign(&mut core, 0, &[(0, None, None)]);
+    first_window_then_one_more(&mut core, 1_000);
+    // Late in its partition (the watermark is 23:12:55): reported by the core, never bundled.
+    core.on_records(at(1_100), 0, records(11, vec![visit("7", 5)]));
+    // Each thing recorded, in short: a bundle's offsets, a watermark, a late record's offset.
+    let recorded: Vec<String> = std::iter::from_fn(|| core.poll_recorded())
+        .map(|r| match r {
+            Recorded::Step(pipeline::Step::Bundle(records)) => {
+                let offsets: Vec<String> = records
+                    .iter()
+                    .map(|r| match r.position {
+                        Position::Offset { partition: 0, offset } => offset.to_string(),
+                        other => panic!("a recorded record stands at its partition and offset, not {other}"),
+                    })
+                    .collect();
+                format!("bundle {}", offsets.join(","))
+            }
+            Recorded::Step(pipeline::Step::Watermark(w)) => format!("watermark {w}"),
+            Recorded::Step(step) => format!("{step:?}"),
+            Recorded::DroppedLate(late) => format!("late {}", late.position),
+            Recorded::End => "end".to_owned(),
+        })
+        .collect();
+    // No processing-time step: the default trigger never reads the clock.
+    assert_eq!(
+        recorded,
+        [
+            "bundle 0,1,2,3,4,5,6,7,8,9",
+            "watermark 2024-04-28T23:12:04.000",
+            "bundle 10",
+            "watermark 2024-04-28T23:12:55.000",
+            "late partition 0 offset 11",
+        ]
+    );
+    core.on_revoke(at(1_200));
+    // Every message delivered and every commit through: the revocation completes.
+    while let Some(action) = core.poll_action() {
+        match action {
+            Action::Send(m) => core.on_delivery(at(1_200), m.id, Ok(())),
+            Action::Commit { id, .. } => core.on_commit_result(at(1_200), id, Ok(())),
+            _ => {}
+        }
+    }
+    assert!(!core.is_revoking());
+    assert_eq!(core.poll_recorded(), Some(Recorded::End));
+    // Nothing after the revocation is recorded: a replay cannot drop the pipeline's state.
+    assign(&mut core, 2_000, &[(0, Some(11), None)]);
+    core.on_records(at(2_000), 0, records(12, vec![visit("7", 70)]));
+    assert_eq!(core.poll_recorded(), None);
+}
+
+#[test]
+fn a_core_that_does_not_record_notes_nothing() {
+    let mut core = core(config(false));
+    assign(&mut core, 0, &[(0, None, None)]);
+    first_window_then_one_more(&mut core, 1_000);
+    assert_eq!(core.poll_recorded(), None);
+}
