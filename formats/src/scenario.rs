@@ -12,7 +12,7 @@
 //!                                              a bundle recorded from Kafka: where its records were
 //! {"events": [...], "partition": 0, "offset": [7, 9], "kafka_ts": [1714345961000, null]}
 //! {"dropped_late": {"partition": 0, "offset": 8, "event_time": "...", "watermark": "...",
-//!                   "reason": "...", "record": "..."}}
+//!                   "reason": "...", "record": "..."}, "kafka_ts": 1714345962000}
 //!                                              a record the recorded runtime dropped as late before its
 //!                                              pipeline saw it (a late line, as `--late-out` writes one)
 //! ```
@@ -115,7 +115,13 @@ pub enum ScenarioStep {
     },
     /// A record the recorded runtime reported late without handing it to its pipeline: a replay
     /// reports it the same way.
-    DroppedLate(LateRecord),
+    DroppedLate {
+        /// The late record, as `--late-out` writes it.
+        late: LateRecord,
+        /// Its Kafka message's timestamp in epoch milliseconds, when recorded: kept, without meaning
+        /// for a replay.
+        kafka_ts: Option<i64>,
+    },
 }
 
 impl From<Step> for ScenarioStep {
@@ -135,7 +141,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 pub fn parse_step(line: &[u8], position: impl FnMut() -> Position) -> Result<Step, String> {
     match parse_scenario_step(line, position)? {
         ScenarioStep::Step { step, .. } => Ok(step),
-        ScenarioStep::DroppedLate(_) => Err(
+        ScenarioStep::DroppedLate { .. } => Err(
             "a dropped_late line reports a record a recorded runtime dropped as late; it is no step of a \
              timeline (simulate replays it)"
                 .to_owned(),
@@ -182,6 +188,19 @@ pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) 
         offset: step.offset,
         kafka_ts: step.kafka_ts,
     };
+    if let Some(late) = step.dropped_late {
+        if origin.partition.is_some() || origin.offset.is_some() {
+            return Err("a dropped_late record says its `partition` and `offset` inside".to_owned());
+        }
+        let kafka_ts = origin
+            .kafka_ts
+            .map(|ts| serde_json::from_str::<Option<i64>>(ts.get()).map_err(|e| format!("`kafka_ts`: {e}")))
+            .transpose()?
+            .flatten();
+        return read_late_record(late.get().as_bytes())
+            .map(|late| ScenarioStep::DroppedLate { late, kafka_ts })
+            .map_err(|e| format!("dropped_late: {e}"));
+    }
     if !is_bundle && origin.any() {
         return Err(
             "`partition`, `offset` and `kafka_ts` belong beside a bundle (event, events, records, records_base64)"
@@ -206,10 +225,6 @@ pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) 
             .collect::<Result<_, _>>()?
     } else if let Some(value) = step.watermark {
         return parse_watermark(value.get()).map(|w| Step::Watermark(w).into());
-    } else if let Some(late) = step.dropped_late {
-        return read_late_record(late.get().as_bytes())
-            .map(ScenarioStep::DroppedLate)
-            .map_err(|e| format!("dropped_late: {e}"));
     } else {
         let seconds = step.processing_time.expect("one field is present");
         return parse_processing_time(seconds.get()).map(|d| Step::ProcessingTime(d).into());
@@ -303,9 +318,12 @@ pub fn step_line(step: &Step) -> String {
 /// when it has one value per record.
 pub fn scenario_line(line: &ScenarioStep) -> String {
     let (step, kafka_ts) = match line {
-        ScenarioStep::DroppedLate(late) => {
+        ScenarioStep::DroppedLate { late, kafka_ts } => {
             let late = serde_json::to_string(&LateRecordLine(late)).expect("a late record serializes");
-            return format!("{{\"dropped_late\": {late}}}");
+            return match kafka_ts {
+                Some(ts) => format!("{{\"dropped_late\": {late}, \"kafka_ts\": {ts}}}"),
+                None => format!("{{\"dropped_late\": {late}}}"),
+            };
         }
         ScenarioStep::Step { step, kafka_ts } => (step, kafka_ts),
     };
@@ -619,7 +637,7 @@ impl<R: BufRead> Source for ScenarioSource<R> {
             let step = match parse_scenario_step(bytes, || Position::Line { line }).map_err(script_error)? {
                 ScenarioStep::Step { step, .. } => step,
                 // Reported before the steps after it, as the recorded runtime reported it.
-                ScenarioStep::DroppedLate(late) => {
+                ScenarioStep::DroppedLate { late, .. } => {
                     self.dropped_late.push(late);
                     continue;
                 }
@@ -955,12 +973,18 @@ mod tests {
                 step: recorded(3, &[(br#"{"id":"1"}"#, 0), (br#"{"id":"2"}"#, 1)]),
                 kafka_ts: None,
             },
-            ScenarioStep::DroppedLate(late.clone()),
-            ScenarioStep::DroppedLate(LateRecord {
-                watermark: Watermark::MIN,
-                payload: b"\xfe".to_vec(),
-                ..late.clone()
-            }),
+            ScenarioStep::DroppedLate {
+                late: late.clone(),
+                kafka_ts: Some(1_714_345_962_000),
+            },
+            ScenarioStep::DroppedLate {
+                late: LateRecord {
+                    watermark: Watermark::MIN,
+                    payload: b"\xfe".to_vec(),
+                    ..late.clone()
+                },
+                kafka_ts: None,
+            },
         ];
         for line in lines {
             let text = scenario_line(&line);
@@ -978,9 +1002,11 @@ mod tests {
         let step = parse(br#"{"events": [{"id":"1"}, {"id":"2"}], "partition": 4, "offset": [10, 12]}"#).unwrap();
         assert_eq!(step, recorded(4, &[(br#"{"id":"1"}"#, 10), (br#"{"id":"2"}"#, 12)]));
         assert_eq!(parse(step_line(&step).as_bytes()).unwrap(), step);
-        assert!(parse(&scenario_line(&ScenarioStep::DroppedLate(late)).into_bytes())
-            .unwrap_err()
-            .contains("no step of a timeline"));
+        assert!(
+            parse(&scenario_line(&ScenarioStep::DroppedLate { late, kafka_ts: None }).into_bytes())
+                .unwrap_err()
+                .contains("no step of a timeline")
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! processing time where the trigger can use it, and the records it judged late itself
 //! ([`kafka_core::recording`]). [`RecordingFile`] writes them in order as scenario lines
 //! ([`formats::scenario`]): bundles with the `partition`, `offset` and Kafka timestamp (`kafka_ts`) of
-//! each record, dead letters among them with their raw bytes, watermark steps, and `dropped_late` lines.
+//! each record, dead letters among them with their raw bytes, watermark steps, and `dropped_late` lines
+//! (with their record's `kafka_ts`).
 //! `simulate --file FILE` with the run's windowing flags then gives the run's panes, late records and dead
 //! letters, in order.
 //!
@@ -76,7 +77,15 @@ impl RecordingFile {
                 return Ok(());
             }
             _ if self.ended => return Ok(()),
-            Recorded::DroppedLate(late) => ScenarioStep::DroppedLate(late),
+            Recorded::DroppedLate(late) => {
+                let kafka_ts = match late.position {
+                    Position::Offset { partition, offset } => {
+                        self.timestamps.get(&(partition, offset)).copied().flatten()
+                    }
+                    _ => None,
+                };
+                ScenarioStep::DroppedLate { late, kafka_ts }
+            }
             Recorded::Step(Step::Bundle(records)) => {
                 let kafka_ts = records
                     .iter()

@@ -143,7 +143,7 @@ fn recording(core: &mut Core) -> String {
     while let Some(recorded) = core.poll_recorded() {
         let line = match recorded {
             Recorded::Step(step) => ScenarioStep::from(step),
-            Recorded::DroppedLate(late) => ScenarioStep::DroppedLate(late),
+            Recorded::DroppedLate(late) => ScenarioStep::DroppedLate { late, kafka_ts: None },
             Recorded::End => break,
         };
         text.push_str(&scenario_line(&line));

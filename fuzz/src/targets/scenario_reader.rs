@@ -94,7 +94,7 @@ fn expected_replay(data: &[u8]) -> (u64, bool) {
         let step = match parse_scenario_step(line, || Position::Index { index: 0 }) {
             Err(_) => return (records, true),
             // A record the recorded runtime dropped as late: read and reported late by the replay.
-            Ok(ScenarioStep::DroppedLate(_)) => {
+            Ok(ScenarioStep::DroppedLate { .. }) => {
                 records += 1;
                 continue;
             }
