@@ -940,8 +940,10 @@ where
     /// depends on how the partitions' reads interleave. The partition watermark depends only on the
     /// partition's records (the checkpoint restores the largest event time before the committed offset),
     /// so a replay after a crash or rebalance decides every record's lateness exactly as the first reading
-    /// did, and re-emits identical windows. Records the pipeline watermark has already passed are dropped
-    /// by the pipeline too (it can be ahead after idleness).
+    /// did, and re-emits identical windows. The same holds for each window of a record that belongs to
+    /// several (sliding windows): the pipeline drops the windows expired at the partition watermark (the
+    /// record's `lateness_horizon`). Windows the pipeline watermark has already passed are dropped by the
+    /// pipeline too (it can be ahead of a partition's after idleness).
     fn process_partition(&mut self, partition: i32, input: Vec<InputRecord>) {
         let first = input[0].offset;
         let last = input[input.len() - 1].offset;
@@ -955,7 +957,7 @@ where
                 offset: record.offset,
             };
             // Decoded once, here: the replay and lateness rules need the event time, the pipeline the event.
-            let decoded = self.pipeline.decode_record(Record::new(record.payload, position));
+            let mut decoded = self.pipeline.decode_record(Record::new(record.payload, position));
             let partition_watermark = self.watermarks.partition_watermark(partition);
             if let Some(t) = decoded.event_time() {
                 self.watermarks.observe(partition, Some(t), self.now);
@@ -998,6 +1000,9 @@ where
                 self.report_late(decoded.record, t, partition_watermark, reason);
                 continue;
             }
+            // A sliding window's element may have some windows expired at the partition watermark and
+            // others not: it joins only the live ones, whatever the pipeline watermark is by now.
+            decoded.lateness_horizon = partition_watermark;
             bundle.push(decoded);
         }
         if let Some(recorder) = &mut self.recorder {

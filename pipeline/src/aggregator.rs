@@ -304,7 +304,7 @@ where
             self.process_merging(elements, fates);
         } else {
             for (key, t, input) in elements {
-                let fate = self.process_element(key, t, input);
+                let fate = self.process_element(key, t, input, Watermark::MIN);
                 fates.push(fate);
             }
         }
@@ -317,12 +317,23 @@ where
     /// does not merge (the same semantics: no window fires before the bundle ends). Panics when the
     /// window function merges ([`merges_windows`](Self::merges_windows)).
     pub fn process(&mut self, key: K, timestamp: Timestamp, input: C::Input) -> Fate {
+        self.process_within(key, timestamp, input, Watermark::MIN)
+    }
+
+    /// [`process`](Self::process), with windows that are expired at `horizon` dropped too, even when
+    /// the aggregator's own watermark has not reached it yet.
+    ///
+    /// A runner that judges lateness by a watermark of its own (the Kafka core judges each record by its
+    /// partition's watermark, which depends only on the partition's records) passes it here, so that
+    /// which of an element's windows it joins does not depend on how the partitions' reads interleaved.
+    /// With `Watermark::MIN` this is `process`.
+    pub fn process_within(&mut self, key: K, timestamp: Timestamp, input: C::Input, horizon: Watermark) -> Fate {
         assert!(
             !self.machinery.merging,
             "a merging window function needs whole bundles: use process_bundle"
         );
         self.machinery.elements += 1;
-        self.process_element(key, timestamp, input)
+        self.process_element(key, timestamp, input, horizon)
     }
 
     /// Ends the current bundle: every window it touched fires if its trigger says so, at most once, in
@@ -342,8 +353,8 @@ where
     }
 
     #[inline(always)]
-    fn process_element(&mut self, key: K, t: Timestamp, input: C::Input) -> Fate {
-        if let Err(fate) = self.machinery.live_windows(t, &mut self.assigned) {
+    fn process_element(&mut self, key: K, t: Timestamp, input: C::Input, horizon: Watermark) -> Fate {
+        if let Err(fate) = self.machinery.live_windows(t, horizon, &mut self.assigned) {
             return fate;
         }
         let states = match self.windows_by_key.get_mut(&key) {
@@ -359,7 +370,7 @@ where
         let mut windows: Vec<Vec<Window>> = Vec::with_capacity(elements.len());
         let mut scratch = Vec::new();
         for (_, t, _) in &elements {
-            match self.machinery.live_windows(*t, &mut scratch) {
+            match self.machinery.live_windows(*t, Watermark::MIN, &mut scratch) {
                 Ok(()) => {
                     fates.push(Fate::Accepted);
                     windows.push(scratch.clone());
@@ -566,9 +577,10 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn,
 {
-    /// The windows of `t` that are not expired; `Err` with the element's fate when there are none.
+    /// The windows of `t` that are not expired at the watermark or at `horizon`, whichever is later;
+    /// `Err` with the element's fate when there are none.
     #[inline]
-    fn live_windows(&mut self, t: Timestamp, windows: &mut Vec<Window>) -> Result<(), Fate> {
+    fn live_windows(&mut self, t: Timestamp, horizon: Watermark, windows: &mut Vec<Window>) -> Result<(), Fate> {
         windows.clear();
         self.strategy.window_fn.assign_windows(t, windows);
         if windows.is_empty() {
@@ -576,7 +588,7 @@ where
             return Err(Fate::NoWindow);
         }
         let before = windows.len();
-        let (strategy, watermark) = (&self.strategy, self.watermark);
+        let (strategy, watermark) = (&self.strategy, self.watermark.max(horizon));
         windows.retain(|w| !strategy.is_expired(w, watermark));
         self.stats.dropped_window_assignments += (before - windows.len()) as u64;
         if windows.is_empty() {

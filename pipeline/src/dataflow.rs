@@ -335,7 +335,11 @@ where
                 Ok(t) => Ok((event, t)),
                 Err(e) => Err(format!("event time: {e}")),
             });
-        Decoded { record, event }
+        Decoded {
+            record,
+            event,
+            lateness_horizon: Watermark::MIN,
+        }
     }
 
     /// The key the pipeline groups `event` under. Test drivers use it to describe what each element
@@ -471,6 +475,10 @@ pub struct Decoded<E> {
     pub record: Record,
     /// The event and its event time, or the reason the record is a dead letter.
     pub event: Result<(E, Timestamp), String>,
+    /// Windows of the event that are expired at this watermark are dropped, even when the pipeline's
+    /// watermark is behind it (see [`WindowedAggregator::process_within`]). `Watermark::MIN` after
+    /// decoding; the Kafka core sets the record's partition watermark. Merging window functions ignore it.
+    pub lateness_horizon: Watermark,
 }
 
 impl<E> Decoded<E> {
@@ -523,7 +531,12 @@ where
             return self.process_whole(bundle, out);
         }
         let mut summary = BundleSummary::default();
-        for Decoded { record, event } in bundle {
+        for Decoded {
+            record,
+            event,
+            lateness_horizon,
+        } in bundle
+        {
             self.stats.read += 1;
             let event = match event {
                 Ok(event) => event,
@@ -536,7 +549,7 @@ where
             let Some((key, input)) = self.element(&event.0, t, &mut summary) else {
                 continue;
             };
-            let fate = self.core.process(key, t, input);
+            let fate = self.core.process_within(key, t, input, lateness_horizon);
             self.route(record, t, fate, out);
         }
         self.core.finish_bundle(&mut self.panes);
@@ -549,7 +562,7 @@ where
         let mut summary = BundleSummary::default();
         let mut routes = Vec::with_capacity(bundle.len());
         let mut elements = Vec::with_capacity(bundle.len());
-        for Decoded { record, event } in bundle {
+        for Decoded { record, event, .. } in bundle {
             self.stats.read += 1;
             match event {
                 Err(reason) => routes.push(Route::DeadLetter(record, reason)),

@@ -357,6 +357,36 @@ fn sliding_windows_drop_only_the_expired_windows_of_an_element() {
 }
 
 #[test]
+fn a_lateness_horizon_drops_the_windows_it_has_passed_though_the_watermark_has_not() {
+    let strategy = WindowingStrategy::new(SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)));
+    let mut h = Harness::new(strategy);
+    // 30 s is in [-20, 40), [0, 60) and [20, 80); a horizon at 40 s has passed only the first (max 39.999 s).
+    assert_eq!(
+        h.core.process_within("a", ts(30_000), 1, wm(40 * S - 1)),
+        Fate::Accepted
+    );
+    assert_eq!(
+        h.core.stats().dropped_window_assignments,
+        0,
+        "39.999 s has not passed [-20, 40)"
+    );
+    assert_eq!(h.core.process_within("a", ts(30_000), 2, wm(40 * S)), Fate::Accepted);
+    assert_eq!(h.core.stats().dropped_window_assignments, 1);
+    assert_eq!(h.core.process_within("a", ts(30_000), 3, wm(80 * S)), Fate::DroppedLate);
+    h.core.finish_bundle(&mut h.panes);
+    h.watermark(Timestamp::MAX.millis());
+    let panes: Vec<(Window, Vec<i64>)> = h.take().into_iter().map(|p| (p.1, p.5)).collect();
+    assert_eq!(
+        panes,
+        vec![
+            (win(-20 * S, 40 * S), vec![1]),
+            (win(0, 60 * S), vec![1, 2]),
+            (win(20 * S, 80 * S), vec![1, 2]),
+        ]
+    );
+}
+
+#[test]
 fn on_time_panes_fire_in_window_then_key_order() {
     let mut h = Harness::fixed(0, AccumulationMode::Discarding);
     h.bundle("b", &[21_000]);

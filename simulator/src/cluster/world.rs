@@ -20,6 +20,7 @@ use kafka_core::{
 use pipeline::combine::CombineFn;
 use pipeline::io::{Position, Record};
 use pipeline::time::{Duration, Timestamp, Watermark};
+use pipeline::watermark::BoundedOutOfOrderness;
 use pipeline::{Emitted, Pipeline};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -1507,19 +1508,27 @@ where
         let mut emitted = Emitted::default();
         let late = self.checker.late_positions().clone();
         for (p, log) in self.input.partitions.iter().enumerate() {
+            // The partition's watermark before each record, as the Kafka core judges it: each window of a
+            // record that it had passed is dropped (a sliding window's record may keep some windows only).
+            let mut partition_clock = BoundedOutOfOrderness::new(self.config.max_out_of_orderness);
             for record in log.visible(self.isolation) {
                 let position = (p as i32, record.offset);
-                if self.pipeline.decode(&record.value).is_err() {
+                let r = Record::new(
+                    record.value.clone(),
+                    Position::Offset {
+                        partition: position.0,
+                        offset: position.1,
+                    },
+                );
+                let mut decoded = self.pipeline.decode_record(r);
+                let Some(t) = decoded.event_time() else {
                     expected_dead.insert(position);
-                } else if !late.contains(&position) {
-                    let r = Record::new(
-                        record.value.clone(),
-                        Position::Offset {
-                            partition: position.0,
-                            offset: position.1,
-                        },
-                    );
-                    reference.process_bundle(vec![r], &mut emitted);
+                    continue;
+                };
+                decoded.lateness_horizon = partition_clock.current();
+                partition_clock.observe(t);
+                if !late.contains(&position) {
+                    reference.process_decoded(vec![decoded], &mut emitted);
                 }
             }
         }
