@@ -98,6 +98,9 @@ struct StepLine<'a> {
     offset: Option<&'a RawValue>,
     #[serde(borrow, default)]
     kafka_ts: Option<&'a RawValue>,
+    // Per record of a recorded bundle: windows expired at this watermark are dropped.
+    #[serde(default)]
+    lateness_horizon: Option<serde_json::Value>,
 }
 
 /// One line of a scenario: a step of the timeline, or a record a recorded runtime dropped as late
@@ -112,6 +115,10 @@ pub enum ScenarioStep {
         /// (`None` where the message had none), in record order: kept for the reader, without meaning
         /// for a replay. `None` for anything else.
         kafka_ts: Option<Vec<Option<i64>>>,
+        /// For a bundle recorded from Kafka, each record's lateness horizon (its partition's
+        /// watermark: windows of it expired there are dropped, see `pipeline::Decoded`), where it can
+        /// matter; a replay applies it ([`pipeline::io::Source::take_lateness_horizons`]).
+        lateness_horizons: Option<Vec<Watermark>>,
     },
     /// A record the recorded runtime reported late without handing it to its pipeline: a replay
     /// reports it the same way.
@@ -126,7 +133,11 @@ pub enum ScenarioStep {
 
 impl From<Step> for ScenarioStep {
     fn from(step: Step) -> Self {
-        ScenarioStep::Step { step, kafka_ts: None }
+        ScenarioStep::Step {
+            step,
+            kafka_ts: None,
+            lateness_horizons: None,
+        }
     }
 }
 
@@ -201,6 +212,9 @@ pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) 
             .map(|late| ScenarioStep::DroppedLate { late, kafka_ts })
             .map_err(|e| format!("dropped_late: {e}"));
     }
+    if !is_bundle && step.lateness_horizon.is_some() {
+        return Err("`lateness_horizon` belongs beside a bundle".to_owned());
+    }
     if !is_bundle && origin.any() {
         return Err(
             "`partition`, `offset` and `kafka_ts` belong beside a bundle (event, events, records, records_base64)"
@@ -230,7 +244,7 @@ pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) 
         return parse_processing_time(seconds.get()).map(|d| Step::ProcessingTime(d).into());
     };
     let (positions, kafka_ts) = origin.positions(payloads.len())?;
-    let records = match positions {
+    let records: Vec<Record> = match positions {
         Some(positions) => payloads
             .into_iter()
             .zip(positions)
@@ -238,9 +252,31 @@ pub fn parse_scenario_step(line: &[u8], mut position: impl FnMut() -> Position) 
             .collect(),
         None => payloads.into_iter().map(|p| Record::new(p, position())).collect(),
     };
+    let lateness_horizons = match step.lateness_horizon {
+        None => None,
+        Some(value) => {
+            let values = match value {
+                serde_json::Value::Array(values) => values,
+                one => vec![one],
+            };
+            if values.len() != records.len() {
+                return Err(format!(
+                    "`lateness_horizon` has {} values for a bundle of {} records",
+                    values.len(),
+                    records.len()
+                ));
+            }
+            let horizons = values
+                .iter()
+                .map(|v| parse_watermark(&v.to_string()).map_err(|e| format!("`lateness_horizon`: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(horizons)
+        }
+    };
     Ok(ScenarioStep::Step {
         step: Step::Bundle(records),
         kafka_ts,
+        lateness_horizons,
     })
 }
 
@@ -310,14 +346,15 @@ pub fn step_line(step: &Step) -> String {
     scenario_line(&ScenarioStep::Step {
         step: step.clone(),
         kafka_ts: None,
+        lateness_horizons: None,
     })
 }
 
 /// Any scenario line (without the line break); [`parse_scenario_step`] reads it back as the same.
 /// `kafka_ts` is written only for a bundle whose records stand at offsets of one partition, and only
-/// when it has one value per record.
+/// when it has one value per record; `lateness_horizon` only when it has one value per record.
 pub fn scenario_line(line: &ScenarioStep) -> String {
-    let (step, kafka_ts) = match line {
+    let (step, kafka_ts, lateness_horizons) = match line {
         ScenarioStep::DroppedLate { late, kafka_ts } => {
             let late = serde_json::to_string(&LateRecordLine(late)).expect("a late record serializes");
             return match kafka_ts {
@@ -325,16 +362,28 @@ pub fn scenario_line(line: &ScenarioStep) -> String {
                 None => format!("{{\"dropped_late\": {late}}}"),
             };
         }
-        ScenarioStep::Step { step, kafka_ts } => (step, kafka_ts),
+        ScenarioStep::Step {
+            step,
+            kafka_ts,
+            lateness_horizons,
+        } => (step, kafka_ts, lateness_horizons),
     };
     match step {
         Step::Bundle(records) => {
             let mut text = bundle_line(records);
+            text.pop();
             if let Some(origin) = kafka_origin(records, kafka_ts.as_deref()) {
-                text.pop();
                 text.push_str(&origin);
-                text.push('}');
             }
+            if let Some(horizons) = lateness_horizons.as_deref().filter(|h| h.len() == records.len()) {
+                let values: Vec<String> = horizons.iter().map(|w| watermark_value(*w)).collect();
+                let json = match values.as_slice() {
+                    [one] => one.clone(),
+                    many => format!("[{}]", many.join(", ")),
+                };
+                text.push_str(&format!(", \"lateness_horizon\": {json}"));
+            }
+            text.push('}');
             text
         }
         Step::Watermark(w) => format!("{{\"watermark\": {}}}", watermark_value(*w)),
@@ -599,6 +648,8 @@ pub struct ScenarioSource<R> {
     last_watermark: Watermark,
     /// `dropped_late` lines read since the last [`Source::take_dropped_late`].
     dropped_late: Vec<LateRecord>,
+    /// The lateness horizons of the bundle last returned, until taken.
+    lateness_horizons: Option<Vec<Watermark>>,
 }
 
 impl<R: BufRead> ScenarioSource<R> {
@@ -614,6 +665,7 @@ impl<R: BufRead> ScenarioSource<R> {
             lines,
             last_watermark: Watermark::MIN,
             dropped_late: Vec::new(),
+            lateness_horizons: None,
         }
     }
 
@@ -635,7 +687,14 @@ impl<R: BufRead> Source for ScenarioSource<R> {
                 message,
             };
             let step = match parse_scenario_step(bytes, || Position::Line { line }).map_err(script_error)? {
-                ScenarioStep::Step { step, .. } => step,
+                ScenarioStep::Step {
+                    step,
+                    lateness_horizons,
+                    ..
+                } => {
+                    self.lateness_horizons = lateness_horizons;
+                    step
+                }
                 // Reported before the steps after it, as the recorded runtime reported it.
                 ScenarioStep::DroppedLate { late, .. } => {
                     self.dropped_late.push(late);
@@ -658,6 +717,10 @@ impl<R: BufRead> Source for ScenarioSource<R> {
 
     fn take_dropped_late(&mut self) -> Vec<LateRecord> {
         std::mem::take(&mut self.dropped_late)
+    }
+
+    fn take_lateness_horizons(&mut self) -> Option<Vec<Watermark>> {
+        self.lateness_horizons.take()
     }
 }
 
@@ -790,6 +853,13 @@ impl Source for InputFile {
         match &mut self.lines {
             InputLines::Recording(_) => Vec::new(),
             InputLines::Scenario(s) => s.take_dropped_late(),
+        }
+    }
+
+    fn take_lateness_horizons(&mut self) -> Option<Vec<Watermark>> {
+        match &mut self.lines {
+            InputLines::Recording(_) => None,
+            InputLines::Scenario(s) => s.take_lateness_horizons(),
         }
     }
 }
@@ -964,14 +1034,25 @@ mod tests {
             ScenarioStep::Step {
                 step: recorded(0, &[(br#"{"id":"1"}"#, 7)]),
                 kafka_ts: Some(vec![Some(1_714_345_961_000)]),
+                lateness_horizons: None,
             },
             ScenarioStep::Step {
                 step: recorded(2, &[(br#"{"id":"1"}"#, 7), (b"not json", 9), (b"\xff", 10)]),
                 kafka_ts: Some(vec![Some(1), None, Some(-5)]),
+                lateness_horizons: None,
             },
             ScenarioStep::Step {
                 step: recorded(3, &[(br#"{"id":"1"}"#, 0), (br#"{"id":"2"}"#, 1)]),
                 kafka_ts: None,
+                lateness_horizons: Some(vec![
+                    Watermark::MIN,
+                    Watermark::at(Timestamp::parse_datetime("2024-04-28T23:12:55.000").unwrap()),
+                ]),
+            },
+            ScenarioStep::Step {
+                step: recorded(3, &[(br#"{"id":"1"}"#, 0)]),
+                kafka_ts: Some(vec![None]),
+                lateness_horizons: Some(vec![Watermark::at(Timestamp::from_millis(-3))]),
             },
             ScenarioStep::DroppedLate {
                 late: late.clone(),
@@ -995,6 +1076,7 @@ mod tests {
             scenario_line(&ScenarioStep::Step {
                 step: recorded(0, &[(br#"{"id":"1"}"#, 7)]),
                 kafka_ts: Some(vec![Some(1_714_345_961_000)]),
+                lateness_horizons: None,
             }),
             r#"{"event": {"id":"1"}, "partition": 0, "offset": 7, "kafka_ts": 1714345961000}"#
         );

@@ -951,6 +951,7 @@ where
         let strategy = self.pipeline.strategy().clone();
         let mut bundle = Vec::with_capacity(input.len());
         let mut bundle_max: Option<Timestamp> = None;
+        let mut horizons_matter = false;
         for record in input {
             let position = Position::Offset {
                 partition,
@@ -1003,11 +1004,15 @@ where
             // A sliding window's element may have some windows expired at the partition watermark and
             // others not: it joins only the live ones, whatever the pipeline watermark is by now.
             decoded.lateness_horizon = partition_watermark;
+            // A replay needs the horizon only where it can drop some of several windows the pipeline
+            // watermark has not passed.
+            horizons_matter |= self.windows.len() > 1 && partition_watermark > watermark;
             bundle.push(decoded);
         }
         if let Some(recorder) = &mut self.recorder {
             let records = bundle.iter().map(|d| d.record.clone()).collect();
-            recorder.bundle(records, self.driver.processing_time());
+            let horizons = horizons_matter.then(|| bundle.iter().map(|d| d.lateness_horizon).collect());
+            recorder.bundle(records, horizons, self.driver.processing_time());
         }
         let summary = self.driver.bundle(bundle);
         self.watermarks.observe(partition, None, self.now);

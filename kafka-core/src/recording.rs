@@ -20,9 +20,18 @@ use pipeline::time::{Duration, Timestamp, Watermark};
 /// One thing a recording core noted, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
-    /// A step the pipeline took: a bundle (records at `Position::Offset`), a watermark, or processing
-    /// time moving forward (from the pipeline's start at the epoch).
+    /// A step the pipeline took: a watermark, or processing time moving forward (from the pipeline's
+    /// start at the epoch).
     Step(Step),
+    /// A bundle the pipeline processed: records at `Position::Offset`, in order.
+    Bundle {
+        /// The records.
+        records: Vec<Record>,
+        /// Each record's lateness horizon (its partition's watermark: windows expired at it are
+        /// dropped, see `pipeline::Decoded::lateness_horizon`), when one of them can matter: a record
+        /// in several windows whose horizon is ahead of the pipeline watermark. `None` otherwise.
+        lateness_horizons: Option<Vec<Watermark>>,
+    },
     /// A record the core reported late itself, without handing it to the pipeline.
     DroppedLate(LateRecord),
     /// A revocation dropped the pipeline's state: nothing after it is recorded.
@@ -70,13 +79,17 @@ impl Recorder {
         self.note(Recorded::Step(Step::ProcessingTime(by)));
     }
 
-    /// The pipeline processes `records` as one bundle at processing time `now`.
-    pub(crate) fn bundle(&mut self, records: Vec<Record>, now: Timestamp) {
+    /// The pipeline processes `records` as one bundle at processing time `now`, with these lateness
+    /// horizons when they can matter.
+    pub(crate) fn bundle(&mut self, records: Vec<Record>, lateness_horizons: Option<Vec<Watermark>>, now: Timestamp) {
         if self.ended || records.is_empty() {
             return;
         }
         self.processing_time(now);
-        self.note(Recorded::Step(Step::Bundle(records)));
+        self.note(Recorded::Bundle {
+            records,
+            lateness_horizons,
+        });
     }
 
     /// The pipeline's watermark is now `watermark` (noted when it moved), at processing time `now`.

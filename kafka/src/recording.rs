@@ -86,7 +86,10 @@ impl RecordingFile {
                 };
                 ScenarioStep::DroppedLate { late, kafka_ts }
             }
-            Recorded::Step(Step::Bundle(records)) => {
+            Recorded::Bundle {
+                records,
+                lateness_horizons,
+            } => {
                 let kafka_ts = records
                     .iter()
                     .map(|r| match r.position {
@@ -99,6 +102,7 @@ impl RecordingFile {
                 ScenarioStep::Step {
                     step: Step::Bundle(records),
                     kafka_ts: Some(kafka_ts),
+                    lateness_horizons,
                 }
             }
             Recorded::Step(step) => step.into(),

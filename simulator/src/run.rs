@@ -99,7 +99,8 @@ where
     };
     while let Some(step) = source.next_step()? {
         sim.report_dropped_late(source.take_dropped_late());
-        sim.on_step(step)?;
+        let horizons = source.take_lateness_horizons();
+        sim.on_step(step, horizons)?;
         on_progress(&sim.stats());
     }
     sim.report_dropped_late(source.take_dropped_late());
@@ -120,8 +121,24 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
-    fn on_step(&mut self, step: Step) -> Result<(), SimulationError> {
+    fn on_step(&mut self, step: Step, horizons: Option<Vec<Watermark>>) -> Result<(), SimulationError> {
         match (step, &mut self.disorder) {
+            // A recorded bundle whose records carry their partition's lateness horizon (no disorder
+            // applies to a scenario).
+            (Step::Bundle(records), None) if horizons.as_ref().is_some_and(|h| h.len() == records.len()) => {
+                let horizons = horizons.expect("checked above");
+                let pipeline = self.driver.pipeline();
+                let decoded = records
+                    .into_iter()
+                    .zip(horizons)
+                    .map(|(record, horizon)| {
+                        let mut decoded = pipeline.decode_record(record);
+                        decoded.lateness_horizon = horizon;
+                        decoded
+                    })
+                    .collect();
+                self.driver.bundle(decoded);
+            }
             (Step::Bundle(records), Some(disorder)) => {
                 // Decoded once: the disorder needs the event time, the pipeline the event.
                 for record in records {

@@ -495,7 +495,10 @@ fn a_recording_holds_the_bundles_and_watermarks_the_pipeline_saw_and_ends_at_a_r
     // Each thing recorded, in short: a bundle's offsets, a watermark, a late record's offset.
     let recorded: Vec<String> = std::iter::from_fn(|| core.poll_recorded())
         .map(|r| match r {
-            Recorded::Step(pipeline::Step::Bundle(records)) => {
+            Recorded::Bundle {
+                records,
+                lateness_horizons: None,
+            } => {
                 let offsets: Vec<String> = records
                     .iter()
                     .map(|r| match r.position {
@@ -507,6 +510,7 @@ fn a_recording_holds_the_bundles_and_watermarks_the_pipeline_saw_and_ends_at_a_r
             }
             Recorded::Step(pipeline::Step::Watermark(w)) => format!("watermark {w}"),
             Recorded::Step(step) => format!("{step:?}"),
+            Recorded::Bundle { lateness_horizons, .. } => format!("bundle with horizons {lateness_horizons:?}"),
             Recorded::DroppedLate(late) => format!("late {}", late.position),
             Recorded::End => "end".to_owned(),
         })

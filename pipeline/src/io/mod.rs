@@ -27,6 +27,14 @@ pub trait Source {
     fn take_dropped_late(&mut self) -> Vec<LateRecord> {
         Vec::new()
     }
+
+    /// For the bundle [`next_step`](Self::next_step) just returned, each record's lateness horizon
+    /// when the input recorded one ([`crate::Decoded::lateness_horizon`]: the Kafka consumer drops the
+    /// windows of a record expired at its partition's watermark). A runner takes it with each step and
+    /// applies it to the bundle's records. Most sources have none.
+    fn take_lateness_horizons(&mut self) -> Option<Vec<Watermark>> {
+        None
+    }
 }
 
 /// A destination for results of type `T`.

@@ -762,4 +762,8 @@ impl Source for ProgressSource {
     fn take_dropped_late(&mut self) -> Vec<pipeline::io::LateRecord> {
         self.input.take_dropped_late()
     }
+
+    fn take_lateness_horizons(&mut self) -> Option<Vec<pipeline::time::Watermark>> {
+        self.input.take_lateness_horizons()
+    }
 }
