@@ -27,7 +27,8 @@
 //! from, their `offset`s and the message timestamps (`kafka_ts`, epoch milliseconds, `null` for none):
 //! the records then stand at `partition`/`offset` (so their dead letters and late lines say where they
 //! were, as the runtime's do), and the timestamps are kept ([`ScenarioStep`]) without meaning for the
-//! replay. A `dropped_late` step is a record the runtime judged late before its pipeline saw it (the
+//! replay. Where it matters (sliding windows), a bundle also carries each record's `lateness_horizon`,
+//! its partition's watermark, which the replay applies ([`pipeline::io::Source::take_lateness_horizons`]). A `dropped_late` step is a record the runtime judged late before its pipeline saw it (the
 //! Kafka consumer judges lateness per partition): a replay reports it as late as it is, without
 //! processing it ([`pipeline::io::Source::take_dropped_late`]).
 //!
@@ -96,7 +97,8 @@ struct StepLine<'a> {
     partition: Option<i32>,
     #[serde(borrow, default)]
     offset: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    // A present `null` is one record's missing timestamp, not an absent field.
+    #[serde(borrow, default, deserialize_with = "present")]
     kafka_ts: Option<&'a RawValue>,
     // Per record of a recorded bundle: windows expired at this watermark are dropped.
     #[serde(default)]
