@@ -29,6 +29,7 @@ use simulator::disorder::DisorderOptions;
 use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
+mod views;
 
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
 // than glibc's malloc on the hot path (about 10% of a run's time in profiles).
@@ -140,6 +141,9 @@ struct Args {
 
     #[command(flatten)]
     cluster: cluster::ClusterArgs,
+
+    #[command(flatten)]
+    views: views::ViewArgs,
 }
 
 const AFTER_HELP: &str = "\
@@ -343,6 +347,13 @@ fn run(args: &Args) -> Result<ExitCode> {
     };
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
+    if args.cluster.requested() && args.views.requested() {
+        return Err(UsageError {
+            kind: ErrorKind::ArgumentConflict,
+            message: "--timeline, --transcript and --explain watch a single pipeline, not cluster mode".to_owned(),
+        }
+        .into());
+    }
     if args.cluster.requested() {
         return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), &windowing);
     }
@@ -475,7 +486,7 @@ fn run_pipeline<E, K, C, O>(
     description: &str,
 ) -> Result<ExitCode>
 where
-    K: Clone + Ord + std::hash::Hash,
+    K: Clone + Ord + std::hash::Hash + simulator::observe::ObservedKey,
     C: CombineFn + Clone,
     O: Serialize,
 {
@@ -508,7 +519,11 @@ where
             None => &mut no_dead,
         },
     };
-    let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
+    let report = if args.views.requested() {
+        views::simulate_with_views(pipeline, &mut source, options, sinks, &args.views, description)?
+    } else {
+        simulate(pipeline, &mut source, options, sinks, &mut |_| {})?
+    };
     source.finish();
     let lines = outputs.lines();
     if !args.quiet {
@@ -532,6 +547,8 @@ fn output_fanout(args: &Args) -> Result<Fanout> {
         out: match (&args.out, &args.golden) {
             (Some(path), _) => Destination::File(create(path, "--out")?),
             (None, Some(_)) => Destination::Nowhere,
+            // --transcript and --explain print on standard output instead.
+            (None, None) if args.views.uses_stdout() => Destination::Nowhere,
             (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
         },
         golden: None,
@@ -658,6 +675,7 @@ fn check_files(args: &Args, input: &InputFile) -> Result<()> {
         ("--golden", args.golden.as_ref().filter(|_| args.bless)),
         ("--late-out", args.late_out.as_ref()),
         ("--dlq-out", args.dlq_out.as_ref()),
+        ("--timeline", args.views.timeline.as_ref()),
     ];
     for (flag, path) in outputs {
         if let Some(path) = path {
