@@ -432,7 +432,7 @@ fn xml(text: &str) -> String {
 const WIDTH: f64 = 1200.0;
 const HEIGHT: f64 = 720.0;
 const LEFT: f64 = 150.0;
-const RIGHT: f64 = 1180.0;
+const RIGHT: f64 = 1090.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 590.0;
 /// The strip under the plot where records without an event time go.
@@ -491,8 +491,11 @@ impl Timeline {
                 self.draw_panes(&mut svg, &scale, panes);
             }
             None => {
-                self.draw_cells(&mut svg, &scale);
+                // The many on-time records and the panes first, the watermark over them, and the
+                // rarer fates on top, so that a few drops among a million records still show.
+                self.draw_cells(&mut svg, &scale, &[0, 5, 6, 7]);
                 self.draw_watermark(&mut svg, &scale);
+                self.draw_cells(&mut svg, &scale, &[1, 2, 4, 3]);
             }
         }
         self.draw_legend(&mut svg);
@@ -520,6 +523,10 @@ impl Timeline {
     }
 
     fn draw_bands(&self, svg: &mut String, scale: &Scale) {
+        // Past MAX_BANDS windows the bands would be a few of many: none is drawn (the legend says so).
+        if self.too_many_windows {
+            return;
+        }
         svg.push_str(r#"<g class="windows">"#);
         for (i, &(start, end)) in self.windows.iter().enumerate() {
             let (y0, y1) = (scale.y(end as f64), scale.y(start as f64));
@@ -596,43 +603,66 @@ impl Timeline {
     }
 
     fn draw_panes(&self, svg: &mut String, scale: &Scale, panes: &[PanePoint]) {
-        svg.push_str(r#"<g class="panes">"#);
-        let labelled = panes.len() <= MAX_PANE_LABELS;
+        // Panes that fire together for the same window end (one per key) share a diamond.
+        let mut groups: BTreeMap<(u64, i64, usize), Vec<&PanePoint>> = BTreeMap::new();
         for p in panes {
+            groups
+                .entry((p.arrival, p.max_timestamp, timing_index(p.timing)))
+                .or_default()
+                .push(p);
+        }
+        svg.push_str(r#"<g class="panes">"#);
+        let labelled = groups.len() <= MAX_PANE_LABELS;
+        for group in groups.values() {
+            let p = group[0];
             let (x, y) = (scale.x(p.arrival as f64), scale.y(p.max_timestamp as f64));
             let (class, colour) = pane_style(p.timing);
+            let _ = write!(svg, r#"<path class="pane {class}" d=""#);
             let _ = write!(
                 svg,
-                r#"<path class="pane {class}" d="M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z" fill="{colour}" stroke="white" stroke-width="0.8""#,
+                r#"M{x:.1} {:.1}L{:.1} {y:.1}L{x:.1} {:.1}L{:.1} {y:.1}Z" fill="{colour}" stroke="white" stroke-width="0.8""#,
                 y - 6.0,
                 x + 6.0,
                 y + 6.0,
                 x - 6.0
             );
             if self.options.details {
-                let _ = write!(svg, "><title>{}</title></path>", xml(&p.detail));
+                let details: Vec<String> = group.iter().map(|p| xml(&p.detail)).collect();
+                let _ = write!(svg, "><title>{}</title></path>", details.join("\n"));
             } else {
                 svg.push_str("/>");
             }
+            // One element per pane, so that the file counts its panes: the others of the group are empty.
+            for _ in 1..group.len() {
+                let _ = write!(svg, r#"<path class="pane {class}" d=""/>"#);
+            }
             if labelled {
+                let label = match group.len() {
+                    1 => p.label.clone(),
+                    n => format!("{n} × {}", timing_name(p.timing)),
+                };
                 let _ = write!(
                     svg,
                     r#"<text class="pane-label" x="{:.1}" y="{:.1}" fill="{colour}" font-size="10">{}</text>"#,
                     x + 7.0,
                     y - 4.0,
-                    xml(&p.label)
+                    xml(&label)
                 );
             }
         }
         svg.push_str("</g>");
     }
 
-    fn draw_cells(&self, svg: &mut String, scale: &Scale) {
+    /// Draws the cells of the given kinds, in that order.
+    fn draw_cells(&self, svg: &mut String, scale: &Scale, kinds: &[u8]) {
         let d = &self.density;
         let most = d.cells.values().copied().max().unwrap_or(1).max(2) as f64;
         let cell_w = (scale.x(d.column_width as f64) - scale.x(0.0)).max(0.5);
         svg.push_str(r#"<g class="density">"#);
-        for (&(column, row, kind), &n) in &d.cells {
+        let cells = kinds
+            .iter()
+            .flat_map(|&k| d.cells.iter().filter(move |(&(_, _, kind), _)| kind == k));
+        for (&(column, row, kind), &n) in cells {
             let x = scale.x((column * d.column_width) as f64);
             let opacity = 0.25 + 0.75 * (n as f64).ln() / most.ln();
             if kind >= 5 {
@@ -653,7 +683,7 @@ impl Timeline {
             } else {
                 let top = scale.y(((row + 1) as f64) * d.row_height as f64);
                 let bottom = scale.y((row as f64) * d.row_height as f64);
-                (top, (bottom - top).max(1.0))
+                (top, (bottom - top).max(2.0))
             };
             let _ = write!(
                 svg,
@@ -739,7 +769,7 @@ impl Timeline {
             svg,
             r##"<text x="{x:.1}" y="{y:.1}" fill="#777777">shaded bands: windows that fired{}</text>"##,
             if self.too_many_windows {
-                " (the first ones only)"
+                " (not shaded: too many)"
             } else {
                 ""
             }
