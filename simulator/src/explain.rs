@@ -251,11 +251,11 @@ impl Explainer {
         for s in &dropped {
             let (watermark, reason) = s.dropped.clone().unwrap_or((s.watermark_then, String::new()));
             let why = if s.fate == ElementFate::DroppedClosed {
-                format!("the window's trigger had finished (closed window; watermark {watermark})")
+                format!("the window's trigger had finished (closed window; watermark {watermark}) [{reason}]")
             } else {
                 format!("the watermark {watermark} was past max timestamp + allowed lateness = {bound}")
             };
-            let _ = writeln!(out, "    {}: dropped: {why} [{reason}]", describe(s));
+            let _ = writeln!(out, "    {}: dropped: {why}", describe(s));
         }
         self.write_next_window(&mut out, window);
         Ok(out)
@@ -275,11 +275,19 @@ impl Explainer {
             return;
         };
         let records: Vec<&Seen> = self.seen.iter().filter(|s| next.contains(s.event_time)).collect();
+        let at_end = records.iter().filter(|s| s.event_time == window.end()).count();
         let _ = writeln!(
             out,
-            "\nnext window {next}: {} record(s) of this key (windows are half-open: one at exactly {} belongs there):",
+            "\nnext window {next}: {} record(s) of this key{}:",
             records.len(),
-            window.end()
+            if at_end > 0 {
+                format!(
+                    " ({at_end} at exactly {}, the end of the window explained: windows are half-open)",
+                    window.end()
+                )
+            } else {
+                String::new()
+            }
         );
         for s in records {
             let _ = writeln!(out, "    {}: {}", describe(s), s.fate);
