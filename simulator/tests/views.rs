@@ -336,3 +336,76 @@ fn views_are_refused_in_cluster_mode() {
     let output = simulate(&file, &["--transcript", "--partitions", "2"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Watching a run changes nothing: the same outputs, late records, dead letters and counts as without an
+/// observer, under seeded disorder too; and the observer is shown every record once, with fates that add
+/// up to the pipeline's counts.
+#[test]
+fn an_observed_run_gives_the_same_results_and_sees_every_record_once() {
+    use formats::jsonl::JsonlSource;
+    use pipeline::io::memory::MemorySink;
+    use pipeline::time::Duration;
+    use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+    use pipeline::transcript::ElementFate;
+    use simulator::disorder::DisorderOptions;
+    use simulator::observe::{ObservedStep, RunObserver};
+    use simulator::{simulate, simulate_observed, SimulationOptions, Sinks};
+
+    #[derive(Default)]
+    struct Tally {
+        arrivals: Vec<u64>,
+        fates: std::collections::BTreeMap<String, u64>,
+        panes: u64,
+    }
+    impl<K, O> RunObserver<K, O> for Tally {
+        fn on_step(&mut self, step: &ObservedStep<'_, K, O>) {
+            for e in step.elements {
+                self.arrivals.push(e.index);
+                *self.fates.entry(format!("{:?}", e.fate)).or_insert(0) += 1;
+            }
+            self.panes += step.outputs.len() as u64;
+        }
+    }
+
+    let pipeline = traffic_pipeline(TrafficConfig::default());
+    let text = std::fs::read(workspace().join("ci/visits.jsonl")).unwrap();
+    let options = SimulationOptions {
+        disorder: Some(DisorderOptions {
+            seed: 5,
+            reorder: 20,
+            late_fraction: 0.05,
+            late_by: Duration::seconds(30),
+        }),
+        ..SimulationOptions::default()
+    };
+    let run = |observer: Option<&mut Tally>| {
+        let mut source = JsonlSource::from_reader("visits", &text[..]);
+        let (mut outputs, mut late, mut dead) = (MemorySink::default(), MemorySink::default(), MemorySink::default());
+        let sinks = Sinks {
+            outputs: &mut outputs,
+            late: &mut late,
+            dead_letters: &mut dead,
+        };
+        let report = match observer {
+            Some(o) => simulate_observed(&pipeline, &mut source, &options, sinks, &mut |_| {}, o),
+            None => simulate(&pipeline, &mut source, &options, sinks, &mut |_| {}),
+        }
+        .unwrap();
+        (outputs.items, late.items, dead.items, report)
+    };
+    let plain = run(None);
+    let mut tally = Tally::default();
+    let watched = run(Some(&mut tally));
+    assert_eq!(watched.0, plain.0);
+    assert_eq!(watched.1, plain.1);
+    assert_eq!(watched.2, plain.2);
+    assert_eq!(watched.3, plain.3);
+    let stats = plain.3.stats;
+    assert!(stats.dropped_late > 0, "the disorder makes late drops: {stats:?}");
+    assert_eq!(tally.arrivals, (0..stats.read).collect::<Vec<u64>>());
+    let fate = |f: ElementFate| tally.fates.get(&format!("{f:?}")).copied().unwrap_or(0);
+    assert_eq!(fate(ElementFate::Counted), stats.counted);
+    assert_eq!(fate(ElementFate::DroppedLate), stats.dropped_late);
+    assert_eq!(fate(ElementFate::DeadLettered), stats.dead_lettered);
+    assert_eq!(tally.panes, stats.panes);
+}
