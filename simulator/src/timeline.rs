@@ -776,3 +776,60 @@ impl Timeline {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::ArrivedElement;
+    use pipeline::io::Position;
+    use pipeline::transcript::StepAction;
+
+    #[test]
+    fn scattered_records_past_the_limit_stay_within_the_cell_and_watermark_budgets() {
+        let mut timeline = Timeline::new(TimelineOptions::default());
+        let n = 200_000u64;
+        for i in 0..n {
+            let element = ArrivedElement {
+                index: i,
+                position: Position::Line { line: i + 1 },
+                key: Some("k".to_owned()),
+                // Scattered over ~3 hours of event time: many rows, so the rows must coarsen too.
+                event_time: Some(Timestamp::from_millis((i as i64 * 7_919) % 10_000_000)),
+                fate: if i % 97 == 0 {
+                    ElementFate::DroppedLate
+                } else {
+                    ElementFate::Counted
+                },
+                behind_window_end: false,
+                reason: None,
+            };
+            let step: ObservedStep<'_, String, u64> = ObservedStep {
+                number: i as usize + 1,
+                action: StepAction::Bundle(1),
+                watermark_before: Watermark::at(Timestamp::from_millis(i as i64 * 30)),
+                watermark: Watermark::at(Timestamp::from_millis(i as i64 * 30 + 15)),
+                processing_time: Timestamp::EPOCH,
+                elements: std::slice::from_ref(&element),
+                outputs: &[],
+                late: &[],
+                dead_letters: &[],
+            };
+            timeline.on_step(&step);
+        }
+        assert!(timeline.is_density());
+        assert!(timeline.density.cells.len() <= MAX_CELLS);
+        assert!(timeline.density.column_width >= n / MAX_COLUMNS);
+        assert!(timeline.watermark.len() <= MAX_WATERMARK_POINTS + 1);
+        assert_eq!(
+            timeline.watermark.last().map(|w| w.1),
+            Some(Watermark::at(Timestamp::from_millis((n as i64 - 1) * 30 + 15)))
+        );
+        let drops = n.div_ceil(97);
+        assert_eq!(timeline.mark_counts(), [n - drops, 0, drops, 0, 0]);
+        let cells: u64 = timeline.density.cells.values().sum();
+        assert_eq!(cells, n, "every record is in exactly one cell");
+        let svg = timeline.render(TimelineFormat::Svg);
+        assert!(svg.len() < 3_000_000, "{} bytes", svg.len());
+        assert!(svg.contains(r#"class="cell dropped""#));
+    }
+}
