@@ -126,20 +126,29 @@ impl Explainer {
         windows
     }
 
-    /// The window explained: from the panes of the key, else from the windows its records were
-    /// assigned to (a window all of whose records were dropped fired no pane).
+    /// The windows of the key: those its panes fired for and, unless windows merge (sessions, whose
+    /// records' own windows are only proto-windows), those its records were assigned to (a window all of
+    /// whose records were dropped fired no pane).
+    fn key_windows(&self) -> Vec<Window> {
+        let mut windows: Vec<Window> = self.panes.iter().map(|p| p.window).collect();
+        if !self.window_fn.is_merging() {
+            windows.extend(self.seen.iter().flat_map(|s| self.windows_of(s.event_time)));
+        }
+        windows
+    }
+
+    /// The window explained: the key's window starting at the given instant or, when that instant is a
+    /// whole second (as the output writes a window_start), starting within that second (a session starts
+    /// at its first record's millisecond).
     fn target_window(&self) -> Option<Window> {
         let start = self.target.window_start;
-        self.panes
-            .iter()
-            .map(|p| p.window)
-            .find(|w| w.start() == start)
-            .or_else(|| {
-                self.seen
-                    .iter()
-                    .flat_map(|s| self.windows_of(s.event_time))
-                    .find(|w| w.start() == start)
-            })
+        let windows = self.key_windows();
+        windows.iter().copied().find(|w| w.start() == start).or_else(|| {
+            let second = |t: Timestamp| t.millis().div_euclid(1000);
+            (start.millis().rem_euclid(1000) == 0)
+                .then(|| windows.iter().copied().find(|w| second(w.start()) == second(start)))
+                .flatten()
+        })
     }
 
     /// The explanation, or why there is none (the key never appeared, or has no window starting there:
@@ -150,16 +159,20 @@ impl Explainer {
             return Err(format!("no record of key {key:?} was read"));
         }
         let Some(window) = self.target_window() else {
-            let mut starts: Vec<Timestamp> = self.panes.iter().map(|p| p.window.start()).collect();
-            starts.extend(
-                self.seen
-                    .iter()
-                    .flat_map(|s| self.windows_of(s.event_time))
-                    .map(|w| w.start()),
-            );
+            let mut starts: Vec<Timestamp> = self.key_windows().iter().map(Window::start).collect();
             starts.sort();
             starts.dedup();
-            let listed: Vec<String> = starts.iter().take(20).map(|t| t.format_seconds()).collect();
+            let listed: Vec<String> = starts
+                .iter()
+                .take(20)
+                .map(|t| {
+                    if t.millis().rem_euclid(1000) == 0 {
+                        t.format_seconds()
+                    } else {
+                        t.format_millis()
+                    }
+                })
+                .collect();
             return Err(format!(
                 "key {key:?} has no window starting at {}; its windows start at {}{}",
                 self.target.window_start,

@@ -409,3 +409,28 @@ fn an_observed_run_gives_the_same_results_and_sees_every_record_once() {
     assert_eq!(fate(ElementFate::DeadLettered), stats.dead_lettered);
     assert_eq!(tally.panes, stats.panes);
 }
+
+#[test]
+fn explain_finds_a_session_by_the_second_its_output_starts_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        &[
+            event("alice", "2024-04-28T23:12:41.250"),
+            event("alice", "2024-04-28T23:12:50.000"),
+        ],
+    );
+    let args = ["--windows", "sessions:30s", "-q", "--explain"];
+    let text = stdout(&simulate(&file, &[&args[..], &["alice@2024-04-28T23:12:41"]].concat()));
+    assert!(
+        text.starts_with("key alice, window [2024-04-28T23:12:41.250, 2024-04-28T23:13:20.000)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  2 record(s) new in this pane:"), "{text}");
+    let output = simulate(&file, &[&args[..], &["alice@2024-04-28T23:12:40"]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("its windows start at 2024-04-28T23:12:41.250"),
+        "{stderr}"
+    );
+}
