@@ -19,6 +19,7 @@ pub mod step;
 pub mod strategy;
 pub mod time;
 pub mod traffic;
+pub mod transcript;
 pub mod trigger;
 pub mod trigger_parse;
 pub mod watermark;

@@ -11,12 +11,15 @@
 use std::hash::Hash;
 
 use pipeline::combine::CombineFn;
-use pipeline::io::{DeadLetter, LateRecord, Sink, SinkError, Source, SourceError, Step};
+use pipeline::io::{DeadLetter, LateRecord, Position, Sink, SinkError, Source, SourceError, Step};
 use pipeline::time::Watermark;
+use pipeline::transcript::{ElementFate, StepAction};
 use pipeline::watermark::WatermarkStrategy;
+use pipeline::window::Window;
 use pipeline::{Decoded, Driver, DriverOptions, Pipeline, PipelineStats, ProcessingTimeRule, WindowOutput};
 
 use crate::disorder::{Disorder, DisorderOptions};
+use crate::observe::{ArrivedElement, ObservedStep, RunObserver};
 
 /// How to run a simulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,6 +89,39 @@ where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
+    run_simulation(pipeline, source, options, sinks, on_progress, None)
+}
+
+/// [`simulate`], with `observer` shown every step the driver takes (see [`crate::observe`]): each record
+/// is then decoded here, so that its key and event time can be shown, and a record released by disorder
+/// is a step of its own. The outputs are the same as without an observer.
+pub fn simulate_observed<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    source: &mut dyn Source,
+    options: &SimulationOptions,
+    sinks: Sinks<'_, K, O>,
+    on_progress: &mut dyn FnMut(&PipelineStats),
+    observer: &mut dyn RunObserver<K, O>,
+) -> Result<SimulationReport, SimulationError>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
+    run_simulation(pipeline, source, options, sinks, on_progress, Some(observer))
+}
+
+fn run_simulation<'a, 'w, E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    source: &mut dyn Source,
+    options: &SimulationOptions,
+    sinks: Sinks<'a, K, O>,
+    on_progress: &mut dyn FnMut(&PipelineStats),
+    observer: Option<&'w mut dyn RunObserver<K, O>>,
+) -> Result<SimulationReport, SimulationError>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
     let driver_options = DriverOptions {
         watermark: options.watermark,
         processing_time: options.processing_time,
@@ -96,6 +132,13 @@ where
         released: Vec::new(),
         sinks,
         dropped_before: 0,
+        watch: observer.map(|observer| Watch {
+            observer,
+            steps: 0,
+            arrivals: 0,
+            elements: Vec::new(),
+            windows: Vec::new(),
+        }),
     };
     while let Some(step) = source.next_step()? {
         sim.report_dropped_late(source.take_dropped_late());
@@ -107,21 +150,35 @@ where
     sim.finish()
 }
 
-struct Simulation<'a, E, K, C: CombineFn, O> {
+/// The observer of a run and what it is shown next.
+struct Watch<'a, K, O> {
+    observer: &'a mut dyn RunObserver<K, O>,
+    steps: usize,
+    arrivals: u64,
+    elements: Vec<ArrivedElement<K>>,
+    windows: Vec<Window>,
+}
+
+struct Simulation<'a, 'w, E, K, C: CombineFn, O> {
     driver: Driver<E, K, C, O>,
     disorder: Option<Disorder<Decoded<E>>>,
     released: Vec<Decoded<E>>,
     sinks: Sinks<'a, K, O>,
     /// Records the input reported as dropped late before any pipeline saw them.
     dropped_before: u64,
+    /// Who watches the run step by step, if anyone.
+    watch: Option<Watch<'w, K, O>>,
 }
 
-impl<E, K, C, O> Simulation<'_, E, K, C, O>
+impl<E, K, C, O> Simulation<'_, '_, E, K, C, O>
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
 {
     fn on_step(&mut self, step: Step, horizons: Option<Vec<Watermark>>) -> Result<(), SimulationError> {
+        if self.watch.is_some() {
+            return self.on_step_observed(step, horizons);
+        }
         match (step, &mut self.disorder) {
             // A recorded bundle whose records carry their partition's lateness horizon (no disorder
             // applies to a scenario).
@@ -176,6 +233,127 @@ where
         }
     }
 
+    /// [`Self::on_step`] under an observer: records are decoded here and each driver step is shown.
+    fn on_step_observed(&mut self, step: Step, horizons: Option<Vec<Watermark>>) -> Result<(), SimulationError> {
+        match (step, &mut self.disorder) {
+            (Step::Bundle(records), Some(disorder)) => {
+                for record in records {
+                    let decoded = self.driver.pipeline().decode_record(record);
+                    let t = decoded.event_time();
+                    disorder.push(decoded, t, &mut self.released);
+                }
+                self.observe_released()
+            }
+            (Step::Bundle(records), None) => {
+                let pipeline = self.driver.pipeline();
+                let mut horizons = horizons.filter(|h| h.len() == records.len()).map(Vec::into_iter);
+                let decoded = records
+                    .into_iter()
+                    .map(|r| {
+                        let mut decoded = pipeline.decode_record(r);
+                        if let Some(horizon) = horizons.as_mut().and_then(Iterator::next) {
+                            decoded.lateness_horizon = horizon;
+                        }
+                        decoded
+                    })
+                    .collect();
+                self.observe_bundle(decoded)
+            }
+            (step, _) => {
+                let before = self.driver.watermark();
+                let action = StepAction::of(&step, false);
+                self.driver.step(step);
+                self.show(action, before)
+            }
+        }
+    }
+
+    fn observe_released(&mut self) -> Result<(), SimulationError> {
+        for decoded in std::mem::take(&mut self.released) {
+            self.observe_bundle(vec![decoded])?;
+        }
+        Ok(())
+    }
+
+    /// One bundle under an observer: each element's key, event time and windows are noted before the
+    /// driver takes it.
+    fn observe_bundle(&mut self, bundle: Vec<Decoded<E>>) -> Result<(), SimulationError> {
+        let before = self.driver.watermark();
+        let watch = self.watch.as_mut().expect("observing");
+        let pipeline = self.driver.pipeline();
+        for decoded in &bundle {
+            let event = decoded.event.as_ref().ok().filter(|(event, _)| pipeline.keeps(event));
+            let event_time = decoded.event_time();
+            let mut behind_window_end = false;
+            if let (Some(t), Some(_)) = (event_time, event) {
+                watch.windows.clear();
+                pipeline.strategy().window_fn.assign_windows(t, &mut watch.windows);
+                // Beam: the on-time pane fires once the watermark is past the window's max timestamp;
+                // an element arriving after that is counted in a late pane.
+                behind_window_end = watch.windows.iter().any(|w| w.max_timestamp() < before.timestamp());
+            }
+            watch.elements.push(ArrivedElement {
+                index: watch.arrivals,
+                position: decoded.record.position,
+                key: event.map(|(event, _)| pipeline.key_of(event)),
+                event_time,
+                fate: match (&decoded.event, event) {
+                    (Ok(_), None) => ElementFate::Filtered,
+                    _ => ElementFate::Counted,
+                },
+                behind_window_end,
+                reason: None,
+            });
+            watch.arrivals += 1;
+        }
+        let action = StepAction::Bundle(bundle.len());
+        self.driver.bundle(bundle);
+        self.show(action, before)
+    }
+
+    /// Shows the observer what the step did (fates from the late records and dead letters it produced),
+    /// then drains it into the sinks.
+    fn show(&mut self, action: StepAction, watermark_before: Watermark) -> Result<(), SimulationError> {
+        let watermark = self.driver.watermark();
+        let processing_time = self.driver.processing_time();
+        let watch = self.watch.as_mut().expect("observing");
+        let emitted = self.driver.emitted();
+        // A bundle's records can share a position (the line of a scenario's `events` step): a late
+        // record is matched to the first element of that position and event time not yet marked.
+        for late in &emitted.late {
+            mark(
+                &mut watch.elements,
+                late.position,
+                |e| e.event_time == Some(late.event_time),
+                ElementFate::of_late_reason(&late.reason),
+                &late.reason,
+            );
+        }
+        for dead in &emitted.dead_letters {
+            mark(
+                &mut watch.elements,
+                dead.position,
+                |e| e.key.is_none(),
+                ElementFate::DeadLettered,
+                &dead.reason,
+            );
+        }
+        watch.steps += 1;
+        watch.observer.on_step(&ObservedStep {
+            number: watch.steps,
+            action,
+            watermark_before,
+            watermark,
+            processing_time,
+            elements: &watch.elements,
+            outputs: &emitted.outputs,
+            late: &emitted.late,
+            dead_letters: &emitted.dead_letters,
+        });
+        watch.elements.clear();
+        self.drain()
+    }
+
     fn drain(&mut self) -> Result<(), SimulationError> {
         let emitted = self.driver.emitted();
         for output in emitted.outputs.drain(..) {
@@ -193,11 +371,18 @@ where
     fn finish(mut self) -> Result<SimulationReport, SimulationError> {
         if let Some(disorder) = &mut self.disorder {
             disorder.finish(&mut self.released);
-            self.process_released();
-            self.drain()?;
+            if self.watch.is_some() {
+                self.observe_released()?;
+            } else {
+                self.process_released();
+                self.drain()?;
+            }
         }
         let watermark_before_end = self.driver.watermark();
         self.driver.finish();
+        if self.watch.is_some() && watermark_before_end != Watermark::MAX {
+            self.show(StepAction::EndOfInput, watermark_before_end)?;
+        }
         self.drain()?;
         self.sinks.outputs.flush()?;
         self.sinks.late.flush()?;
@@ -207,5 +392,23 @@ where
             max_open_windows: self.driver.max_open_windows(),
             watermark_before_end,
         })
+    }
+}
+
+/// Gives the first element at `position` that `matches` and is still counted the fate `fate` and its
+/// reason.
+fn mark<K>(
+    elements: &mut [ArrivedElement<K>],
+    position: Position,
+    matches: impl Fn(&ArrivedElement<K>) -> bool,
+    fate: ElementFate,
+    reason: &str,
+) {
+    if let Some(e) = elements
+        .iter_mut()
+        .find(|e| e.position == position && e.fate == ElementFate::Counted && matches(e))
+    {
+        e.fate = fate;
+        e.reason = Some(reason.to_owned());
     }
 }

@@ -85,22 +85,8 @@ pub struct ElementOutcome<K> {
     pub fate: ElementFate,
 }
 
-/// What became of an element: exactly one of these (conservation).
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElementFate {
-    /// Added to at least one window.
-    Counted,
-    /// Rejected by the pipeline's filter before windowing.
-    Filtered,
-    /// Every window it belongs to had expired.
-    DroppedLate,
-    /// Its window was open but closed: the window's trigger had finished, so the window takes nothing
-    /// until it expires (Beam's `droppedDueToClosedWindow`). Reported as a late record too.
-    DroppedClosed,
-    /// It did not decode.
-    DeadLettered,
-}
+/// What became of an element (the pipeline crate's transcript wording owns it).
+pub use pipeline::transcript::ElementFate;
 
 impl TestStream {
     /// Runs the script against a fresh instance of `pipeline`, step by step in virtual time, after
@@ -232,15 +218,8 @@ where
     }
 }
 
-/// Why a late record was dropped. The pipeline reports both kinds of drop as late records (and counts
-/// closed-window drops apart in `PipelineStats::dropped_closed`); the record itself tells them apart
-/// only by its reason, which for a closed window starts with `closed window:`.
 fn drop_fate(late: &LateRecord) -> ElementFate {
-    if late.reason.starts_with("closed window:") {
-        ElementFate::DroppedClosed
-    } else {
-        ElementFate::DroppedLate
-    }
+    ElementFate::of_late_reason(&late.reason)
 }
 
 impl<K, O> TestOutput<K, O> {
@@ -268,14 +247,7 @@ impl<K, O> TestOutput<K, O> {
 impl<K> StepOutcome<K> {
     /// The step in the builder's words: `advance_watermark_to(2024-04-28T23:13:00.000)`.
     pub fn action(&self) -> String {
-        match &self.step {
-            _ if self.implicit => "end of input (the run moved the watermark to +inf)".to_owned(),
-            Step::Bundle(records) if records.len() == 1 => "add_elements(1 element)".to_owned(),
-            Step::Bundle(records) => format!("add_elements({} elements)", records.len()),
-            Step::Watermark(w) if *w == Watermark::MAX => "advance_watermark_to_infinity()".to_owned(),
-            Step::Watermark(w) => format!("advance_watermark_to({w})"),
-            Step::ProcessingTime(by) => format!("advance_processing_time({by})"),
-        }
+        pipeline::transcript::StepAction::of(&self.step, self.implicit).to_string()
     }
 }
 
@@ -283,25 +255,6 @@ impl<K> fmt::Display for StepOutcome<K> {
     /// `step 3: advance_watermark_to(2024-04-28T23:13:00.000)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "step {}: {}", self.number, self.action())
-    }
-}
-
-impl ElementFate {
-    /// `counted`, `filtered out`, `dropped as late` or `dead-lettered`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ElementFate::Counted => "counted",
-            ElementFate::Filtered => "filtered out",
-            ElementFate::DroppedLate => "dropped as late",
-            ElementFate::DroppedClosed => "dropped: its window's trigger had finished",
-            ElementFate::DeadLettered => "dead-lettered",
-        }
-    }
-}
-
-impl fmt::Display for ElementFate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -30,6 +30,7 @@ use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
 mod explore_disorder;
+mod views;
 
 // Every record allocates its event's strings; mimalloc's thread-local free lists make that cheaper
 // than glibc's malloc on the hot path (about 10% of a run's time in profiles).
@@ -144,6 +145,9 @@ struct Args {
 
     #[command(flatten)]
     explore: explore_disorder::ExploreDisorderArgs,
+
+    #[command(flatten)]
+    views: views::ViewArgs,
 }
 
 const AFTER_HELP: &str = "\
@@ -347,7 +351,21 @@ fn run(args: &Args) -> Result<ExitCode> {
     };
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
+    if args.cluster.requested() && args.views.requested() {
+        return Err(UsageError {
+            kind: ErrorKind::ArgumentConflict,
+            message: "--timeline, --transcript and --explain watch a single pipeline, not cluster mode".to_owned(),
+        }
+        .into());
+    }
     if let Some(n) = args.explore.explore_disorder {
+        if args.views.requested() {
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: "--timeline, --transcript and --explain watch one run, not --explore-disorder".to_owned(),
+            }
+            .into());
+        }
         return explore_disorder::run(args, &mut input, query.map(|(_, q)| q), n, &windowing);
     }
     if args.cluster.requested() {
@@ -482,7 +500,7 @@ fn run_pipeline<E, K, C, O>(
     description: &str,
 ) -> Result<ExitCode>
 where
-    K: Clone + Ord + std::hash::Hash,
+    K: Clone + Ord + std::hash::Hash + simulator::observe::ObservedKey,
     C: CombineFn + Clone,
     O: Serialize,
 {
@@ -515,7 +533,11 @@ where
             None => &mut no_dead,
         },
     };
-    let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
+    let report = if args.views.requested() {
+        views::simulate_with_views(pipeline, &mut source, options, sinks, &args.views, description)?
+    } else {
+        simulate(pipeline, &mut source, options, sinks, &mut |_| {})?
+    };
     source.finish();
     let lines = outputs.lines();
     if !args.quiet {
@@ -539,6 +561,8 @@ fn output_fanout(args: &Args) -> Result<Fanout> {
         out: match (&args.out, &args.golden) {
             (Some(path), _) => Destination::File(create(path, "--out")?),
             (None, Some(_)) => Destination::Nowhere,
+            // --transcript and --explain print on standard output instead.
+            (None, None) if args.views.uses_stdout() => Destination::Nowhere,
             (None, None) => Destination::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
         },
         golden: None,
@@ -665,6 +689,7 @@ fn check_files(args: &Args, input: &InputFile) -> Result<()> {
         ("--golden", args.golden.as_ref().filter(|_| args.bless)),
         ("--late-out", args.late_out.as_ref()),
         ("--dlq-out", args.dlq_out.as_ref()),
+        ("--timeline", args.views.timeline.as_ref()),
     ];
     for (flag, path) in outputs {
         if let Some(path) = path {
