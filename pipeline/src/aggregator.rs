@@ -113,7 +113,7 @@ pub struct AggregatorStats {
     pub panes: u64,
 }
 
-/// One key's window: its accumulator, trigger state, pane history, holds and timers. Kept small (72 bytes
+/// One key's window: its accumulator, trigger state, pane history, holds and timers. Kept small (64 bytes
 /// with a `u64` accumulator): a core may hold millions.
 struct WindowState<A> {
     window: Window,
@@ -563,11 +563,7 @@ where
         due.dedup();
         for (window, key) in due {
             // A timer that outlived its window (collected, or merged away) finds nothing.
-            let Some(slot) = self
-                .store
-                .find_key(&key)
-                .and_then(|kid| self.store.find(kid, &window))
-            else {
+            let Some(slot) = self.store.find_key(&key).and_then(|kid| self.store.find(kid, &window)) else {
                 continue;
             };
             let (key, state) = self.store.get_with_key(slot);
@@ -818,7 +814,8 @@ where
             state.early_panes = 0;
             state.active = false;
             if self.merging {
-                self.active.remove(&(state.key, state.window.start(), state.window.end()));
+                self.active
+                    .remove(&(state.key, state.window.start(), state.window.end()));
             }
         }
     }

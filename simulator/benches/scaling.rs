@@ -125,7 +125,9 @@ fn open_state(quick: bool) {
     } else {
         &[1_000, 10_000, 100_000, 1_000_000]
     };
-    println!("2. windowing core, {RECORDS} records, count per key in 1 s fixed windows (ns per record, flush included)");
+    println!(
+        "2. windowing core, {RECORDS} records, count per key in 1 s fixed windows (ns per record, flush included)"
+    );
     println!(
         "{:>10} {:>18} {:>18} {:>18} {:>18}",
         "open", "keys: perfect", "keys: 24h late", "16 keys: perfect", "16 keys: 24h late"

@@ -47,19 +47,19 @@ enum Node {
     Never,
 }
 
-/// What a trigger remembers for one key and window: 16 bytes, since the windowing core keeps one per open
-/// window. The finished bits of the first 64 nodes are inline; the rest (more bits, and the per-node
-/// state of `AfterPane` and `AfterProcessingTime`) is boxed, and absent for triggers that need none
-/// (the default trigger, `AfterWatermark` alone), so that such windows allocate nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What a trigger remembers for one key and window: one pointer, since the windowing core keeps one per
+/// open window. Everything (finished bits, the per-node state of `AfterPane` and `AfterProcessingTime`) is
+/// boxed, and absent while there is nothing to remember: the default trigger never allocates.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct TriggerState {
-    finished: u64,
     rest: Option<Box<Rest>>,
 }
 
-/// The part of a [`TriggerState`] most triggers never need.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The boxed part of a [`TriggerState`].
+#[derive(Debug, Clone, Default)]
 struct Rest {
+    /// Finished bits of nodes 0 to 63.
+    finished: u64,
     /// Finished bits of nodes 64 and on.
     large: Vec<u64>,
     /// Per-node state, indexed by node; empty when the trigger has no node that keeps any.
@@ -75,32 +75,55 @@ enum Slot {
     DelayedUntil(Timestamp),
 }
 
+impl PartialEq for TriggerState {
+    /// Equal when every bit and node state is: a state with nothing to remember equals one without a box.
+    fn eq(&self, other: &Self) -> bool {
+        let words = self.words().max(other.words());
+        let slots = self.slot_count().max(other.slot_count());
+        (0..words * 64).all(|i| self.bit(i) == other.bit(i)) && (0..slots).all(|i| self.slot(i) == other.slot(i))
+    }
+}
+
+impl Eq for TriggerState {}
+
 impl TriggerState {
+    fn words(&self) -> usize {
+        1 + self.rest.as_ref().map_or(0, |r| r.large.len())
+    }
+
+    fn slot_count(&self) -> usize {
+        self.rest.as_ref().map_or(0, |r| r.slots.len())
+    }
+
     /// Node `i`'s finished bit.
     fn bit(&self, i: usize) -> bool {
+        let Some(rest) = &self.rest else {
+            return false;
+        };
         if i < 64 {
-            (self.finished >> i) & 1 == 1
+            (rest.finished >> i) & 1 == 1
         } else {
-            self.rest
-                .as_ref()
-                .and_then(|r| r.large.get((i - 64) / 64))
+            rest.large
+                .get((i - 64) / 64)
                 .is_some_and(|w| (w >> ((i - 64) % 64)) & 1 == 1)
         }
     }
 
     fn set_bit(&mut self, i: usize, value: bool) {
+        if !value && self.rest.is_none() {
+            return;
+        }
+        let rest = self.rest.get_or_insert_with(Box::default);
         let (word, bit) = if i < 64 {
-            (&mut self.finished, i)
+            (&mut rest.finished, i)
         } else {
             let at = (i - 64) / 64;
-            if self.rest.as_ref().is_none_or(|r| r.large.len() <= at) {
+            if rest.large.len() <= at {
                 if !value {
                     return;
                 }
-                let rest = self.rest.get_or_insert_with(Box::default);
                 rest.large.resize(at + 1, 0);
             }
-            let rest = self.rest.as_mut().expect("grown above");
             (&mut rest.large[at], (i - 64) % 64)
         };
         if value {
@@ -273,9 +296,9 @@ impl TriggerProgram {
     /// The state of a window no element has reached yet.
     pub fn new_state(&self) -> TriggerState {
         TriggerState {
-            finished: 0,
             rest: self.has_slots.then(|| {
                 Box::new(Rest {
+                    finished: 0,
                     large: Vec::new(),
                     slots: vec![Slot::Empty; self.nodes.len()].into_boxed_slice(),
                 })

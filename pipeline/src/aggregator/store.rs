@@ -99,10 +99,9 @@ impl<K: Hash + Eq, A> Store<K, A> {
     {
         let hash = self.key_hasher.hash_one(key.borrow());
         let keys = &self.keys;
-        if let Some(&id) = self
-            .key_index
-            .find(hash, |&id| keys[id as usize].as_ref().is_some_and(|e| e.key == *key.borrow()))
-        {
+        if let Some(&id) = self.key_index.find(hash, |&id| {
+            keys[id as usize].as_ref().is_some_and(|e| e.key == *key.borrow())
+        }) {
             return id;
         }
         let entry = KeyEntry {
@@ -263,5 +262,16 @@ impl TimerQueue {
             }
             due.extend(bucket.remove());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_window_state_takes_64_bytes_and_a_free_slot_no_more() {
+        assert_eq!(std::mem::size_of::<WindowState<u64>>(), 64);
+        assert_eq!(std::mem::size_of::<Option<WindowState<u64>>>(), 64);
     }
 }
