@@ -25,10 +25,13 @@ pub(super) type KeyId = u32;
 /// A window state's id in the [`Store`]: valid while the state exists, then reused.
 pub(super) type SlotId = u32;
 
-/// One key and how many window states it holds (the key goes when the last one does).
+/// One key, how many window states it holds (the key goes when the last one does), and the state it
+/// touched last: consecutive records of a key mostly fall in the same window, and finding it there spares
+/// a probe of the window table (a cache miss once the table outgrows the cache).
 struct KeyEntry<K> {
     key: K,
     windows: u32,
+    last: SlotId,
 }
 
 /// Every (key, window) state of a core, indexed by key and window.
@@ -107,6 +110,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
         let entry = KeyEntry {
             key: make(key),
             windows: 0,
+            last: SlotId::MAX,
         };
         let id = match self.free_keys.pop() {
             Some(id) => {
@@ -135,6 +139,24 @@ impl<K: Hash + Eq, A> Store<K, A> {
                 s.key == key && s.window == *window
             })
             .copied()
+    }
+
+    /// [`find`](Self::find), trying the key's last state first, and remembering what it found.
+    #[inline]
+    pub fn find_recent(&mut self, key: KeyId, window: &Window) -> Option<SlotId> {
+        let entry = self.keys[key as usize].as_mut().expect("a live key id");
+        let last = entry.last;
+        // A slot reused since holds another (key, window), which the comparison tells apart.
+        if let Some(Some(s)) = self.states.get(last as usize) {
+            if s.key == key && s.window == *window {
+                return Some(last);
+            }
+        }
+        let found = self.find(key, window);
+        if let Some(slot) = found {
+            self.keys[key as usize].as_mut().expect("a live key id").last = slot;
+        }
+        found
     }
 
     /// The state in `slot`.
@@ -171,6 +193,8 @@ impl<K: Hash + Eq, A> Store<K, A> {
             let s = states[slot as usize].as_ref().expect("indexed states are live");
             window_hash(s.key, &s.window)
         });
+        let key = self.states[slot as usize].as_ref().expect("inserted above").key;
+        self.keys[key as usize].as_mut().expect("a live key id").last = slot;
         self.len += 1;
         slot
     }
