@@ -52,6 +52,14 @@
 //! * **Accumulation**: discarding panes hold the inputs since the previous pane; accumulating panes all
 //!   inputs so far. A pane is final (`is_last`) when the trigger finished with it or the window was
 //!   garbage-collected right after it.
+//!
+//! # Cost
+//!
+//! The (key, window) states and the event-time timers live in an index (`store`): a record costs a hash
+//! lookup of its key and of each of its windows, a watermark step takes only the timer buckets that are
+//! due, and a firing sorts only the due windows, so none of them depends on how many windows are open.
+//! Session merges find their candidates by a range query over the key's active windows. An open window of
+//! a `u64` accumulator with the default trigger takes about 90 bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hash;
