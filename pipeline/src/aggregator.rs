@@ -515,11 +515,17 @@ where
         let window = state.window;
         // Every timer of the window behind the watermark has fired.
         let watermark = m.watermark.timestamp();
+        let gc_time = m.strategy.gc_time(&window);
+        let had_eow = state.has(EOW_TIMER);
         if window.max_timestamp() < watermark {
             state.set(EOW_TIMER, false);
         }
-        if m.strategy.gc_time(&window) < watermark {
+        if gc_time < watermark {
             state.set(GC_TIMER, false);
+        }
+        if had_eow && !state.has(EOW_TIMER) && state.has(GC_TIMER) {
+            // The garbage-collection timer waited behind the end-of-window one (see `schedule_gc`).
+            m.event_timers.insert(gc_time, slot);
         }
         let open = state.active && !m.program.is_closed(&state.trigger);
         if m.strategy.is_expired(&window, m.watermark) {
@@ -717,7 +723,6 @@ where
         let window = state.window;
         let max_timestamp = window.max_timestamp();
         state.inputs_since_last_pane += 1;
-        self.schedule_gc(slot, state);
         // Beam's WatermarkHold.addHolds: an element hold (at the max timestamp, Beam's default
         // END_OF_WINDOW timestamp combiner) only while the watermark has not passed the end of the window.
         if self.watermark.timestamp() <= max_timestamp {
@@ -742,6 +747,8 @@ where
             self.program.on_element(&mut state.trigger, &mut env);
             self.apply_wakeups(key, slot, state);
         }
+        // After the end-of-window timer, so that a new window queues its garbage collection behind it.
+        self.schedule_gc(slot, state);
         // The default trigger fires on nothing but the watermark, which does not move within a bundle.
         let may_fire = !self.program.is_default() || self.watermark.timestamp() > max_timestamp;
         if may_fire && !state.has(CONSIDERED) {
@@ -750,13 +757,15 @@ where
         }
     }
 
+    /// Sets the garbage-collection timer. A window queues one event-time timer at a time, its earliest:
+    /// the end-of-window one while it is pending (garbage collection is never earlier), then the
+    /// garbage-collection one (queued when the end-of-window timer fires, in `wake_by_watermark`). With no
+    /// allowed lateness both are at the max timestamp: one timer, as in Beam.
     fn schedule_gc(&mut self, slot: SlotId, state: &mut WindowState<C::Accumulator>) {
         if !state.has(GC_TIMER) {
             state.set(GC_TIMER, true);
-            let time = self.strategy.gc_time(&state.window);
-            // With no allowed lateness it is the end-of-window timer: one timer, as in Beam.
-            if !(state.has(EOW_TIMER) && time == state.window.max_timestamp()) {
-                self.event_timers.insert(time, slot);
+            if !state.has(EOW_TIMER) {
+                self.event_timers.insert(self.strategy.gc_time(&state.window), slot);
             }
         }
     }
@@ -767,7 +776,14 @@ where
             state.set(EOW_TIMER, true);
             state.set_clear_since(None);
             let time = state.window.max_timestamp();
-            if !(state.has(GC_TIMER) && time == self.strategy.gc_time(&state.window)) {
+            if state.has(GC_TIMER) {
+                // The queued garbage-collection timer waits behind this one (see `schedule_gc`).
+                let gc = self.strategy.gc_time(&state.window);
+                if gc != time {
+                    self.event_timers.remove(gc, slot);
+                    self.event_timers.insert(time, slot);
+                }
+            } else {
                 self.event_timers.insert(time, slot);
             }
         }
@@ -944,11 +960,10 @@ where
             let slot = store.find(key, &window).expect("found above");
             let source = store.remove(slot);
             self.active.remove(&(key, window.start(), window.end()));
-            // No need for the merged-away window's end-of-window and garbage-collection timers.
+            // No need for the merged-away window's timer (its earliest; see `schedule_gc`).
             if source.has(EOW_TIMER) {
                 self.event_timers.remove(window.max_timestamp(), slot);
-            }
-            if source.has(GC_TIMER) {
+            } else if source.has(GC_TIMER) {
                 self.event_timers.remove(self.strategy.gc_time(&window), slot);
             }
             sources.push(source);
@@ -1012,8 +1027,8 @@ where
             clear_before.or(Some(self.step))
         };
         merged.set_clear_since(since);
-        self.schedule_gc(result_slot, merged);
         self.apply_wakeups(k, result_slot, merged);
+        self.schedule_gc(result_slot, merged);
     }
 }
 
