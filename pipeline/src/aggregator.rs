@@ -314,6 +314,16 @@ where
         self.store.len()
     }
 
+    /// Bytes the state index's tables hold: window states, the key and window tables, timers (B-tree
+    /// entries counted at their size, without node overhead), less the keys themselves and whatever keys
+    /// and accumulators own on the heap. For benchmarks of the memory an open window takes.
+    pub fn state_table_bytes(&self) -> usize {
+        let m = &self.machinery;
+        self.store.table_bytes()
+            + m.event_timers.table_bytes()
+            + m.active.len() * std::mem::size_of::<(KeyId, Timestamp, Timestamp)>()
+    }
+
     /// The earliest start among the open (key, window) states, `None` when none is open: no element
     /// with an earlier timestamp is held in any state (a session's start is its earliest element). The
     /// Kafka consumer holds its offset commits behind it.

@@ -199,8 +199,8 @@ fn run_core(keys: u64, per_key: u64, records: u64, lateness: Option<Duration>) -
 fn memory() {
     println!("3. memory with 1M open (key, window) states (fresh process each; key = 12-byte String)");
     println!(
-        "{:>22} {:>20} {:>26} {:>14}",
-        "shape", "RSS bytes/window", "bytes/window beyond key", "peak RSS MB"
+        "{:>22} {:>20} {:>26} {:>20} {:>14}",
+        "shape", "RSS bytes/window", "RSS beyond key", "table bytes/window", "peak RSS MB"
     );
     let exe = std::env::current_exe().expect("the bench's own path");
     for (keys, per_key) in [(1_000_000u64, 1u64), (16, 62_500)] {
@@ -232,10 +232,11 @@ fn memory_child(keys: u64, per_key: u64) {
     // A key: the String (24 bytes) in the key table, and its heap block (12 bytes, in a 16-byte bin).
     let key_bytes = keys as f64 * 40.0 / windows as f64;
     println!(
-        "{:>22} {:>20.1} {:>26.1} {:>14.1}",
+        "{:>22} {:>20.1} {:>26.1} {:>20.1} {:>14.1}",
         format!("{keys} keys x {per_key}"),
         per_window,
         per_window - key_bytes,
+        core.state_table_bytes() as f64 / windows as f64,
         peak as f64 / 1024.0
     );
     std::hint::black_box(&core);

@@ -232,6 +232,19 @@ impl<K: Hash + Eq, A> Store<K, A> {
         state
     }
 
+    /// Bytes the index's own tables hold (capacities; a B-tree entry counted at its size), less the
+    /// keys' inline part: the keys' and accumulators' own heap blocks are not counted.
+    pub fn table_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.keys.capacity() * size_of::<Option<KeyEntry<K>>>() - self.keys.len() * size_of::<K>()
+            + self.free_keys.capacity() * size_of::<KeyId>()
+            + self.key_index.allocation_size()
+            + self.states.capacity() * size_of::<Option<WindowState<A>>>()
+            + self.free_states.capacity() * size_of::<SlotId>()
+            + self.window_index.allocation_size()
+            + self.starts.len() * size_of::<(Timestamp, u32)>()
+    }
+
     /// The earliest start among the states.
     pub fn earliest_start(&self) -> Option<Timestamp> {
         self.starts.first_key_value().map(|(t, _)| *t)
@@ -271,6 +284,14 @@ impl TimerQueue {
                 }
             }
         }
+    }
+
+    /// Bytes the queue holds (bucket capacities; a bucket's B-tree entry counted at its size).
+    pub fn table_bytes(&self) -> usize {
+        self.buckets
+            .values()
+            .map(|b| std::mem::size_of::<(Timestamp, Vec<SlotId>)>() + b.capacity() * std::mem::size_of::<SlotId>())
+            .sum()
     }
 
     /// The earliest pending timer's time.
