@@ -52,8 +52,16 @@
 //! * **Accumulation**: discarding panes hold the inputs since the previous pane; accumulating panes all
 //!   inputs so far. A pane is final (`is_last`) when the trigger finished with it or the window was
 //!   garbage-collected right after it.
+//!
+//! # Cost
+//!
+//! The (key, window) states and the event-time timers live in an index (`store`): a record costs a hash
+//! lookup of its key and of each of its windows, a watermark step takes only the timer buckets that are
+//! due, and a firing sorts only the due windows, so none of them depends on how many windows are open.
+//! Session merges find their candidates by a range query over the key's active windows. An open window of
+//! a `u64` accumulator with the default trigger takes about 80 bytes of the index's tables.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hash;
 
 use crate::combine::CombineFn;
@@ -64,8 +72,10 @@ use crate::trigger::{ClosingBehavior, OnTimeBehavior};
 use crate::window::Window;
 
 mod machine;
+mod store;
 
 use machine::{Env, MergingStates, TriggerProgram, TriggerState, Wakeups};
+use store::{KeyId, SlotId, Store, TimerQueue};
 
 /// What became of one element of a bundle handed to [`WindowedAggregator::process_bundle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,29 +121,73 @@ pub struct AggregatorStats {
     pub panes: u64,
 }
 
-/// One key's window: its accumulator, trigger state, pane history, holds and timers.
+/// One key's window: its accumulator, trigger state, pane history, holds and timers. Kept small (64 bytes
+/// with a `u64` accumulator): a core may hold millions.
 struct WindowState<A> {
     window: Window,
-    /// In Beam's active window set: it has state and its trigger has not finished. A window that is not
-    /// active is a closed one, remembered for its finished bits until garbage collection.
-    active: bool,
     accumulator: A,
     /// Elements added since the previous pane (Beam's `NonEmptyPanes`).
     inputs_since_last_pane: u64,
-    /// The previous pane, if any (Beam's `PaneInfoTracker` state).
-    last_pane: Option<PaneInfo>,
-    trigger: TriggerState,
-    /// An element hold at the window's max timestamp: an on-time element is waiting for a pane.
-    element_hold: bool,
-    /// A trigger's event-time timer at the window's max timestamp is pending.
-    eow_timer: bool,
-    /// The garbage-collection timer is pending.
-    gc_timer: bool,
     /// The step since whose end the window has held the output watermark nowhere at or before its max
-    /// timestamp (no element hold, no end-of-window timer); `None` while it does. See the module docs.
-    clear_since: Option<u64>,
-    /// Queued in the bundle's windows to ask `shouldFire`.
-    considered: bool,
+    /// timestamp (no element hold, no end-of-window timer); [`HOLDING`] while it does. See the module docs.
+    clear_since: u64,
+    trigger: TriggerState,
+    /// The key's id in the store.
+    key: KeyId,
+    /// Beam's `PaneInfoTracker` state: panes fired so far (the previous pane's index + 1; 0 for none) ...
+    panes: u32,
+    /// ... and how many of them were early (panes go EARLY* ON_TIME? LATE*, so the previous pane was early
+    /// exactly when all were).
+    early_panes: u32,
+    /// In Beam's active window set: it has state and its trigger has not finished. A window that is not
+    /// active is a closed one, remembered for its finished bits until garbage collection.
+    active: bool,
+    /// [`ELEMENT_HOLD`], [`EOW_TIMER`], [`GC_TIMER`], [`CONSIDERED`].
+    flags: u8,
+}
+
+/// `clear_since` of a window that holds the output watermark.
+const HOLDING: u64 = u64::MAX;
+/// An element hold at the window's max timestamp: an on-time element is waiting for a pane.
+const ELEMENT_HOLD: u8 = 1;
+/// A trigger's event-time timer at the window's max timestamp is pending.
+const EOW_TIMER: u8 = 2;
+/// The garbage-collection timer is pending.
+const GC_TIMER: u8 = 4;
+/// Queued in the bundle's windows to ask `shouldFire`.
+const CONSIDERED: u8 = 8;
+
+impl<A> WindowState<A> {
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    /// `clear_since` as an option.
+    fn clear_since(&self) -> Option<u64> {
+        (self.clear_since != HOLDING).then_some(self.clear_since)
+    }
+
+    fn set_clear_since(&mut self, since: Option<u64>) {
+        self.clear_since = since.unwrap_or(HOLDING);
+    }
+
+    /// The previous pane (Beam's `PaneInfoTracker` state): its index, whether it was early, and its
+    /// non-speculative index.
+    fn last_pane(&self) -> Option<(u64, bool, Option<u64>)> {
+        (self.panes > 0).then(|| {
+            let early = self.early_panes == self.panes;
+            let non_speculative = (!early).then(|| u64::from(self.panes - self.early_panes - 1));
+            (u64::from(self.panes - 1), early, non_speculative)
+        })
+    }
 }
 
 /// Everything but the per-key window states, so that a key's states and the machinery can be borrowed
@@ -150,17 +204,23 @@ struct Machinery<K, C: CombineFn> {
     processing_time: Timestamp,
     /// The current step: a bundle, a watermark advance or a processing-time advance. Starts at 1.
     step: u64,
-    /// Pending event-time timers (end of window, garbage collection), ordered by (time, window, key).
-    event_timers: BTreeSet<(Timestamp, Window, K)>,
+    /// Pending event-time timers (end of window, garbage collection).
+    event_timers: TimerQueue,
     /// Pending processing-time timers. Like Beam's, they are never cancelled: one that outlived its
     /// purpose wakes the window and finds nothing to fire.
     processing_timers: BTreeSet<(Timestamp, Window, K)>,
     wakeups: Wakeups,
+    /// Under a merging window function: the active windows of each key, in order, to find the ones a new
+    /// window may merge with by a range query.
+    active: BTreeSet<(KeyId, Timestamp, Timestamp)>,
+    /// The window function merges exactly chains of intersecting windows ([`WindowFn::merges_intersecting`]).
+    ///
+    /// [`WindowFn::merges_intersecting`]: crate::window::WindowFn::merges_intersecting
+    merges_intersecting: bool,
     /// The windows the current bundle touched.
-    to_consider: Vec<(Window, K)>,
+    to_consider: Vec<SlotId>,
     /// The windows a timer step wakes (kept to spare the allocation).
-    due: Vec<(Window, K)>,
-    open_windows: usize,
+    due: Vec<SlotId>,
     elements: u64,
     stats: AggregatorStats,
 }
@@ -188,13 +248,9 @@ struct Machinery<K, C: CombineFn> {
 /// ```
 pub struct WindowedAggregator<K, C: CombineFn> {
     machinery: Machinery<K, C>,
-    /// Windows per key (open and closed). A key holds few windows at once, so a vector beats a map.
-    windows_by_key: HashMap<K, Vec<WindowState<C::Accumulator>>>,
+    /// Every (key, window) state, open and closed, indexed by key and window.
+    store: Store<K, C::Accumulator>,
     assigned: Vec<Window>,
-}
-
-fn find<A>(states: &[WindowState<A>], window: &Window) -> Option<usize> {
-    states.iter().position(|s| s.window == *window)
 }
 
 /// The canonical order of panes fired in one step: window end, window start, key.
@@ -211,6 +267,7 @@ where
     pub fn new(strategy: WindowingStrategy, combine: C) -> Self {
         let program = TriggerProgram::new(&strategy.trigger);
         let merging = strategy.window_fn.is_merging();
+        let merges_intersecting = strategy.window_fn.merges_intersecting();
         WindowedAggregator {
             machinery: Machinery {
                 strategy,
@@ -221,16 +278,17 @@ where
                 step_start_watermark: Timestamp::MIN,
                 processing_time: Timestamp::EPOCH,
                 step: 1,
-                event_timers: BTreeSet::new(),
+                event_timers: TimerQueue::default(),
                 processing_timers: BTreeSet::new(),
                 wakeups: Wakeups::default(),
+                active: BTreeSet::new(),
+                merges_intersecting,
                 to_consider: Vec::new(),
                 due: Vec::new(),
-                open_windows: 0,
                 elements: 0,
                 stats: AggregatorStats::default(),
             },
-            windows_by_key: HashMap::new(),
+            store: Store::new(),
             assigned: Vec::new(),
         }
     }
@@ -253,23 +311,29 @@ where
     /// How many (key, window) states are held: open windows, and closed ones remembered until their
     /// garbage collection.
     pub fn open_windows(&self) -> usize {
-        self.machinery.open_windows
+        self.store.len()
+    }
+
+    /// Bytes the state index's tables hold: window states, the key and window tables, timers (B-tree
+    /// entries counted at their size, without node overhead), less the keys themselves and whatever keys
+    /// and accumulators own on the heap. For benchmarks of the memory an open window takes.
+    pub fn state_table_bytes(&self) -> usize {
+        let m = &self.machinery;
+        self.store.table_bytes()
+            + m.event_timers.table_bytes()
+            + m.active.len() * std::mem::size_of::<(KeyId, Timestamp, Timestamp)>()
     }
 
     /// The earliest start among the open (key, window) states, `None` when none is open: no element
     /// with an earlier timestamp is held in any state (a session's start is its earliest element). The
     /// Kafka consumer holds its offset commits behind it.
     pub fn earliest_open_window_start(&self) -> Option<Timestamp> {
-        self.windows_by_key
-            .values()
-            .flatten()
-            .map(|state| state.window.start())
-            .min()
+        self.store.earliest_start()
     }
 
     /// The time of the earliest pending event-time timer: the watermark must pass it for anything to fire.
     pub fn next_timer(&self) -> Option<Timestamp> {
-        self.machinery.event_timers.first().map(|(t, _, _)| *t)
+        self.machinery.event_timers.first()
     }
 
     /// The time of the earliest pending processing-time timer: processing time must pass it (be advanced
@@ -357,11 +421,8 @@ where
         if let Err(fate) = self.machinery.live_windows(t, horizon, &mut self.assigned) {
             return fate;
         }
-        let states = match self.windows_by_key.get_mut(&key) {
-            Some(states) => states,
-            None => self.windows_by_key.entry(key.clone()).or_default(),
-        };
-        self.machinery.add(&key, states, &self.assigned, input)
+        let key = self.store.intern(key, |k| k);
+        self.machinery.add(&mut self.store, key, &self.assigned, input)
     }
 
     /// A bundle under a merging window function: Beam merges each key's windows (the bundle's new ones
@@ -391,11 +452,11 @@ where
         let groups: Vec<(K, Vec<usize>)> = by_key.into_iter().map(|(k, is)| (k.clone(), is)).collect();
         let mut inputs: Vec<Option<C::Input>> = elements.into_iter().map(|(_, _, input)| Some(input)).collect();
         for (key, indices) in groups {
-            let states = self.windows_by_key.entry(key.clone()).or_default();
+            let kid = self.store.intern(key, |k| k);
             let m = &mut self.machinery;
             // Beam's MergingActiveWindowSet: the active windows and the bundle's NEW ones merge together.
-            let mut candidates: BTreeSet<Window> = states.iter().filter(|s| s.active).map(|s| s.window).collect();
-            candidates.extend(indices.iter().flat_map(|&i| windows[i].iter().copied()));
+            let mut candidates: BTreeSet<Window> = indices.iter().flat_map(|&i| windows[i].iter().copied()).collect();
+            m.active_candidates(kid, &mut candidates);
             let candidates: Vec<Window> = candidates.into_iter().collect();
             let merges = m.strategy.window_fn.merge_windows(&candidates);
             let mut merged_into: BTreeMap<Window, Window> = BTreeMap::new();
@@ -403,7 +464,7 @@ where
                 for w in group {
                     merged_into.insert(*w, *result);
                 }
-                m.merge(&key, states, group, *result);
+                m.merge(&mut self.store, kid, group, *result);
             }
             for i in indices {
                 let mut targets: Vec<Window> = Vec::with_capacity(windows[i].len());
@@ -414,29 +475,25 @@ where
                     }
                 }
                 let input = inputs[i].take().expect("each element is processed once");
-                fates[i] = m.add(&key, states, &targets, input);
+                fates[i] = m.add(&mut self.store, kid, &targets, input);
             }
         }
     }
 
     /// The end of a bundle: every window it touched fires if its trigger says so, in the canonical order.
     fn fire_considered(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
-        let mut windows = std::mem::take(&mut self.machinery.to_consider);
-        windows.sort_unstable_by(firing_order);
-        for (window, key) in windows.drain(..) {
-            let states = self
-                .windows_by_key
-                .get_mut(&key)
-                .expect("a considered window has state");
-            let at = find(states, &window).expect("a considered window has state");
-            let state = &mut states[at];
-            state.considered = false;
+        let mut slots = std::mem::take(&mut self.machinery.to_consider);
+        let store = &self.store;
+        slots.sort_unstable_by(|&a, &b| store.firing_order(a, b));
+        for slot in slots.drain(..) {
+            let (key, state) = self.store.get_with_key(slot);
+            state.set(CONSIDERED, false);
             let m = &mut self.machinery;
             if state.active && !m.program.is_closed(&state.trigger) && m.should_fire(state) {
-                m.emit(&key, state, out);
+                m.emit(key, state, out);
             }
         }
-        self.machinery.to_consider = windows;
+        self.machinery.to_consider = slots;
     }
 
     /// Moves the watermark forward to `to` and wakes every window whose event-time timer it passes: a
@@ -450,29 +507,20 @@ where
         }
         m.step_start_watermark = m.watermark.timestamp();
         m.watermark = to;
-        if m.event_timers
-            .first()
-            .is_none_or(|(time, _, _)| *time >= to.timestamp())
-        {
+        if m.event_timers.first().is_none_or(|time| time >= to.timestamp()) {
             // Nothing to wake: the common case under a watermark that follows every record.
             m.step += 1;
             m.step_start_watermark = to.timestamp();
             return;
         }
         let mut due = std::mem::take(&mut m.due);
-        while m
-            .event_timers
-            .first()
-            .is_some_and(|(time, _, _)| *time < to.timestamp())
-        {
-            let (_, window, key) = m.event_timers.pop_first().expect("checked above");
-            due.push((window, key));
-        }
+        m.event_timers.pop_before(to.timestamp(), &mut due);
         // A window with several timers due is woken once.
-        due.sort_unstable_by(firing_order);
+        let store = &self.store;
+        due.sort_unstable_by(|&a, &b| store.firing_order(a, b));
         due.dedup();
-        for (window, key) in due.drain(..) {
-            self.wake_by_watermark(window, key, out);
+        for slot in due.drain(..) {
+            self.wake_by_watermark(slot, out);
         }
         let m = &mut self.machinery;
         m.due = due;
@@ -482,44 +530,44 @@ where
     }
 
     /// Beam's `ReduceFnRunner.onTimers` for one window woken by the watermark.
-    fn wake_by_watermark(&mut self, window: Window, key: K, out: &mut Vec<Pane<K, C::Output>>) {
-        let Some(states) = self.windows_by_key.get_mut(&key) else {
-            return;
-        };
-        let Some(at) = find(states, &window) else {
-            return;
-        };
+    fn wake_by_watermark(&mut self, slot: SlotId, out: &mut Vec<Pane<K, C::Output>>) {
+        let (key, state) = self.store.get_with_key(slot);
         let m = &mut self.machinery;
-        let state = &mut states[at];
+        let window = state.window;
         // Every timer of the window behind the watermark has fired.
         let watermark = m.watermark.timestamp();
+        let gc_time = m.strategy.gc_time(&window);
+        let had_eow = state.has(EOW_TIMER);
         if window.max_timestamp() < watermark {
-            state.eow_timer = false;
+            state.set(EOW_TIMER, false);
         }
-        if m.strategy.gc_time(&window) < watermark {
-            state.gc_timer = false;
+        if gc_time < watermark {
+            state.set(GC_TIMER, false);
+        }
+        if had_eow && !state.has(EOW_TIMER) && state.has(GC_TIMER) {
+            // The garbage-collection timer waited behind the end-of-window one (see `schedule_gc`).
+            m.event_timers.insert(gc_time, slot);
         }
         let open = state.active && !m.program.is_closed(&state.trigger);
         if m.strategy.is_expired(&window, m.watermark) {
             // Garbage collection: the final pane, if the window is still open, then nothing is left.
             if open {
-                if let Some(pane) = m.on_trigger(&key, state, true) {
+                if let Some(pane) = m.on_trigger(key, state, true) {
                     out.push(pane);
                 }
             }
             assert!(
-                !state.eow_timer && !state.gc_timer,
+                !state.has(EOW_TIMER) && !state.has(GC_TIMER),
                 "the timers of {window:?} were all due"
             );
-            states.swap_remove(at);
-            m.open_windows -= 1;
-            if states.is_empty() {
-                self.windows_by_key.remove(&key);
+            let state = self.store.remove(slot);
+            if state.active && m.merging {
+                m.active.remove(&(state.key, window.start(), window.end()));
             }
             return;
         }
         if open && m.should_fire(state) {
-            m.emit(&key, state, out);
+            m.emit(key, state, out);
         }
         // The end-of-window timer has fired: only element holds keep the output watermark back now.
         if m.watermark.timestamp() > window.max_timestamp() {
@@ -541,33 +589,29 @@ where
             m.step += 1;
             return;
         }
-        let mut due = std::mem::take(&mut m.due);
+        let mut due = Vec::new();
         while m.processing_timers.first().is_some_and(|(time, _, _)| *time < to) {
             let (_, window, key) = m.processing_timers.pop_first().expect("checked above");
             due.push((window, key));
         }
         due.sort_unstable_by(firing_order);
         due.dedup();
-        for (window, key) in due.drain(..) {
+        for (window, key) in due {
             // A timer that outlived its window (collected, or merged away) finds nothing.
-            let Some(state) = self
-                .windows_by_key
-                .get_mut(&key)
-                .and_then(|states| states.iter_mut().find(|s| s.window == window))
-            else {
+            let Some(slot) = self.store.find_key(&key).and_then(|kid| self.store.find(kid, &window)) else {
                 continue;
             };
+            let (key, state) = self.store.get_with_key(slot);
             let m = &mut self.machinery;
             // Processing-time timers of an expired window are ignored, like late elements.
             if m.strategy.is_expired(&window, m.watermark) {
                 continue;
             }
             if state.active && !m.program.is_closed(&state.trigger) && m.should_fire(state) {
-                m.emit(&key, state, out);
+                m.emit(key, state, out);
             }
         }
         let m = &mut self.machinery;
-        m.due = due;
         m.step += 1;
     }
 }
@@ -598,59 +642,89 @@ where
         Ok(())
     }
 
-    fn fresh_state(&self, window: Window) -> WindowState<C::Accumulator> {
+    /// Adds to `candidates` (the bundle's new windows of `key`) the key's active windows that may merge
+    /// with them. Active windows never intersect one another after a merge, so under a window function
+    /// that merges chains of intersecting windows, only those intersecting a new window can merge, and a
+    /// range query per new window finds them; under any other merging function, all of them.
+    fn active_candidates(&self, key: KeyId, candidates: &mut BTreeSet<Window>) {
+        let key_start = (key, Timestamp::MIN, Timestamp::MIN);
+        if !self.merges_intersecting {
+            let found: Vec<Window> = self
+                .active
+                .range(key_start..)
+                .take_while(|(k, _, _)| *k == key)
+                .map(|&(_, start, end)| Window::new(start, end))
+                .collect();
+            candidates.extend(found);
+            return;
+        }
+        let new: Vec<Window> = candidates.iter().copied().collect();
+        for w in new {
+            // Active windows are disjoint, so ordered by start they are ordered by end too: walk back
+            // from the last one starting at or before w's end while they reach w's start.
+            let upper = (key, w.end(), Timestamp::MAX);
+            for &(_, start, end) in self.active.range(key_start..=upper).rev() {
+                let active = Window::new(start, end);
+                if !active.intersects(&w) {
+                    break;
+                }
+                candidates.insert(active);
+            }
+        }
+    }
+
+    fn fresh_state(&self, key: KeyId, window: Window) -> WindowState<C::Accumulator> {
         WindowState {
             window,
-            active: true,
             accumulator: self.combine.create_accumulator(),
             inputs_since_last_pane: 0,
-            last_pane: None,
-            trigger: self.program.new_state(),
-            element_hold: false,
-            eow_timer: false,
-            gc_timer: false,
             // A window that did not exist held nothing: its output is as late as the watermark says.
-            clear_since: Some(0),
-            considered: false,
+            clear_since: 0,
+            trigger: self.program.new_state(),
+            key,
+            panes: 0,
+            early_panes: 0,
+            active: true,
+            flags: 0,
         }
+    }
+
+    /// Adds a fresh state of `window` of `key`.
+    fn create(&mut self, store: &mut Store<K, C::Accumulator>, key: KeyId, window: Window) -> SlotId {
+        if self.merging {
+            self.active.insert((key, window.start(), window.end()));
+        }
+        store.insert(self.fresh_state(key, window))
     }
 
     /// Adds one element to `windows` of `key` (already merged and not expired): Beam's
     /// `ReduceFnRunner.processElement`. A window whose trigger has closed drops it.
     #[inline(always)]
-    fn add(
-        &mut self,
-        key: &K,
-        states: &mut Vec<WindowState<C::Accumulator>>,
-        windows: &[Window],
-        input: C::Input,
-    ) -> Fate {
+    fn add(&mut self, store: &mut Store<K, C::Accumulator>, key: KeyId, windows: &[Window], input: C::Input) -> Fate {
         let mut input = Some(input);
         let mut accepted = false;
         let mut closed = None;
         for (n, window) in windows.iter().enumerate() {
-            let at = match find(states, window) {
-                Some(at) => {
-                    if self.program.is_closed(&states[at].trigger) {
+            let slot = match store.find_recent(key, window) {
+                Some(slot) => {
+                    let state = store.get(slot);
+                    if self.program.is_closed(&state.trigger) {
                         self.stats.dropped_closed_window += 1;
                         closed = Some(*window);
                         continue;
                     }
-                    assert!(states[at].active, "{window:?} is neither open nor closed");
-                    at
+                    assert!(state.active, "{window:?} is neither open nor closed");
+                    slot
                 }
-                None => {
-                    states.push(self.fresh_state(*window));
-                    self.open_windows += 1;
-                    states.len() - 1
-                }
+                None => self.create(store, key, *window),
             };
             let value = if n + 1 == windows.len() {
                 input.take().expect("taken once, at the last window")
             } else {
                 input.clone().expect("not taken before the last window")
             };
-            self.add_input(key, &mut states[at], value);
+            let (k, state) = store.get_with_key(slot);
+            self.add_input(k, slot, state, value);
             accepted = true;
         }
         match (accepted, closed) {
@@ -667,23 +741,22 @@ where
     }
 
     #[inline]
-    fn add_input(&mut self, key: &K, state: &mut WindowState<C::Accumulator>, input: C::Input) {
+    fn add_input(&mut self, key: &K, slot: SlotId, state: &mut WindowState<C::Accumulator>, input: C::Input) {
         let window = state.window;
         let max_timestamp = window.max_timestamp();
         state.inputs_since_last_pane += 1;
-        self.schedule_gc(key, state);
         // Beam's WatermarkHold.addHolds: an element hold (at the max timestamp, Beam's default
         // END_OF_WINDOW timestamp combiner) only while the watermark has not passed the end of the window.
         if self.watermark.timestamp() <= max_timestamp {
-            state.element_hold = true;
-            state.clear_since = None;
+            state.set(ELEMENT_HOLD, true);
+            state.set_clear_since(None);
         }
         self.combine.add_input(&mut state.accumulator, input);
         if self.program.is_default() {
             // The default trigger's onElement, without the machinery: a timer at the end of the window.
-            if !state.eow_timer && self.watermark.timestamp() <= max_timestamp {
+            if !state.has(EOW_TIMER) && self.watermark.timestamp() <= max_timestamp {
                 self.wakeups.end_of_window = true;
-                self.apply_wakeups(key, state);
+                self.apply_wakeups(key, slot, state);
             }
         } else {
             let mut env = Env {
@@ -694,35 +767,46 @@ where
                 wakeups: &mut self.wakeups,
             };
             self.program.on_element(&mut state.trigger, &mut env);
-            self.apply_wakeups(key, state);
+            self.apply_wakeups(key, slot, state);
         }
+        // After the end-of-window timer, so that a new window queues its garbage collection behind it.
+        self.schedule_gc(slot, state);
         // The default trigger fires on nothing but the watermark, which does not move within a bundle.
         let may_fire = !self.program.is_default() || self.watermark.timestamp() > max_timestamp;
-        if may_fire && !state.considered {
-            state.considered = true;
-            self.to_consider.push((window, key.clone()));
+        if may_fire && !state.has(CONSIDERED) {
+            state.set(CONSIDERED, true);
+            self.to_consider.push(slot);
         }
     }
 
-    fn schedule_gc(&mut self, key: &K, state: &mut WindowState<C::Accumulator>) {
-        if !state.gc_timer {
-            state.gc_timer = true;
-            let time = self.strategy.gc_time(&state.window);
-            // With no allowed lateness it is the end-of-window timer: one timer, as in Beam.
-            if !(state.eow_timer && time == state.window.max_timestamp()) {
-                self.event_timers.insert((time, state.window, key.clone()));
+    /// Sets the garbage-collection timer. A window queues one event-time timer at a time, its earliest:
+    /// the end-of-window one while it is pending (garbage collection is never earlier), then the
+    /// garbage-collection one (queued when the end-of-window timer fires, in `wake_by_watermark`). With no
+    /// allowed lateness both are at the max timestamp: one timer, as in Beam.
+    fn schedule_gc(&mut self, slot: SlotId, state: &mut WindowState<C::Accumulator>) {
+        if !state.has(GC_TIMER) {
+            state.set(GC_TIMER, true);
+            if !state.has(EOW_TIMER) {
+                self.event_timers.insert(self.strategy.gc_time(&state.window), slot);
             }
         }
     }
 
     /// Turns the timers a trigger asked for into timers of the window.
-    fn apply_wakeups(&mut self, key: &K, state: &mut WindowState<C::Accumulator>) {
-        if self.wakeups.end_of_window && !state.eow_timer {
-            state.eow_timer = true;
-            state.clear_since = None;
+    fn apply_wakeups(&mut self, key: &K, slot: SlotId, state: &mut WindowState<C::Accumulator>) {
+        if self.wakeups.end_of_window && !state.has(EOW_TIMER) {
+            state.set(EOW_TIMER, true);
+            state.set_clear_since(None);
             let time = state.window.max_timestamp();
-            if !(state.gc_timer && time == self.strategy.gc_time(&state.window)) {
-                self.event_timers.insert((time, state.window, key.clone()));
+            if state.has(GC_TIMER) {
+                // The queued garbage-collection timer waits behind this one (see `schedule_gc`).
+                let gc = self.strategy.gc_time(&state.window);
+                if gc != time {
+                    self.event_timers.remove(gc, slot);
+                    self.event_timers.insert(time, slot);
+                }
+            } else {
+                self.event_timers.insert(time, slot);
             }
         }
         for &time in &self.wakeups.processing {
@@ -733,8 +817,8 @@ where
 
     /// The window stopped holding the output watermark at or before its max timestamp, if it did.
     fn note_release(&self, state: &mut WindowState<C::Accumulator>) {
-        if !state.element_hold && !state.eow_timer && state.clear_since.is_none() {
-            state.clear_since = Some(self.step);
+        if !state.has(ELEMENT_HOLD) && !state.has(EOW_TIMER) && state.clear_since().is_none() {
+            state.set_clear_since(Some(self.step));
         }
     }
 
@@ -772,8 +856,13 @@ where
         if finished {
             // Closed: only the finished bits stay, until garbage collection.
             self.program.clear_state(&mut state.trigger);
-            state.last_pane = None;
+            state.panes = 0;
+            state.early_panes = 0;
             state.active = false;
+            if self.merging {
+                self.active
+                    .remove(&(state.key, state.window.start(), state.window.end()));
+            }
         }
     }
 
@@ -786,7 +875,7 @@ where
         is_final: bool,
     ) -> Option<Pane<K, C::Output>> {
         assert!(state.active, "a pane for {:?} after its trigger closed", state.window);
-        state.element_hold = false;
+        state.set(ELEMENT_HOLD, false);
         self.note_release(state);
         let is_empty = state.inputs_since_last_pane == 0;
         let closing = self.strategy.closing_behavior;
@@ -803,7 +892,7 @@ where
         // Invariants: a window's pane indices count up from 0, and an empty pane is one a behaviour asked for.
         assert_eq!(
             info.index,
-            state.last_pane.map_or(0, |p| p.index + 1),
+            state.last_pane().map_or(0, |(index, _, _)| index + 1),
             "pane index of {:?}",
             state.window
         );
@@ -813,7 +902,10 @@ where
             state.window
         );
         if !is_final {
-            state.last_pane = Some(info);
+            state.panes = state.panes.checked_add(1).expect("fewer than 2^32 panes of one window");
+            if info.timing == PaneTiming::Early {
+                state.early_panes += 1;
+            }
         }
         self.stats.panes += 1;
         Some(Pane {
@@ -827,18 +919,13 @@ where
     /// Beam's `PaneInfoTracker.describePane`.
     fn describe(&self, state: &WindowState<C::Accumulator>, is_final: bool) -> PaneInfo {
         let max_timestamp = state.window.max_timestamp();
-        let previous = state.last_pane;
-        if let Some(previous) = previous {
-            assert!(
-                !previous.is_last,
-                "a pane fired after the final pane of {:?}",
-                state.window
-            );
-        }
-        let index = previous.map_or(0, |p| p.index + 1);
+        // (index, early, non-speculative index) of the previous pane; it was never the final one, since
+        // nothing is remembered after a final pane.
+        let previous = state.last_pane();
+        let index = previous.map_or(0, |(index, _, _)| index + 1);
         let late_for_output =
-            state.clear_since.is_some_and(|s| s < self.step) && self.step_start_watermark > max_timestamp;
-        let only_early_so_far = previous.is_none_or(|p| p.timing == PaneTiming::Early);
+            state.clear_since().is_some_and(|s| s < self.step) && self.step_start_watermark > max_timestamp;
+        let only_early_so_far = previous.is_none_or(|(_, early, _)| early);
         let early_for_input = self.watermark.timestamp() <= max_timestamp;
         let timing = if late_for_output || !only_early_so_far {
             PaneTiming::Late
@@ -849,14 +936,14 @@ where
         };
         // Beam's transitions: EARLY* ON_TIME? LATE*.
         assert!(
-            previous.is_none_or(|p| p.timing == PaneTiming::Early || timing == PaneTiming::Late),
+            previous.is_none_or(|(_, early, _)| early || timing == PaneTiming::Late),
             "{timing:?} after {previous:?} for {:?}",
             state.window
         );
         let non_speculative_index = match timing {
             PaneTiming::Early => None,
             // An early pane counts as Beam's −1, so the first non-early pane is 0.
-            _ => Some(previous.and_then(|p| p.non_speculative_index).map_or(0, |i| i + 1)),
+            _ => Some(previous.and_then(|(_, _, n)| n).map_or(0, |i| i + 1)),
         };
         PaneInfo {
             timing,
@@ -870,31 +957,40 @@ where
     /// Merges `group` of `key`'s windows into `result` (Beam's `ReduceFnRunner.OnMergeCallback.onMerge`
     /// and `MergingActiveWindowSet.recordMerge`). Only active windows have state to merge; the result
     /// becomes active.
-    fn merge(&mut self, key: &K, states: &mut Vec<WindowState<C::Accumulator>>, group: &[Window], result: Window) {
+    fn merge(&mut self, store: &mut Store<K, C::Accumulator>, key: KeyId, group: &[Window], result: Window) {
         self.stats.merges += 1;
-        let result_was_active = find(states, &result).is_some_and(|at| states[at].active) && group.contains(&result);
-        let mut sources = Vec::new();
-        let mut i = 0;
-        while i < states.len() {
-            let s = &states[i];
-            if s.active && s.window != result && group.contains(&s.window) {
-                sources.push(states.swap_remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        sources.sort_by_key(|s| s.window);
+        let existing = store.find(key, &result);
+        let result_was_active = existing.is_some_and(|slot| store.get(slot).active) && group.contains(&result);
+        // The result's state first (so that the key outlives its merged-away windows): an active window,
+        // or a closed one whose finished bits the merge starts from (its pane history was cleared when it
+        // closed), or a fresh one.
+        let result_slot = match existing {
+            Some(slot) => slot,
+            None => self.create(store, key, result),
+        };
+        let mut source_windows: Vec<Window> = group
+            .iter()
+            .copied()
+            .filter(|w| *w != result)
+            .filter(|w| store.find(key, w).is_some_and(|slot| store.get(slot).active))
+            .collect();
+        source_windows.sort();
         // The merged-away windows' pane histories go with them (Beam's PaneInfoTracker.clear): a new
         // merged window starts at pane index 0.
-        let mut merged = match find(states, &result) {
-            // The result is an active window, or a closed one whose finished bits the merge starts from
-            // (its pane history was cleared when it closed).
-            Some(at) => states.swap_remove(at),
-            None => {
-                self.open_windows += 1;
-                self.fresh_state(result)
+        let mut sources = Vec::with_capacity(source_windows.len());
+        for window in source_windows {
+            let slot = store.find(key, &window).expect("found above");
+            let source = store.remove(slot);
+            self.active.remove(&(key, window.start(), window.end()));
+            // No need for the merged-away window's timer (its earliest; see `schedule_gc`).
+            if source.has(EOW_TIMER) {
+                self.event_timers.remove(window.max_timestamp(), slot);
+            } else if source.has(GC_TIMER) {
+                self.event_timers.remove(self.strategy.gc_time(&window), slot);
             }
-        };
+            sources.push(source);
+        }
+        let (k, merged) = store.get_with_key(result_slot);
         let own_trigger = result_was_active.then(|| merged.trigger.clone());
         let merging: Vec<&TriggerState> = own_trigger.iter().chain(sources.iter().map(|s| &s.trigger)).collect();
         let mut env = Env {
@@ -918,8 +1014,8 @@ where
             let mut since = Some(0);
             for s in own_trigger
                 .iter()
-                .map(|_| merged.clear_since)
-                .chain(sources.iter().map(|s| s.clear_since))
+                .map(|_| merged.clear_since())
+                .chain(sources.iter().map(|s| s.clear_since()))
             {
                 since = match (since, s) {
                     (Some(a), Some(b)) => Some(a.max(b)),
@@ -928,7 +1024,7 @@ where
             }
             since
         } else {
-            merged.clear_since
+            merged.clear_since()
         };
         if self.program.is_closed(&merged.trigger) {
             // Only a closed window the merge result coincides with is closed here (the sources are active):
@@ -939,31 +1035,22 @@ where
             self.combine
                 .merge_accumulators(&mut merged.accumulator, source.accumulator);
             merged.inputs_since_last_pane += source.inputs_since_last_pane;
-            // No need for the merged-away window's end-of-window and garbage-collection timers.
-            if source.eow_timer {
-                self.event_timers
-                    .remove(&(source.window.max_timestamp(), source.window, key.clone()));
-            }
-            if source.gc_timer {
-                self.event_timers
-                    .remove(&(self.strategy.gc_time(&source.window), source.window, key.clone()));
-            }
-            self.open_windows -= 1;
         }
         if any_active {
             // Beam's WatermarkHold.onMerge: the element holds become one at the merged window's end, if it
             // is not behind the watermark.
-            merged.element_hold = self.watermark.timestamp() <= result.max_timestamp();
+            merged.set(ELEMENT_HOLD, self.watermark.timestamp() <= result.max_timestamp());
         }
         merged.active = true;
-        merged.clear_since = if merged.element_hold || merged.eow_timer {
+        self.active.insert((key, result.start(), result.end()));
+        let since = if merged.has(ELEMENT_HOLD) || merged.has(EOW_TIMER) {
             None
         } else {
             clear_before.or(Some(self.step))
         };
-        self.schedule_gc(key, &mut merged);
-        self.apply_wakeups(key, &mut merged);
-        states.push(merged);
+        merged.set_clear_since(since);
+        self.apply_wakeups(k, result_slot, merged);
+        self.schedule_gc(result_slot, merged);
     }
 }
 

@@ -115,6 +115,14 @@ pub trait WindowFn: fmt::Debug + Send + Sync {
         let _ = windows;
         Vec::new()
     }
+
+    /// True when [`merge_windows`](Self::merge_windows) merges exactly the chains of intersecting windows
+    /// ([`Window::intersects`]) into their span, as sessions do. The windowing core then hands it only a
+    /// key's windows that intersect the new ones (found by a range query) instead of all of them; the
+    /// merges are the same, since a key's merged windows never intersect one another.
+    fn merges_intersecting(&self) -> bool {
+        false
+    }
 }
 
 /// Beam's `GlobalWindows`: every element in the one global window ([`Window::global`]).
@@ -178,6 +186,10 @@ impl WindowFn for Sessions {
     }
 
     fn is_merging(&self) -> bool {
+        true
+    }
+
+    fn merges_intersecting(&self) -> bool {
         true
     }
 

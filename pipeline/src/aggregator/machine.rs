@@ -47,10 +47,22 @@ enum Node {
     Never,
 }
 
-/// What a trigger remembers for one key and window.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What a trigger remembers for one key and window: one pointer, since the windowing core keeps one per
+/// open window. Everything (finished bits, the per-node state of `AfterPane` and `AfterProcessingTime`) is
+/// boxed, and absent while there is nothing to remember: the default trigger never allocates.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct TriggerState {
-    finished: Bits,
+    rest: Option<Box<Rest>>,
+}
+
+/// The boxed part of a [`TriggerState`].
+#[derive(Debug, Clone, Default)]
+struct Rest {
+    /// Finished bits of nodes 0 to 63.
+    finished: u64,
+    /// Finished bits of nodes 64 and on.
+    large: Vec<u64>,
+    /// Per-node state, indexed by node; empty when the trigger has no node that keeps any.
     slots: Box<[Slot]>,
 }
 
@@ -63,44 +75,83 @@ enum Slot {
     DelayedUntil(Timestamp),
 }
 
-/// A bit per trigger node; the first 64 inline, so that common trees allocate nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Bits {
-    small: u64,
-    large: Box<[u64]>,
+impl PartialEq for TriggerState {
+    /// Equal when every bit and node state is: a state with nothing to remember equals one without a box.
+    fn eq(&self, other: &Self) -> bool {
+        let words = self.words().max(other.words());
+        let slots = self.slot_count().max(other.slot_count());
+        (0..words * 64).all(|i| self.bit(i) == other.bit(i)) && (0..slots).all(|i| self.slot(i) == other.slot(i))
+    }
 }
 
-impl Bits {
-    fn get(&self, i: usize) -> bool {
+impl Eq for TriggerState {}
+
+impl TriggerState {
+    fn words(&self) -> usize {
+        1 + self.rest.as_ref().map_or(0, |r| r.large.len())
+    }
+
+    fn slot_count(&self) -> usize {
+        self.rest.as_ref().map_or(0, |r| r.slots.len())
+    }
+
+    /// Node `i`'s finished bit.
+    fn bit(&self, i: usize) -> bool {
+        let Some(rest) = &self.rest else {
+            return false;
+        };
         if i < 64 {
-            (self.small >> i) & 1 == 1
+            (rest.finished >> i) & 1 == 1
         } else {
-            self.large
+            rest.large
                 .get((i - 64) / 64)
                 .is_some_and(|w| (w >> ((i - 64) % 64)) & 1 == 1)
         }
     }
 
-    fn set(&mut self, i: usize, value: bool) {
+    fn set_bit(&mut self, i: usize, value: bool) {
+        if !value && self.rest.is_none() {
+            return;
+        }
+        let rest = self.rest.get_or_insert_with(Box::default);
         let (word, bit) = if i < 64 {
-            (&mut self.small, i)
+            (&mut rest.finished, i)
         } else {
             let at = (i - 64) / 64;
-            if self.large.len() <= at {
+            if rest.large.len() <= at {
                 if !value {
                     return;
                 }
-                let mut grown = std::mem::take(&mut self.large).into_vec();
-                grown.resize(at + 1, 0);
-                self.large = grown.into_boxed_slice();
+                rest.large.resize(at + 1, 0);
             }
-            (&mut self.large[at], (i - 64) % 64)
+            (&mut rest.large[at], (i - 64) % 64)
         };
         if value {
             *word |= 1 << bit;
         } else {
             *word &= !(1 << bit);
         }
+    }
+
+    /// Node `i`'s state (`Empty` when the trigger keeps none).
+    fn slot(&self, i: usize) -> Slot {
+        self.rest
+            .as_ref()
+            .and_then(|r| r.slots.get(i))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Sets node `i`'s state. The program gives a state room for every node up front
+    /// ([`TriggerProgram::new_state`]); a state without it grows.
+    fn set_slot(&mut self, i: usize, slot: Slot) {
+        let rest = self.rest.get_or_insert_with(Box::default);
+        if rest.slots.len() <= i {
+            let mut grown = std::mem::take(&mut rest.slots).into_vec();
+            grown.resize(i + 1, Slot::Empty);
+            rest.slots = grown.into_boxed_slice();
+        }
+        rest.slots[i] = slot;
     }
 }
 
@@ -150,12 +201,12 @@ pub(crate) struct MergingStates<'a> {
 impl MergingStates<'_> {
     /// `finishedInAnyMergingWindow` (false when no merging window was active).
     fn finished_in_any(&self, i: usize) -> bool {
-        self.sources.iter().any(|s| s.finished.get(i))
+        self.sources.iter().any(|s| s.bit(i))
     }
 
     /// `finishedInAllMergingWindows` (vacuously true when no merging window was active, as in Beam).
     fn finished_in_all(&self, i: usize) -> bool {
-        self.sources.iter().all(|s| s.finished.get(i))
+        self.sources.iter().all(|s| s.bit(i))
     }
 }
 
@@ -245,31 +296,32 @@ impl TriggerProgram {
     /// The state of a window no element has reached yet.
     pub fn new_state(&self) -> TriggerState {
         TriggerState {
-            finished: Bits::default(),
-            slots: if self.has_slots {
-                vec![Slot::Empty; self.nodes.len()].into_boxed_slice()
-            } else {
-                Box::default()
-            },
+            rest: self.has_slots.then(|| {
+                Box::new(Rest {
+                    finished: 0,
+                    large: Vec::new(),
+                    slots: vec![Slot::Empty; self.nodes.len()].into_boxed_slice(),
+                })
+            }),
         }
     }
 
     /// Beam's `isClosed`: the root trigger has finished, so the window takes no more elements. The
     /// default trigger never finishes (Beam keeps no finished bits for it).
     pub fn is_closed(&self, state: &TriggerState) -> bool {
-        state.finished.get(0)
+        state.bit(0)
     }
 
     /// True when node `i` is marked finished (tests look at sub-triggers).
     #[cfg(test)]
     pub fn is_finished(&self, state: &TriggerState, i: usize) -> bool {
-        state.finished.get(i)
+        state.bit(i)
     }
 
     /// Marks node `i` finished or not (Beam's `TriggerStateMachineTester.setSubTriggerFinishedForWindow`).
     #[cfg(test)]
     pub fn set_finished(&self, state: &mut TriggerState, i: usize, value: bool) {
-        state.finished.set(i, value);
+        state.set_bit(i, value);
     }
 
     /// The sub-trigger indices of node `i`, for tests that name sub-triggers by position.
@@ -289,7 +341,7 @@ impl TriggerProgram {
     }
 
     fn first_unfinished(&self, state: &TriggerState, children: &[usize]) -> Option<usize> {
-        children.iter().copied().find(|c| !state.finished.get(*c))
+        children.iter().copied().find(|c| !state.bit(*c))
     }
 
     /// `onElement` of the root, for an element added to the window.
@@ -322,18 +374,18 @@ impl TriggerProgram {
             }
             Node::ProcessingTime(transforms) => {
                 // Processing time only moves forward, so a later target could only be ignored.
-                if let Slot::Empty = st.slots[i] {
+                if let Slot::Empty = st.slot(i) {
                     let target = target_time(transforms, env.processing_time);
-                    st.slots[i] = Slot::DelayedUntil(target);
+                    st.set_slot(i, Slot::DelayedUntil(target));
                     env.wakeups.processing.push(target);
                 }
             }
             Node::ElementCount(_) => {
-                let count = match st.slots[i] {
+                let count = match st.slot(i) {
                     Slot::Count(n) => n,
                     _ => 0,
                 };
-                st.slots[i] = Slot::Count(count + 1);
+                st.set_slot(i, Slot::Count(count + 1));
             }
             Node::Repeatedly(c) => self.element(*c, st, env),
             Node::AfterEach(cs) => {
@@ -352,7 +404,7 @@ impl TriggerProgram {
             }
             Node::AfterAll(cs) => {
                 for &c in cs {
-                    if !st.finished.get(c) {
+                    if !st.bit(c) {
                         self.element(c, st, env);
                     }
                 }
@@ -374,7 +426,7 @@ impl TriggerProgram {
         match &self.nodes[i] {
             Node::Default | Node::EndOfWindow => env.end_of_window_reached(),
             Node::EarlyAndLate { early, late } => {
-                if !st.finished.get(*early) {
+                if !st.bit(*early) {
                     self.fires(*early, st, env) || env.end_of_window_reached()
                 } else {
                     late.is_some_and(|late| self.fires(late, st, env))
@@ -382,10 +434,10 @@ impl TriggerProgram {
             }
             // Strictly after: a target of 15 fires once processing time is past 15.
             Node::ProcessingTime(_) => {
-                matches!(st.slots[i], Slot::DelayedUntil(t) if env.processing_time > t)
+                matches!(st.slot(i), Slot::DelayedUntil(t) if env.processing_time > t)
             }
             Node::ElementCount(n) => {
-                let count = match st.slots[i] {
+                let count = match st.slot(i) {
                     Slot::Count(c) => c,
                     _ => 0,
                 };
@@ -393,8 +445,8 @@ impl TriggerProgram {
             }
             Node::Repeatedly(c) => self.fires(*c, st, env),
             Node::AfterEach(cs) => self.first_unfinished(st, cs).is_some_and(|c| self.fires(c, st, env)),
-            Node::AfterFirst(cs) => cs.iter().any(|&c| st.finished.get(c) || self.fires(c, st, env)),
-            Node::AfterAll(cs) => cs.iter().all(|&c| st.finished.get(c) || self.fires(c, st, env)),
+            Node::AfterFirst(cs) => cs.iter().any(|&c| st.bit(c) || self.fires(c, st, env)),
+            Node::AfterAll(cs) => cs.iter().all(|&c| st.bit(c) || self.fires(c, st, env)),
             Node::OrFinally { main, until } => self.fires(*main, st, env) || self.fires(*until, st, env),
             Node::Never => false,
         }
@@ -408,23 +460,23 @@ impl TriggerProgram {
     fn fire(&self, i: usize, st: &mut TriggerState, env: &mut Env<'_>) {
         match &self.nodes[i] {
             Node::Default => {}
-            Node::EndOfWindow => st.finished.set(i, true),
+            Node::EndOfWindow => st.set_bit(i, true),
             Node::EarlyAndLate { early, late } => {
-                if !st.finished.get(*early) {
+                if !st.bit(*early) {
                     if !env.end_of_window_reached() {
                         // An early firing; the early trigger repeats implicitly.
                         self.fire(*early, st, env);
                         self.clear(*early, st);
-                        st.finished.set(*early, false);
+                        st.set_bit(*early, false);
                     } else {
                         // The on-time firing ends the early phase and starts the late one afresh.
                         if self.fires(*early, st, env) {
                             self.fire(*early, st, env);
                         }
-                        st.finished.set(*early, true);
+                        st.set_bit(*early, true);
                         self.clear(*early, st);
                         match late {
-                            None => st.finished.set(i, true),
+                            None => st.set_bit(i, true),
                             Some(late) => self.clear(*late, st),
                         }
                     }
@@ -432,18 +484,18 @@ impl TriggerProgram {
                     // A late firing; the late trigger repeats implicitly too.
                     self.fire(*late, st, env);
                     self.clear(*late, st);
-                    st.finished.set(*late, false);
+                    st.set_bit(*late, false);
                 } else {
-                    st.finished.set(i, true);
+                    st.set_bit(i, true);
                 }
             }
             Node::ProcessingTime(_) | Node::ElementCount(_) => {
-                st.slots[i] = Slot::Empty;
-                st.finished.set(i, true);
+                st.set_slot(i, Slot::Empty);
+                st.set_bit(i, true);
             }
             Node::Repeatedly(c) => {
                 self.fire(*c, st, env);
-                if st.finished.get(*c) {
+                if st.bit(*c) {
                     self.reset_tree(*c, st);
                 }
             }
@@ -458,7 +510,7 @@ impl TriggerProgram {
                     }
                 }
                 let done = self.first_unfinished(st, cs).is_none();
-                st.finished.set(i, done);
+                st.set_bit(i, done);
             }
             Node::AfterFirst(cs) => {
                 for &c in cs {
@@ -469,13 +521,13 @@ impl TriggerProgram {
                         self.clear(c, st);
                     }
                 }
-                st.finished.set(i, true);
+                st.set_bit(i, true);
             }
             Node::AfterAll(cs) => {
                 for &c in cs {
                     self.fire(c, st, env);
                 }
-                st.finished.set(i, true);
+                st.set_bit(i, true);
             }
             Node::OrFinally { main, until } => {
                 if self.fires(*until, st, env) {
@@ -485,8 +537,8 @@ impl TriggerProgram {
                     // `until` keeps counting across the firings of `main`.
                     self.fire(*main, st, env);
                 }
-                let done = st.finished.get(*main) || st.finished.get(*until);
-                st.finished.set(i, done);
+                let done = st.bit(*main) || st.bit(*until);
+                st.set_bit(i, done);
             }
             // Beam throws: `Never` cannot fire. Its parents never ask it to.
             Node::Never => {}
@@ -501,7 +553,7 @@ impl TriggerProgram {
 
     fn clear(&self, i: usize, st: &mut TriggerState) {
         match &self.nodes[i] {
-            Node::ProcessingTime(_) | Node::ElementCount(_) => st.slots[i] = Slot::Empty,
+            Node::ProcessingTime(_) | Node::ElementCount(_) => st.set_slot(i, Slot::Empty),
             _ => {
                 for c in self.subs(i) {
                     self.clear(c, st);
@@ -513,7 +565,7 @@ impl TriggerProgram {
     /// Beam's `resetTree`: unsets the finished bits of the subtree and clears its state.
     fn reset_tree(&self, i: usize, st: &mut TriggerState) {
         for n in i..self.ends[i] {
-            st.finished.set(n, false);
+            st.set_bit(n, false);
         }
         self.clear(i, st);
     }
@@ -536,47 +588,47 @@ impl TriggerProgram {
                 // Still active in any merging window: pending elements have not fired yet. Otherwise it is
                 // done for good only if the merged window's end is behind the watermark too.
                 let finished = m.finished_in_all(i) && env.end_of_window_reached();
-                st.finished.set(i, finished);
+                st.set_bit(i, finished);
             }
             Node::EarlyAndLate { early, late } => {
                 if !m.finished_in_all(*early) || !env.end_of_window_reached() {
                     self.merge(*early, st, m, env);
-                    st.finished.set(*early, false);
+                    st.set_bit(*early, false);
                     if let Some(late) = late {
-                        st.finished.set(*late, false);
+                        st.set_bit(*late, false);
                         self.clear(*late, st);
                     }
                 } else {
-                    st.finished.set(*early, true);
+                    st.set_bit(*early, true);
                     if let Some(late) = late {
                         self.merge(*late, st, m, env);
                     }
                 }
             }
             Node::ProcessingTime(_) => {
-                if st.finished.get(i) {
+                if st.bit(i) {
                     // A finished trigger cannot be revived; its timers are left to fire and be ignored.
                     clear_merged_slot(i, st, m);
                     return;
                 }
                 // Wait for the earliest target of the merged windows.
-                let own = (!m.result_is_source).then_some(st.slots[i]);
+                let own = (!m.result_is_source).then_some(st.slot(i));
                 let earliest = own
                     .into_iter()
-                    .chain(m.sources.iter().map(|s| s.slots[i]))
+                    .chain(m.sources.iter().map(|s| s.slot(i)))
                     .filter_map(|s| match s {
                         Slot::DelayedUntil(t) => Some(t),
                         _ => None,
                     })
                     .min();
-                st.slots[i] = earliest.map_or(Slot::Empty, Slot::DelayedUntil);
+                st.set_slot(i, earliest.map_or(Slot::Empty, Slot::DelayedUntil));
                 if let Some(t) = earliest {
                     env.wakeups.processing.push(t);
                 }
             }
             Node::ElementCount(_) => {
                 if m.finished_in_any(i) {
-                    st.finished.set(i, true);
+                    st.set_bit(i, true);
                     clear_merged_slot(i, st, m);
                     return;
                 }
@@ -584,9 +636,9 @@ impl TriggerProgram {
                     Slot::Count(c) => c,
                     _ => 0,
                 };
-                let own = if m.result_is_source { 0 } else { count(st.slots[i]) };
-                let total = own + m.sources.iter().map(|s| count(s.slots[i])).sum::<u64>();
-                st.slots[i] = if total == 0 { Slot::Empty } else { Slot::Count(total) };
+                let own = if m.result_is_source { 0 } else { count(st.slot(i)) };
+                let total = own + m.sources.iter().map(|s| count(s.slot(i))).sum::<u64>();
+                st.set_slot(i, if total == 0 { Slot::Empty } else { Slot::Count(total) });
             }
             Node::Repeatedly(c) => self.merge(*c, st, m, env),
             Node::AfterEach(cs) => {
@@ -595,33 +647,33 @@ impl TriggerProgram {
                 for &c in cs {
                     if prior_all_finished {
                         self.merge(c, st, m, env);
-                        prior_all_finished &= st.finished.get(c);
+                        prior_all_finished &= st.bit(c);
                     } else {
                         self.clear(c, st);
                     }
                 }
                 let done = self.first_unfinished(st, cs).is_none();
-                st.finished.set(i, done);
+                st.set_bit(i, done);
             }
             Node::AfterFirst(cs) => {
                 for &c in cs {
                     self.merge(c, st, m, env);
                 }
-                let any = cs.iter().any(|&c| st.finished.get(c));
-                st.finished.set(i, any);
+                let any = cs.iter().any(|&c| st.bit(c));
+                st.set_bit(i, any);
             }
             Node::AfterAll(cs) => {
                 for &c in cs {
                     self.merge(c, st, m, env);
                 }
-                let all = cs.iter().all(|&c| st.finished.get(c));
-                st.finished.set(i, all);
+                let all = cs.iter().all(|&c| st.bit(c));
+                st.set_bit(i, all);
             }
             Node::OrFinally { main, until } => {
                 self.merge(*main, st, m, env);
                 self.merge(*until, st, m, env);
-                let any = st.finished.get(*main) || st.finished.get(*until);
-                st.finished.set(i, any);
+                let any = st.bit(*main) || st.bit(*until);
+                st.set_bit(i, any);
             }
             Node::Never => {}
         }
@@ -632,7 +684,7 @@ impl TriggerProgram {
 /// one of them.
 fn clear_merged_slot(i: usize, st: &mut TriggerState, m: &MergingStates<'_>) {
     if m.result_is_source {
-        st.slots[i] = Slot::Empty;
+        st.set_slot(i, Slot::Empty);
     }
 }
 

@@ -288,3 +288,78 @@ fn merging_by_count_in_a_pipeline_counts_every_record() {
     assert_eq!(total, 7, "{panes:?}");
     assert_eq!(core.open_windows(), 0);
 }
+
+/// Sessions handed to the core as an unknown merging window function: the core then offers every active
+/// window of a key to each merge, as Beam does, instead of the ones a range query finds.
+#[derive(Debug)]
+struct AnyMerging(Sessions);
+
+impl crate::window::WindowFn for AnyMerging {
+    fn assign_windows(&self, t: Timestamp, out: &mut Vec<Window>) {
+        self.0.assign_windows(t, out)
+    }
+    fn is_merging(&self) -> bool {
+        true
+    }
+    fn merge_windows(&self, windows: &[Window]) -> Vec<(Vec<Window>, Window)> {
+        self.0.merge_windows(windows)
+    }
+}
+
+/// One step of a random session script: a bundle of (key, time) elements, or a watermark move.
+#[derive(Debug, Clone)]
+enum ScriptStep {
+    Bundle(Vec<(&'static str, i64)>),
+    Watermark(i64),
+}
+
+fn script_step() -> impl proptest::strategy::Strategy<Value = ScriptStep> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["a", "b", "c"]);
+    prop_oneof![
+        3 => prop::collection::vec((key, 0i64..300), 1..5).prop_map(ScriptStep::Bundle),
+        1 => (0i64..400).prop_map(ScriptStep::Watermark),
+    ]
+}
+
+proptest::proptest! {
+    /// The range query that finds the windows a new session may merge with gives the same panes, counts and
+    /// timers as offering every active window of the key.
+    #[test]
+    fn finding_merge_candidates_by_range_matches_offering_every_active_window(
+        steps in proptest::collection::vec(script_step(), 1..40),
+        gap in 1i64..40,
+        lateness in 0i64..60,
+        counting in proptest::bool::ANY,
+    ) {
+        let trigger = if counting {
+            Repeatedly::forever(AfterPane::element_count_at_least(2))
+        } else {
+            Trigger::Default
+        };
+        let strategy = |window_fn: WindowingStrategy| {
+            window_fn.with_trigger(trigger.clone()).with_allowed_lateness(Duration::millis(lateness))
+        };
+        let mut fast = Harness::new(strategy(WindowingStrategy::new(Sessions::with_gap_duration(Duration::millis(gap)))));
+        let mut slow = Harness::new(strategy(WindowingStrategy::new(AnyMerging(Sessions::with_gap_duration(Duration::millis(gap))))));
+        let mut watermark = 0;
+        for step in steps.iter().chain([&ScriptStep::Watermark(i64::MAX / 2)]) {
+            match step {
+                ScriptStep::Bundle(elements) => {
+                    proptest::prop_assert_eq!(fast.keyed_bundle(elements), slow.keyed_bundle(elements));
+                }
+                ScriptStep::Watermark(t) => {
+                    watermark = (*t).max(watermark);
+                    fast.watermark(watermark);
+                    slow.watermark(watermark);
+                }
+            }
+            proptest::prop_assert_eq!(fast.take_info(), slow.take_info());
+            proptest::prop_assert_eq!(fast.core.stats(), slow.core.stats());
+            proptest::prop_assert_eq!(fast.core.open_windows(), slow.core.open_windows());
+            proptest::prop_assert_eq!(fast.core.next_timer(), slow.core.next_timer());
+            proptest::prop_assert_eq!(fast.core.earliest_open_window_start(), slow.core.earliest_open_window_start());
+        }
+        proptest::prop_assert_eq!(fast.core.open_windows(), 0);
+    }
+}

@@ -1,0 +1,322 @@
+//! The windowing core's state index: every (key, window) state and the event-time timer queue, indexed so
+//! that a record, a watermark step and a firing cost O(1) or O(log n) whatever the number n of open windows.
+//!
+//! A key is stored once, in a slab of keys found through a hash table of key ids (so the rest of the index
+//! and the timers name a key by a 4-byte id instead of a copy of it). Window states live in a slab found
+//! through a hash table on (key id, window); a slot id names a state while it exists. The event-time
+//! timers are buckets of slot ids ordered by time, so a watermark step takes only the buckets that are due.
+//! The earliest window start is kept as a count per start. Nothing here decides what fires or in which
+//! order: that is the core's ([`super`]), which sorts what is due into its canonical order.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, RandomState};
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+use super::WindowState;
+use crate::time::Timestamp;
+use crate::window::Window;
+
+/// A key's id in the [`Store`]: valid while the key holds a window state, then reused.
+pub(super) type KeyId = u32;
+
+/// A window state's id in the [`Store`]: valid while the state exists, then reused.
+pub(super) type SlotId = u32;
+
+/// One key, how many window states it holds (the key goes when the last one does), and the state it
+/// touched last: consecutive records of a key mostly fall in the same window, and finding it there spares
+/// a probe of the window table (a cache miss once the table outgrows the cache).
+struct KeyEntry<K> {
+    key: K,
+    windows: u32,
+    last: SlotId,
+}
+
+/// Every (key, window) state of a core, indexed by key and window.
+pub(super) struct Store<K, A> {
+    keys: Vec<Option<KeyEntry<K>>>,
+    free_keys: Vec<KeyId>,
+    /// Key ids, hashed by their key.
+    key_index: HashTable<KeyId>,
+    key_hasher: RandomState,
+    states: Vec<Option<WindowState<A>>>,
+    free_states: Vec<SlotId>,
+    /// Slot ids, hashed by (key id, window).
+    window_index: HashTable<SlotId>,
+    /// How many states start at each instant (for the earliest start).
+    starts: BTreeMap<Timestamp, u32>,
+    len: usize,
+}
+
+fn window_hash(key: KeyId, window: &Window) -> u64 {
+    FxBuildHasher.hash_one((key, window))
+}
+
+fn id(index: usize, what: &str) -> u32 {
+    u32::try_from(index).unwrap_or_else(|_| panic!("more than 2^32 {what} at once"))
+}
+
+impl<K: Hash + Eq, A> Store<K, A> {
+    /// An empty index.
+    pub fn new() -> Self {
+        Store {
+            keys: Vec::new(),
+            free_keys: Vec::new(),
+            key_index: HashTable::new(),
+            key_hasher: RandomState::new(),
+            states: Vec::new(),
+            free_states: Vec::new(),
+            window_index: HashTable::new(),
+            starts: BTreeMap::new(),
+            len: 0,
+        }
+    }
+
+    /// How many (key, window) states exist.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The key with id `key`.
+    pub fn key(&self, key: KeyId) -> &K {
+        &self.keys[key as usize].as_ref().expect("a live key id").key
+    }
+
+    /// The id of `key`, if it holds any window state.
+    pub fn find_key(&self, key: &K) -> Option<KeyId> {
+        let keys = &self.keys;
+        self.key_index
+            .find(self.key_hasher.hash_one(key), |&id| {
+                keys[id as usize].as_ref().is_some_and(|e| e.key == *key)
+            })
+            .copied()
+    }
+
+    /// The id of `key`, adding the key if it has none (`make` turns the borrowed key into an owned one).
+    #[inline]
+    pub fn intern<Q>(&mut self, key: Q, make: impl FnOnce(Q) -> K) -> KeyId
+    where
+        Q: std::borrow::Borrow<K>,
+    {
+        let hash = self.key_hasher.hash_one(key.borrow());
+        let keys = &self.keys;
+        if let Some(&id) = self.key_index.find(hash, |&id| {
+            keys[id as usize].as_ref().is_some_and(|e| e.key == *key.borrow())
+        }) {
+            return id;
+        }
+        let entry = KeyEntry {
+            key: make(key),
+            windows: 0,
+            last: SlotId::MAX,
+        };
+        let id = match self.free_keys.pop() {
+            Some(id) => {
+                self.keys[id as usize] = Some(entry);
+                id
+            }
+            None => {
+                self.keys.push(Some(entry));
+                id(self.keys.len() - 1, "keys")
+            }
+        };
+        let (keys, hasher) = (&self.keys, &self.key_hasher);
+        self.key_index.insert_unique(hash, id, |&id| {
+            hasher.hash_one(&keys[id as usize].as_ref().expect("indexed keys are live").key)
+        });
+        id
+    }
+
+    /// The state of `window` of `key`, if there is one.
+    #[inline]
+    pub fn find(&self, key: KeyId, window: &Window) -> Option<SlotId> {
+        let states = &self.states;
+        self.window_index
+            .find(window_hash(key, window), |&slot| {
+                let s = states[slot as usize].as_ref().expect("indexed states are live");
+                s.key == key && s.window == *window
+            })
+            .copied()
+    }
+
+    /// [`find`](Self::find), trying the key's last state first, and remembering what it found.
+    #[inline]
+    pub fn find_recent(&mut self, key: KeyId, window: &Window) -> Option<SlotId> {
+        let entry = self.keys[key as usize].as_mut().expect("a live key id");
+        let last = entry.last;
+        // A slot reused since holds another (key, window), which the comparison tells apart.
+        if let Some(Some(s)) = self.states.get(last as usize) {
+            if s.key == key && s.window == *window {
+                return Some(last);
+            }
+        }
+        let found = self.find(key, window);
+        if let Some(slot) = found {
+            self.keys[key as usize].as_mut().expect("a live key id").last = slot;
+        }
+        found
+    }
+
+    /// The state in `slot`.
+    #[inline]
+    pub fn get(&self, slot: SlotId) -> &WindowState<A> {
+        self.states[slot as usize].as_ref().expect("a live slot")
+    }
+
+    /// The state in `slot` for changing, and its key.
+    #[inline]
+    pub fn get_with_key(&mut self, slot: SlotId) -> (&K, &mut WindowState<A>) {
+        let state = self.states[slot as usize].as_mut().expect("a live slot");
+        let key = &self.keys[state.key as usize].as_ref().expect("a live key id").key;
+        (key, state)
+    }
+
+    /// Adds `state` (of a (key, window) that has none) and returns its slot.
+    pub fn insert(&mut self, state: WindowState<A>) -> SlotId {
+        let hash = window_hash(state.key, &state.window);
+        self.keys[state.key as usize].as_mut().expect("a live key id").windows += 1;
+        *self.starts.entry(state.window.start()).or_default() += 1;
+        let slot = match self.free_states.pop() {
+            Some(slot) => {
+                self.states[slot as usize] = Some(state);
+                slot
+            }
+            None => {
+                self.states.push(Some(state));
+                id(self.states.len() - 1, "window states")
+            }
+        };
+        let states = &self.states;
+        self.window_index.insert_unique(hash, slot, |&slot| {
+            let s = states[slot as usize].as_ref().expect("indexed states are live");
+            window_hash(s.key, &s.window)
+        });
+        let key = self.states[slot as usize].as_ref().expect("inserted above").key;
+        self.keys[key as usize].as_mut().expect("a live key id").last = slot;
+        self.len += 1;
+        slot
+    }
+
+    /// Takes the state in `slot` out; the key goes too when it was its last state.
+    pub fn remove(&mut self, slot: SlotId) -> WindowState<A> {
+        let state = self.states[slot as usize].take().expect("a live slot");
+        let removed = self
+            .window_index
+            .find_entry(window_hash(state.key, &state.window), |&s| s == slot)
+            .map(|entry| entry.remove())
+            .is_ok();
+        assert!(removed, "the state of {:?} was indexed", state.window);
+        self.free_states.push(slot);
+        match self.starts.entry(state.window.start()) {
+            Entry::Occupied(mut e) if *e.get() > 1 => *e.get_mut() -= 1,
+            Entry::Occupied(e) => {
+                e.remove();
+            }
+            Entry::Vacant(_) => unreachable!("every state's start is counted"),
+        }
+        let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
+        entry.windows -= 1;
+        if entry.windows == 0 {
+            let hash = self.key_hasher.hash_one(&entry.key);
+            let id = state.key;
+            self.key_index
+                .find_entry(hash, |&k| k == id)
+                .map(|entry| entry.remove())
+                .unwrap_or_else(|_| unreachable!("a live key is indexed"));
+            self.keys[id as usize] = None;
+            self.free_keys.push(id);
+        }
+        self.len -= 1;
+        state
+    }
+
+    /// Bytes the index's own tables hold (capacities; a B-tree entry counted at its size), less the
+    /// keys' inline part: the keys' and accumulators' own heap blocks are not counted.
+    pub fn table_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.keys.capacity() * size_of::<Option<KeyEntry<K>>>() - self.keys.len() * size_of::<K>()
+            + self.free_keys.capacity() * size_of::<KeyId>()
+            + self.key_index.allocation_size()
+            + self.states.capacity() * size_of::<Option<WindowState<A>>>()
+            + self.free_states.capacity() * size_of::<SlotId>()
+            + self.window_index.allocation_size()
+            + self.starts.len() * size_of::<(Timestamp, u32)>()
+    }
+
+    /// The earliest start among the states.
+    pub fn earliest_start(&self) -> Option<Timestamp> {
+        self.starts.first_key_value().map(|(t, _)| *t)
+    }
+
+    /// The canonical firing order of two states: window end, window start, key.
+    pub fn firing_order(&self, a: SlotId, b: SlotId) -> std::cmp::Ordering
+    where
+        K: Ord,
+    {
+        let (a, b) = (self.get(a), self.get(b));
+        (a.window.end(), a.window.start(), self.key(a.key)).cmp(&(b.window.end(), b.window.start(), self.key(b.key)))
+    }
+}
+
+/// Pending event-time timers (end of window, garbage collection): the slots they wake, bucketed by time.
+/// Many windows share a timer's time (fixed windows end together for every key), so a bucket costs a few
+/// bytes per window. The order within a bucket means nothing: the core sorts what is due.
+#[derive(Default)]
+pub(super) struct TimerQueue {
+    buckets: BTreeMap<Timestamp, Vec<SlotId>>,
+}
+
+impl TimerQueue {
+    /// Sets a timer for `slot` at `time`.
+    pub fn insert(&mut self, time: Timestamp, slot: SlotId) {
+        self.buckets.entry(time).or_default().push(slot);
+    }
+
+    /// Cancels the timer of `slot` at `time`, if it is pending. Linear in the timers sharing the time.
+    pub fn remove(&mut self, time: Timestamp, slot: SlotId) {
+        if let Entry::Occupied(mut bucket) = self.buckets.entry(time) {
+            if let Some(at) = bucket.get().iter().position(|&s| s == slot) {
+                bucket.get_mut().swap_remove(at);
+                if bucket.get().is_empty() {
+                    bucket.remove();
+                }
+            }
+        }
+    }
+
+    /// Bytes the queue holds (bucket capacities; a bucket's B-tree entry counted at its size).
+    pub fn table_bytes(&self) -> usize {
+        self.buckets
+            .values()
+            .map(|b| std::mem::size_of::<(Timestamp, Vec<SlotId>)>() + b.capacity() * std::mem::size_of::<SlotId>())
+            .sum()
+    }
+
+    /// The earliest pending timer's time.
+    pub fn first(&self) -> Option<Timestamp> {
+        self.buckets.first_key_value().map(|(t, _)| *t)
+    }
+
+    /// Takes every timer strictly before `to` out, pushing its slot onto `due`.
+    pub fn pop_before(&mut self, to: Timestamp, due: &mut Vec<SlotId>) {
+        while let Some(bucket) = self.buckets.first_entry() {
+            if *bucket.key() >= to {
+                break;
+            }
+            due.extend(bucket.remove());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_window_state_takes_64_bytes_and_a_free_slot_no_more() {
+        assert_eq!(std::mem::size_of::<WindowState<u64>>(), 64);
+        assert_eq!(std::mem::size_of::<Option<WindowState<u64>>>(), 64);
+    }
+}

@@ -1,0 +1,284 @@
+//! Cost per record against input size and open state, and the memory an open window takes, in one run.
+//!
+//! 1. **Input size**: datagen visits (seed 42, default users) of 125k, 250k, 500k and 1M events through
+//!    `simulate` and the traffic pipeline, with `--watermark perfect` (every window stays open until the
+//!    end) and with the default bounded watermark and `--allowed-lateness 24h`: ns per record.
+//! 2. **Open state**: 1,000,000 records straight into the windowing core (count per key in 1 s fixed
+//!    windows), leaving 1k, 10k, 100k or 1M (key, window) states open at the end, spread over as many keys
+//!    (one window each) or over 16 keys (many windows each, the shape that grows with a recording under a
+//!    perfect watermark); perfect watermark, and a watermark 5 s behind the records with 24 h allowed
+//!    lateness (windows fire on time and stay open): ns per record, end-of-input flush included.
+//! 3. **Memory**: in a fresh child process each, 1M open windows over 1M keys and over 16 keys: the
+//!    growth of resident memory per open (key, window), less the key itself (a `String` of 12 bytes: 24
+//!    bytes inline and a 16-byte heap block), and the peak RSS (`VmHWM`).
+//!
+//! The figures to compare are printed side by side with their largest/smallest ratio (target ≤ 1.5×),
+//! bytes per window (target ≤ 100) and peak RSS (target < 200 MB).
+//!
+//! Run: `cargo bench -p simulator --bench scaling` (`QUICK=1` for a smaller run: sizes up to 250k).
+
+use std::io::BufWriter;
+
+use datagen::{Generator, GeneratorConfig};
+use formats::jsonl::JsonlSource;
+use formats::output::{Discard, OutputLines};
+use pipeline::aggregator::WindowedAggregator;
+use pipeline::combine::Count;
+use pipeline::strategy::WindowingStrategy;
+use pipeline::time::{Duration, Timestamp, Watermark};
+use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+use pipeline::watermark::WatermarkStrategy;
+use simulator::{simulate, SimulationOptions, Sinks};
+
+// The same allocator as the `simulate` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RECORDS: u64 = 1_000_000;
+const LATENESS: Duration = Duration::seconds(24 * 3600);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // A child run for one memory figure: `scaling --memory <keys> <windows per key>`.
+    if let Some(at) = args.iter().position(|a| a == "--memory") {
+        let keys = args[at + 1].parse().expect("keys");
+        let per_key = args[at + 2].parse().expect("windows per key");
+        memory_child(keys, per_key);
+        return;
+    }
+    // One run of the core, for a profiler: `scaling --core <keys> <windows per key> <perfect|late>`.
+    if let Some(at) = args.iter().position(|a| a == "--core") {
+        let keys = args[at + 1].parse().expect("keys");
+        let per_key = args[at + 2].parse().expect("windows per key");
+        let lateness = (args[at + 3] == "late").then_some(LATENESS);
+        let (ns, held) = best_of(1, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
+        println!("{keys} keys x {per_key}: {ns:.0} ns per record, {held} open at the end");
+        return;
+    }
+    let quick = std::env::var_os("QUICK").is_some();
+    input_size(quick);
+    open_state(quick);
+    memory();
+}
+
+/// Table 1: `simulate` over datagen files of growing size.
+fn input_size(quick: bool) {
+    let sizes: &[u64] = if quick {
+        &[125_000, 250_000]
+    } else {
+        &[125_000, 250_000, 500_000, 1_000_000]
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    println!("1. simulate, traffic pipeline, datagen seed 42 (ns of CPU time per record, best of 2)");
+    println!(
+        "{:>10} {:>16} {:>12} {:>22} {:>12}",
+        "records", "perfect ns/rec", "max open", "bounded+24h ns/rec", "max open"
+    );
+    let mut perfect = Vec::new();
+    let mut late = Vec::new();
+    for &events in sizes {
+        let path = dir.path().join(format!("visits-{events}.jsonl"));
+        let config = GeneratorConfig {
+            events,
+            seed: 42,
+            ..GeneratorConfig::default()
+        };
+        let file = std::fs::File::create(&path).expect("create the input");
+        Generator::new(config)
+            .expect("a valid config")
+            .write_jsonl(BufWriter::new(file))
+            .expect("write the input");
+        let run = |watermark, allowed_lateness| {
+            let pipeline = traffic_pipeline(TrafficConfig {
+                allowed_lateness,
+                ..TrafficConfig::default()
+            });
+            let options = SimulationOptions {
+                watermark,
+                ..SimulationOptions::default()
+            };
+            best_of(2, events, || {
+                let mut source = JsonlSource::open(&path).unwrap();
+                let mut outputs = OutputLines::new(std::io::sink(), "bench", false);
+                let sinks = Sinks {
+                    outputs: &mut outputs,
+                    late: &mut Discard,
+                    dead_letters: &mut Discard,
+                };
+                let report = simulate(&pipeline, &mut source, &options, sinks, &mut |_| {}).unwrap();
+                assert_eq!(report.stats.read, events);
+                report.max_open_windows
+            })
+        };
+        let (p, p_open) = run(WatermarkStrategy::Perfect, Duration::ZERO);
+        let (l, l_open) = run(WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND), LATENESS);
+        println!("{events:>10} {p:>16.0} {p_open:>12} {l:>22.0} {l_open:>12}");
+        perfect.push(p);
+        late.push(l);
+    }
+    println!(
+        "{:>10} {:>15.2}x {:>12} {:>21.2}x",
+        "max/min",
+        spread(&perfect),
+        "",
+        spread(&late)
+    );
+    println!();
+}
+
+/// Table 2: the windowing core with 1k … 1M open windows.
+fn open_state(quick: bool) {
+    let states: &[u64] = if quick {
+        &[1_000, 10_000, 100_000]
+    } else {
+        &[1_000, 10_000, 100_000, 1_000_000]
+    };
+    println!(
+        "2. windowing core, {RECORDS} records, count per key in 1 s fixed windows (ns of CPU time per record, flush included)"
+    );
+    println!(
+        "{:>10} {:>18} {:>18} {:>18} {:>18}",
+        "open", "keys: perfect", "keys: 24h late", "16 keys: perfect", "16 keys: 24h late"
+    );
+    let mut columns = vec![Vec::new(); 4];
+    for &open in states {
+        let shapes = [(open, 1), (16, open / 16)];
+        let mut row = Vec::new();
+        for (keys, per_key) in shapes {
+            for lateness in [None, Some(LATENESS)] {
+                let (ns, held) = best_of(2, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
+                assert_eq!(held as u64, keys * per_key, "every (key, window) was open at the end");
+                row.push(ns);
+            }
+        }
+        println!(
+            "{open:>10} {:>18.0} {:>18.0} {:>18.0} {:>18.0}",
+            row[0], row[1], row[2], row[3]
+        );
+        for (column, ns) in columns.iter_mut().zip(row) {
+            column.push(ns);
+        }
+    }
+    println!(
+        "{:>10} {:>17.2}x {:>17.2}x {:>17.2}x {:>17.2}x",
+        "max/min",
+        spread(&columns[0]),
+        spread(&columns[1]),
+        spread(&columns[2]),
+        spread(&columns[3])
+    );
+    println!();
+}
+
+/// Feeds `records` records into a core: record `i` is key `i % keys` at an event time spread evenly over
+/// `per_key` one-second windows, one bundle each; then the end of input. Returns the most states held.
+fn run_core(keys: u64, per_key: u64, records: u64, lateness: Option<Duration>) -> usize {
+    let mut strategy = WindowingStrategy::fixed(Duration::seconds(1));
+    if let Some(lateness) = lateness {
+        strategy = strategy.with_allowed_lateness(lateness);
+    }
+    let mut core = WindowedAggregator::new(strategy, Count);
+    let mut panes = Vec::new();
+    let span = per_key * 1_000;
+    for i in 0..records {
+        let t = Timestamp::from_millis((i * span / records) as i64);
+        core.process(format!("user-{:07}", i % keys), t, ());
+        core.finish_bundle(&mut panes);
+        if lateness.is_some() {
+            core.advance_watermark(Watermark::at(t.minus(Duration::seconds(5))), &mut panes);
+        }
+        panes.clear();
+    }
+    let held = core.open_windows();
+    core.advance_watermark(Watermark::MAX, &mut panes);
+    assert_eq!(core.open_windows(), 0);
+    held
+}
+
+/// Part 3: each memory figure from a fresh child process, so that peak RSS is that run's alone.
+fn memory() {
+    println!("3. memory with 1M open (key, window) states (fresh process each; key = 12-byte String)");
+    println!(
+        "{:>22} {:>20} {:>26} {:>20} {:>14}",
+        "shape", "RSS bytes/window", "RSS beyond key", "table bytes/window", "peak RSS MB"
+    );
+    let exe = std::env::current_exe().expect("the bench's own path");
+    for (keys, per_key) in [(1_000_000u64, 1u64), (16, 62_500)] {
+        let output = std::process::Command::new(&exe)
+            .args(["--memory", &keys.to_string(), &per_key.to_string()])
+            .output()
+            .expect("run the memory child");
+        assert!(output.status.success(), "memory child failed: {output:?}");
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+fn memory_child(keys: u64, per_key: u64) {
+    let strategy = WindowingStrategy::fixed(Duration::seconds(1)).with_allowed_lateness(LATENESS);
+    let mut core = WindowedAggregator::new(strategy, Count);
+    let mut panes = Vec::new();
+    let windows = keys * per_key;
+    let span = per_key * 1_000;
+    let before = status_kb("VmRSS:");
+    for i in 0..windows {
+        let t = Timestamp::from_millis((i * span / windows) as i64);
+        core.process(format!("user-{:07}", i % keys), t, ());
+        core.finish_bundle(&mut panes);
+    }
+    assert_eq!(core.open_windows() as u64, windows);
+    let after = status_kb("VmRSS:");
+    let peak = status_kb("VmHWM:");
+    let per_window = (after - before) as f64 * 1024.0 / windows as f64;
+    // A key: the String (24 bytes) in the key table, and its heap block (12 bytes, in a 16-byte bin).
+    let key_bytes = keys as f64 * 40.0 / windows as f64;
+    println!(
+        "{:>22} {:>20.1} {:>26.1} {:>20.1} {:>14.1}",
+        format!("{keys} keys x {per_key}"),
+        per_window,
+        per_window - key_bytes,
+        core.state_table_bytes() as f64 / windows as f64,
+        peak as f64 / 1024.0
+    );
+    std::hint::black_box(&core);
+}
+
+/// A field of `/proc/self/status`, in kB.
+fn status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// Largest over smallest.
+fn spread(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    max / min
+}
+
+/// The best of `runs` runs in ns of this thread's CPU time per record (on a shared machine the fastest
+/// run is the least disturbed one, and CPU time leaves out the time other processes had the core), and
+/// what the last run returned.
+fn best_of<T>(runs: usize, records: u64, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let start = thread_cpu_ns();
+        last = Some(f());
+        best = best.min((thread_cpu_ns() - start) as f64 / records as f64);
+    }
+    (best, last.expect("at least one run"))
+}
+
+/// This thread's CPU time so far, in ns: the first field of `/proc/thread-self/schedstat`.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .expect("read /proc/thread-self/schedstat")
+        .split_whitespace()
+        .next()
+        .and_then(|ns| ns.parse().ok())
+        .expect("CPU time in /proc/thread-self/schedstat")
+}
