@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use pipeline::io::{pyjson, Position, Record, Sink, SinkError, Source, SourceError, Step};
+use pipeline::io::{pyjson, LentStep, Position, Record, Sink, SinkError, Source, SourceError, Step};
 
 /// Reads a JSON Lines input as records, one bundle per non-blank line.
 pub struct JsonlSource<R> {
@@ -119,6 +119,14 @@ impl<R: BufRead> Source for JsonlSource<R> {
         Ok(self
             .next_line()?
             .map(|(line, bytes)| Step::Bundle(vec![Record::new(bytes, Position::Line { line })])))
+    }
+
+    /// Each line is lent from the read buffer: a runner copies only the lines it keeps.
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        Ok(self.next_line()?.map(|(line, payload)| LentStep::Record {
+            payload,
+            position: Position::Line { line },
+        }))
     }
 }
 

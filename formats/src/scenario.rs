@@ -34,7 +34,7 @@ use std::str::FromStr;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pipeline::event::VISIT_FIELDS;
-use pipeline::io::{Position, Record, Source, SourceError, Step};
+use pipeline::io::{LentStep, Position, Record, Source, SourceError, Step};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -541,6 +541,13 @@ impl Source for InputFile {
         match &mut self.lines {
             InputLines::Recording(s) => s.next_step(),
             InputLines::Scenario(s) => s.next_step(),
+        }
+    }
+
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        match &mut self.lines {
+            InputLines::Recording(s) => s.next_lent(),
+            InputLines::Scenario(s) => s.next_lent(),
         }
     }
 }

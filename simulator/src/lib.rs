@@ -10,5 +10,7 @@
 pub mod cluster;
 pub mod disorder;
 pub mod run;
+pub mod shard;
 
 pub use run::{simulate, SimulationError, SimulationOptions, SimulationReport, Sinks};
+pub use shard::simulate_sharded;

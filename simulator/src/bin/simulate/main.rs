@@ -16,7 +16,7 @@ use formats::output::{Discard, OutputLines};
 use formats::scenario::{InputFile, InputFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
-use pipeline::io::{Source, SourceError, Step};
+use pipeline::io::{LentStep, Source, SourceError, Step};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::windowed_traffic_pipeline;
@@ -26,7 +26,7 @@ use pipeline::windowing::{WindowSpec, Windowing};
 use pipeline::{Pipeline, PipelineStats, ProcessingTimeRule};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
-use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
+use simulator::{simulate_sharded, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
 
@@ -133,6 +133,12 @@ struct Args {
     /// With --golden: write the output as the new golden file instead of comparing.
     #[arg(long, requires = "golden")]
     bless: bool,
+
+    /// Run on N threads: records are decoded in parallel and the keys split among N windowing cores;
+    /// the output, its order and the summary are those of one thread. Not with cluster mode or with
+    /// --reorder / --late-fraction.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
 
     /// No summary or progress on standard error.
     #[arg(long, short)]
@@ -344,6 +350,15 @@ fn run(args: &Args) -> Result<ExitCode> {
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
     if args.cluster.requested() {
+        if args.threads > 1 {
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: "--threads applies to the replay, not to cluster mode: a simulated cluster's consumers \
+                          already run in one deterministic schedule"
+                    .to_owned(),
+            }
+            .into());
+        }
         return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), &windowing);
     }
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
@@ -358,6 +373,15 @@ fn run(args: &Args) -> Result<ExitCode> {
         late_by: args.late_by,
     };
     if !disorder.is_identity() {
+        if args.threads > 1 {
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: "--threads cannot be used with --reorder or --late-fraction: seeded disorder runs on \
+                          one thread"
+                    .to_owned(),
+            }
+            .into());
+        }
         if input.is_scenario() {
             return Err(UsageError {
                 kind: ErrorKind::ArgumentConflict,
@@ -475,9 +499,12 @@ fn run_pipeline<E, K, C, O>(
     description: &str,
 ) -> Result<ExitCode>
 where
-    K: Clone + Ord + std::hash::Hash,
+    E: Send,
+    K: Clone + Ord + std::hash::Hash + Send,
     C: CombineFn + Clone,
-    O: Serialize,
+    O: Serialize + Send,
+    Pipeline<E, K, C, O>: Sync,
+    pipeline::PipelineInstance<E, K, C, O>: Send,
 {
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut source = ProgressSource::new(input, show_progress);
@@ -508,7 +535,8 @@ where
             None => &mut no_dead,
         },
     };
-    let report = simulate(pipeline, &mut source, options, sinks, &mut |_| {})?;
+    let threads = usize::from(args.threads);
+    let report = simulate_sharded(pipeline, &mut source, options, sinks, threads, &mut |_| {})?;
     source.finish();
     let lines = outputs.lines();
     if !args.quiet {
@@ -750,5 +778,15 @@ impl Source for ProgressSource {
             }
         }
         self.input.next_step()
+    }
+
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        self.events += 1;
+        if let Some(bar) = &self.bar {
+            if self.events % 8192 == 0 {
+                bar.set_position(self.input.bytes_read());
+            }
+        }
+        self.input.next_lent()
     }
 }
