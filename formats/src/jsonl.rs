@@ -91,13 +91,10 @@ impl<R: BufRead> JsonlSource<R> {
     fn read_line(&mut self) -> Result<Option<usize>, SourceError> {
         loop {
             self.buf.clear();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|source| SourceError::Io {
-                    what: self.name.clone(),
-                    source,
-                })?;
+            let n = read_until_newline(&mut self.reader, &mut self.buf).map_err(|source| SourceError::Io {
+                what: self.name.clone(),
+                source,
+            })?;
             if n == 0 {
                 return Ok(None);
             }
@@ -110,6 +107,34 @@ impl<R: BufRead> JsonlSource<R> {
             if !self.buf[..len].iter().all(u8::is_ascii_whitespace) {
                 return Ok(Some(len));
             }
+        }
+    }
+}
+
+/// `BufRead::read_until(b'\n', ..)` with a vectorised search for the line break (the standard one
+/// searches a word at a time, which showed in profiles of a replay).
+fn read_until_newline<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let (done, used) = match memchr::memchr(b'\n', available) {
+            Some(i) => {
+                buf.extend_from_slice(&available[..=i]);
+                (true, i + 1)
+            }
+            None => {
+                buf.extend_from_slice(available);
+                (available.is_empty(), available.len())
+            }
+        };
+        reader.consume(used);
+        read += used;
+        if done {
+            return Ok(read);
         }
     }
 }

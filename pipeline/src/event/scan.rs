@@ -42,8 +42,12 @@ const EVENT_TS: u16 = 1 << 11;
 const ALL: u16 = (1 << 12) - 1;
 
 /// Reads `text` when it is a visit in the common shape; `None` leaves the judgement to serde_json.
-pub(crate) fn scan(text: &str) -> Option<VisitFields<'_>> {
+pub(crate) fn scan<'a>(text: &'a str) -> Option<VisitFields<'a>> {
     let b = text.as_bytes();
+    // A line without escapes or control characters anywhere (the usual one) has strings that end at the
+    // next quote, which a vectorised search finds; this check runs without branches, so it vectorises too.
+    let plain = is_plain(b);
+    let string = |at| if plain { plain_string(text, at) } else { string(text, at) };
     let mut at = skip_space(b, 0);
     if b.get(at) != Some(&b'{') {
         return None;
@@ -64,40 +68,40 @@ pub(crate) fn scan(text: &str) -> Option<VisitFields<'_>> {
         event_datetime: "",
         event_ts: 0,
     };
+    // The field expected next: lines usually list the fields in the visit's order, so the key is first
+    // compared with that field's name as a whole (quotes included) before it is read as a string.
+    let mut expected = 0;
     loop {
         at = skip_space(b, at);
-        let (key, after) = string(text, at)?;
+        let (field, after) = match QUOTED_KEYS.get(expected) {
+            Some(quoted) if b.get(at..at + quoted.len()) == Some(quoted) => (1 << expected, at + quoted.len()),
+            _ => {
+                let (key, after) = string(at)?;
+                (field_of(key)?, after)
+            }
+        };
+        expected = field.trailing_zeros() as usize + 1;
         at = skip_space(b, after);
         if b.get(at) != Some(&b':') {
             return None;
         }
         at = skip_space(b, at + 1);
-        let field = match key.as_bytes() {
-            b"ip" => IP,
-            b"id" => ID,
-            b"lat" => LAT,
-            b"lng" => LNG,
-            b"user_agent" => USER_AGENT,
-            b"age_bracket" => AGE_BRACKET,
-            b"opted_into_marketing" => OPTED,
-            b"http_request" => HTTP_REQUEST,
-            b"http_response" => HTTP_RESPONSE,
-            b"file_size_bytes" => FILE_SIZE,
-            b"event_datetime" => EVENT_DATETIME,
-            b"event_ts" => EVENT_TS,
-            _ => return None,
-        };
         if seen & field != 0 {
             return None;
         }
         seen |= field;
+        let put_string = |at, to: &mut &'a str| {
+            let (s, after) = string(at)?;
+            *to = s;
+            Some(after)
+        };
         at = match field {
-            IP => put_string(text, at, &mut v.ip)?,
-            ID => put_string(text, at, &mut v.id)?,
-            USER_AGENT => put_string(text, at, &mut v.user_agent)?,
-            AGE_BRACKET => put_string(text, at, &mut v.age_bracket)?,
-            HTTP_REQUEST => put_string(text, at, &mut v.http_request)?,
-            EVENT_DATETIME => put_string(text, at, &mut v.event_datetime)?,
+            IP => put_string(at, &mut v.ip)?,
+            ID => put_string(at, &mut v.id)?,
+            USER_AGENT => put_string(at, &mut v.user_agent)?,
+            AGE_BRACKET => put_string(at, &mut v.age_bracket)?,
+            HTTP_REQUEST => put_string(at, &mut v.http_request)?,
+            EVENT_DATETIME => put_string(at, &mut v.event_datetime)?,
             LAT => put_coordinate(text, at, &mut v.lat)?,
             LNG => put_coordinate(text, at, &mut v.lng)?,
             HTTP_RESPONSE => put_integer(b, at, &mut v.http_response)?,
@@ -128,13 +132,43 @@ pub(crate) fn scan(text: &str) -> Option<VisitFields<'_>> {
     (seen == ALL && skip_space(b, at) == b.len()).then_some(v)
 }
 
-fn put_string<'a>(text: &'a str, at: usize, to: &mut &'a str) -> Option<usize> {
-    let (s, after) = string(text, at)?;
-    *to = s;
-    Some(after)
-}
 
 /// A number (`-?(0|[1-9][0-9]*)(.[0-9]+)?`, no exponent, so it always fits an `f64`), `""` or `null`.
+/// Each field's name in quotes, in the visit's order (bit `i` of a field set is field `i`).
+const QUOTED_KEYS: [&[u8]; 12] = [
+    b"\"ip\"",
+    b"\"id\"",
+    b"\"lat\"",
+    b"\"lng\"",
+    b"\"user_agent\"",
+    b"\"age_bracket\"",
+    b"\"opted_into_marketing\"",
+    b"\"http_request\"",
+    b"\"http_response\"",
+    b"\"file_size_bytes\"",
+    b"\"event_datetime\"",
+    b"\"event_ts\"",
+];
+
+/// The field named `key`, `None` for a name that is not a visit's.
+fn field_of(key: &str) -> Option<u16> {
+    Some(match key.as_bytes() {
+        b"ip" => IP,
+        b"id" => ID,
+        b"lat" => LAT,
+        b"lng" => LNG,
+        b"user_agent" => USER_AGENT,
+        b"age_bracket" => AGE_BRACKET,
+        b"opted_into_marketing" => OPTED,
+        b"http_request" => HTTP_REQUEST,
+        b"http_response" => HTTP_RESPONSE,
+        b"file_size_bytes" => FILE_SIZE,
+        b"event_datetime" => EVENT_DATETIME,
+        b"event_ts" => EVENT_TS,
+        _ => return None,
+    })
+}
+
 fn put_coordinate<'a>(text: &'a str, at: usize, to: &mut Option<&'a str>) -> Option<usize> {
     let b = text.as_bytes();
     if b[at..].starts_with(b"null") {
@@ -165,13 +199,20 @@ fn put_coordinate<'a>(text: &'a str, at: usize, to: &mut Option<&'a str>) -> Opt
 /// A non-negative integer of at most 18 digits (so it fits an `i64`); negatives, fractions and
 /// exponents go to serde_json (which refuses `-0` and fractions for an integer field).
 fn put_integer(b: &[u8], at: usize, to: &mut i64) -> Option<usize> {
-    let end = integer_digits(b, at)?;
-    if end - at > 18 || matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
+    let mut n = 0i64;
+    let mut end = at;
+    while let Some(&c @ b'0'..=b'9') = b.get(end) {
+        // 18 digits always fit; a leading zero must stand alone.
+        if end - at == 18 || (end > at && b[at] == b'0') {
+            return None;
+        }
+        n = n * 10 + i64::from(c - b'0');
+        end += 1;
+    }
+    if end == at || matches!(b.get(end), Some(b'.' | b'e' | b'E')) {
         return None;
     }
-    *to = b[at..end]
-        .iter()
-        .fold(0i64, |n, c| n * 10 + i64::from(c - b'0'));
+    *to = n;
     Some(end)
 }
 
@@ -201,6 +242,45 @@ fn string(text: &str, at: usize) -> Option<(&str, usize)> {
     let start = at + 1;
     let end = special_byte(b, start)?;
     (b[end] == b'"').then(|| (&text[start..end], end + 1))
+}
+
+/// True when `b` holds no backslash and no control character, eight bytes at a time and without a branch
+/// per word: a byte's high bit is marked where it is a backslash or below 0x20, and a borrow can only
+/// carry a mark above a byte that is itself marked, so no mark means no such byte.
+fn is_plain(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut marks = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        marks |= (word.wrapping_sub(ONES * 0x20) & !word) | (backslash.wrapping_sub(ONES) & !backslash);
+    }
+    marks & (ONES << 7) == 0 && chunks.remainder().iter().all(|&c| c >= 0x20 && c != b'\\')
+}
+
+/// [`string`] in a line known to hold no escape and no control character.
+fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    // Most strings are short: a word at a time over their first 32 bytes beats the call of a vectorised
+    // search, which takes the long ones (user agents).
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut end = start;
+    while end + 8 <= b.len() && end < start + 32 {
+        let word = u64::from_le_bytes(b[end..end + 8].try_into().expect("eight bytes")) ^ (ONES * u64::from(b'"'));
+        let marks = word.wrapping_sub(ONES) & !word & (ONES << 7);
+        if marks != 0 {
+            end += (marks.trailing_zeros() / 8) as usize;
+            return Some((&text[start..end], end + 1));
+        }
+        end += 8;
+    }
+    end += memchr::memchr(b'"', &b[end..])?;
+    Some((&text[start..end], end + 1))
 }
 
 /// The offset of the first `"`, `\` or control character at or after `from`, eight bytes at a time.
@@ -246,6 +326,21 @@ mod tests {
                 }
             }
             assert_eq!(special_byte(&vec![b'x'; len], 0), None);
+        }
+    }
+
+    #[test]
+    fn a_plain_line_has_no_backslash_and_no_control_character_anywhere() {
+        for len in 0..40 {
+            assert!(is_plain(&vec![b'a'; len]));
+            assert!(is_plain(&vec![0xff; len]));
+            for at in 0..len {
+                for special in [b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut bytes = vec![0x20; len];
+                    bytes[at] = special;
+                    assert!(!is_plain(&bytes), "{bytes:?}");
+                }
+            }
         }
     }
 

@@ -134,12 +134,6 @@ struct Args {
     #[arg(long, requires = "golden")]
     bless: bool,
 
-    /// Run on N threads: records are decoded in parallel and the keys split among N windowing cores;
-    /// the output, its order and the summary are those of one thread. Not with cluster mode or with
-    /// --reorder / --late-fraction.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    threads: u16,
-
     /// No summary or progress on standard error.
     #[arg(long, short)]
     quiet: bool,
@@ -173,7 +167,8 @@ Exit status:
      malformed; an output cannot be written
   2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), a
      --trigger that does not parse (shown with a caret under the column) or that Beam refuses, --reorder
-     or --late-fraction on a scenario, an output (--out, --golden with --bless, --late-out, --dlq-out)
+     or --late-fraction on a scenario, --threads with --reorder, --late-fraction or a cluster run other
+     than --explore, an output (--out, --golden with --bless, --late-out, --dlq-out)
      that is an input or another output's file, or a --sql query that does not compile (shown with
      its line and column)
 
@@ -350,15 +345,6 @@ fn run(args: &Args) -> Result<ExitCode> {
     let mut input = InputFile::open(&args.file, args.input_format).with_context(|| "cannot open the input (--file)")?;
     check_files(args, &input)?;
     if args.cluster.requested() {
-        if args.threads > 1 {
-            return Err(UsageError {
-                kind: ErrorKind::ArgumentConflict,
-                message: "--threads applies to the replay, not to cluster mode: a simulated cluster's consumers \
-                          already run in one deterministic schedule"
-                    .to_owned(),
-            }
-            .into());
-        }
         return run_cluster_mode(args, &mut input, query.map(|(_, q)| q), &windowing);
     }
     let watermark = args.watermark.unwrap_or(if input.is_scenario() {
@@ -373,7 +359,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         late_by: args.late_by,
     };
     if !disorder.is_identity() {
-        if args.threads > 1 {
+        if args.cluster.threads.is_some_and(|n| n > 1) {
             return Err(UsageError {
                 kind: ErrorKind::ArgumentConflict,
                 message: "--threads cannot be used with --reorder or --late-fraction: seeded disorder runs on \
@@ -535,7 +521,7 @@ where
             None => &mut no_dead,
         },
     };
-    let threads = usize::from(args.threads);
+    let threads = args.cluster.threads.unwrap_or(1) as usize;
     let report = simulate_sharded(pipeline, &mut source, options, sinks, threads, &mut |_| {})?;
     source.finish();
     let lines = outputs.lines();
