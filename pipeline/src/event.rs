@@ -939,9 +939,18 @@ mod tests {
                 "\"2024-04-28T23:12:50.484\"",
                 "1714345970484",
             ];
-            let fields = proptest::collection::vec((0usize..12, prop_oneof![8 => Just(None), 2 => value().prop_map(Some)]), 0..16);
+            let fields = proptest::collection::vec(
+                (0usize..12, prop_oneof![8 => Just(None), 2 => value().prop_map(Some)]),
+                0..16,
+            );
             let space = "[ \t\r\n]{0,2}";
-            (fields, any::<bool>(), space, space, prop::sample::select(vec!["", "\"extra\":[1],", "\"i\\u0070\":\"x\","]))
+            (
+                fields,
+                any::<bool>(),
+                space,
+                space,
+                prop::sample::select(vec!["", "\"extra\":[1],", "\"i\\u0070\":\"x\","]),
+            )
                 .prop_map(move |(mut picks, complete, sp1, sp2, extra)| {
                     if complete {
                         picks.extend((0..12).map(|i| (i, None)));
@@ -950,7 +959,13 @@ mod tests {
                     }
                     let body: Vec<String> = picks
                         .iter()
-                        .map(|(i, v)| format!("{sp1}\"{}\"{sp2}:{sp1}{}", VISIT_FIELDS[*i], v.as_deref().unwrap_or(good[*i])))
+                        .map(|(i, v)| {
+                            format!(
+                                "{sp1}\"{}\"{sp2}:{sp1}{}",
+                                VISIT_FIELDS[*i],
+                                v.as_deref().unwrap_or(good[*i])
+                            )
+                        })
                         .collect();
                     format!("{sp2}{{{extra}{}}}{sp1}", body.join(&format!("{sp2},")))
                 })

@@ -119,7 +119,10 @@ mod window {
     /// Sliding 60 s windows every 20 s: three windows per element.
     #[divan::bench]
     fn assign_sliding(bencher: divan::Bencher) {
-        assign(&SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)), bencher);
+        assign(
+            &SlidingWindows::of(Duration::seconds(60), Duration::seconds(20)),
+            bencher,
+        );
     }
 }
 

@@ -39,12 +39,7 @@ struct IdAndTime<'a> {
 }
 
 fn main() {
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let events = env("EVENTS", 1_000_000);
     let runs = env("RUNS", 3) as usize;
     let dir = tempfile::tempdir().expect("a temp dir");

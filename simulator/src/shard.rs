@@ -24,9 +24,11 @@ use pipeline::{Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats, Proc
 
 use crate::run::{SimulationError, SimulationOptions, SimulationReport, Sinks};
 
-/// Steps read and decoded together: big enough that starting threads costs nothing next to the work,
-/// small enough that a batch stays in the caches' reach (a few MB of lines).
-const BATCH: usize = 8192;
+/// Steps read and decoded together: each batch starts its threads twice and waits for the slowest, so a
+/// batch must take far longer than a scheduler's time slice (on a busy machine a thread can wait
+/// milliseconds for a core), and small enough to bound memory: 16,384 lines of about 400 bytes are
+/// some 6.5 MB of input.
+const BATCH: usize = 1 << 14;
 
 /// Runs `pipeline` over `source` on `threads` threads, with the same outputs, in the same order, and the
 /// same report as [`simulate`](crate::simulate) on one; see the module docs. With one thread, or with
@@ -259,8 +261,10 @@ where
                         self.collect(tag(PART_BUNDLE), |_| record);
                     }
                     _ => {
-                        let numbers: Vec<(Position, usize)> =
-                            mine.iter().map(|item| (batch.records[item.record].1, item.record)).collect();
+                        let numbers: Vec<(Position, usize)> = mine
+                            .iter()
+                            .map(|item| (batch.records[item.record].1, item.record))
+                            .collect();
                         let bundle = mine
                             .into_iter()
                             .map(|Item { record, event, .. }| Decoded {
@@ -401,7 +405,10 @@ where
             let next = outputs
                 .iter_mut()
                 .enumerate()
-                .filter_map(|(i, o)| o.peek().map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key))))
+                .filter_map(|(i, o)| {
+                    o.peek()
+                        .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
+                })
                 .min_by(|a, b| a.1.cmp(&b.1))
                 .map(|(i, _)| i);
             let Some(i) = next else { break };

@@ -51,7 +51,11 @@ fn every_golden_case_on_two_and_three_threads_writes_the_golden_output_and_the_s
         let golden = case.with_extension("jsonl");
         let golden = golden.to_str().expect("a UTF-8 path");
         let one = simulate(&[&args[..], &["--golden", golden]].concat());
-        assert!(one.status.success(), "{case:?}: {}", String::from_utf8_lossy(&one.stderr));
+        assert!(
+            one.status.success(),
+            "{case:?}: {}",
+            String::from_utf8_lossy(&one.stderr)
+        );
         for threads in ["2", "3"] {
             let many = simulate(&[&args[..], &["--golden", golden, "--threads", threads]].concat());
             assert!(
@@ -100,7 +104,11 @@ fn the_bad_input_corpus_gives_the_same_dead_letters_and_late_records_on_two_thre
 
 #[test]
 fn threads_are_refused_where_one_thread_is_the_only_schedule() {
-    for extra in [&["--reorder", "3"][..], &["--late-fraction", "0.1"], &["--partitions", "2"]] {
+    for extra in [
+        &["--reorder", "3"][..],
+        &["--late-fraction", "0.1"],
+        &["--partitions", "2"],
+    ] {
         let output = simulate(&[&["--file", "ci/visits.jsonl", "--threads", "2"], extra].concat());
         assert_eq!(output.status.code(), Some(2), "{extra:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -160,8 +168,14 @@ fn windowing() -> impl Strategy<Value = Windowing> {
         Just("Repeatedly.forever(AfterPane.elementCountAtLeast(3))"),
         Just("AfterPane.elementCountAtLeast(2)"),
     ];
-    (windows, trigger, prop_oneof![Just(0i64), Just(20)], any::<bool>(), any::<bool>()).prop_map(
-        |(windows, trigger, lateness, accumulating, fire_always)| Windowing {
+    (
+        windows,
+        trigger,
+        prop_oneof![Just(0i64), Just(20)],
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(windows, trigger, lateness, accumulating, fire_always)| Windowing {
             windows: windows.parse::<WindowSpec>().expect("a window spec"),
             allowed_lateness: Duration::seconds(lateness),
             accumulation: if accumulating {
@@ -176,8 +190,7 @@ fn windowing() -> impl Strategy<Value = Windowing> {
                 ClosingBehavior::FireIfNonEmpty
             },
             on_time_behavior: OnTimeBehavior::FireAlways,
-        },
-    )
+        })
 }
 
 fn watermark() -> impl Strategy<Value = WatermarkStrategy> {

@@ -47,7 +47,13 @@ pub(crate) fn scan<'a>(text: &'a str) -> Option<VisitFields<'a>> {
     // A line without escapes or control characters anywhere (the usual one) has strings that end at the
     // next quote, which a vectorised search finds; this check runs without branches, so it vectorises too.
     let plain = is_plain(b);
-    let string = |at| if plain { plain_string(text, at) } else { string(text, at) };
+    let string = |at| {
+        if plain {
+            plain_string(text, at)
+        } else {
+            string(text, at)
+        }
+    };
     let mut at = skip_space(b, 0);
     if b.get(at) != Some(&b'{') {
         return None;
@@ -131,7 +137,6 @@ pub(crate) fn scan<'a>(text: &'a str) -> Option<VisitFields<'a>> {
     }
     (seen == ALL && skip_space(b, at) == b.len()).then_some(v)
 }
-
 
 /// A number (`-?(0|[1-9][0-9]*)(.[0-9]+)?`, no exponent, so it always fits an `f64`), `""` or `null`.
 /// Each field's name in quotes, in the visit's order (bit `i` of a field set is field `i`).
@@ -348,7 +353,10 @@ mod tests {
     fn the_common_shape_is_read_and_anything_else_left_to_serde() {
         let line = r#"{"ip":"1.2.3.4","id":"42","lat":45.5,"lng":-9,"user_agent":"ua é","age_bracket":"18-25","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":10,"event_datetime":"2024-04-28T23:12:50.484","event_ts":1714345970484}"#;
         let v = scan(line).expect("the common shape");
-        assert_eq!((v.id, v.lat, v.lng, v.user_agent), ("42", Some("45.5"), Some("-9"), "ua é"));
+        assert_eq!(
+            (v.id, v.lat, v.lng, v.user_agent),
+            ("42", Some("45.5"), Some("-9"), "ua é")
+        );
         assert_eq!((v.opted_into_marketing, v.event_ts), (true, 1_714_345_970_484));
         for (from, to) in [
             (r#""id":"42""#, r#""id":"4\u0032""#),

@@ -235,11 +235,18 @@ where
         let first = cluster.fault_seed.unwrap_or(0);
         let seeds = first..first.saturating_add(n);
         let bar = progress(n, args.quiet);
-        let exploration = cluster::explore(pipeline, records, &options, seeds, cluster.threads.unwrap_or(2) as usize, &|_, _| {
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        });
+        let exploration = cluster::explore(
+            pipeline,
+            records,
+            &options,
+            seeds,
+            cluster.threads.unwrap_or(2) as usize,
+            &|_, _| {
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+            },
+        );
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
