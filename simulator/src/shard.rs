@@ -205,6 +205,9 @@ const PART_BUNDLE: u8 = 0;
 const PART_PROCESSING_TIME: u8 = 1;
 const PART_WATERMARK: u8 = 2;
 
+/// A record decoded (the event and its time, or why it is a dead letter) and the shard it goes to.
+type DecodedIn<E> = (Result<(E, Timestamp), String>, usize);
+
 /// An element (or a dead letter) handed to a shard: its step and record in the batch, and its decoding.
 struct Item<E> {
     step: usize,
@@ -325,11 +328,10 @@ where
     fn batch(&mut self, batch: &Batch) -> Result<(), SimulationError> {
         let n = self.shards.len();
         // Every record decoded once, each thread a slice of the batch; with the shard of its key.
-        let mut decoded: Vec<Option<(Result<(E, Timestamp), String>, usize)>> =
-            (0..batch.records.len()).map(|_| None).collect();
+        let mut decoded: Vec<Option<DecodedIn<E>>> = (0..batch.records.len()).map(|_| None).collect();
         let pipeline = self.pipeline;
         let chunk = batch.records.len().div_ceil(n).max(1);
-        let decode = |first: usize, out: &mut [Option<(Result<(E, Timestamp), String>, usize)>]| {
+        let decode = |first: usize, out: &mut [Option<DecodedIn<E>>]| {
             for (i, slot) in out.iter_mut().enumerate() {
                 let event = pipeline.decode_element(batch.payload(first + i));
                 let shard = match &event {
