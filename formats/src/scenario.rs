@@ -50,7 +50,7 @@ use std::str::FromStr;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pipeline::event::VISIT_FIELDS;
-use pipeline::io::{LateRecord, Position, Record, Source, SourceError, Step};
+use pipeline::io::{LateRecord, LentStep, Position, Record, Source, SourceError, Step};
 use pipeline::time::{Duration, Timestamp, Watermark};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -862,6 +862,13 @@ impl Source for InputFile {
         match &mut self.lines {
             InputLines::Recording(_) => None,
             InputLines::Scenario(s) => s.take_lateness_horizons(),
+        }
+    }
+
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        match &mut self.lines {
+            InputLines::Recording(s) => s.next_lent(),
+            InputLines::Scenario(s) => s.next_lent(),
         }
     }
 }

@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use crate::aggregator::{Fate, WindowedAggregator};
 use crate::combine::{CombineFn, Count, Max, Mean, Min, Sum};
-use crate::io::{DeadLetter, LateRecord, Record};
+use crate::io::{DeadLetter, LateRecord, Position, Record};
 use crate::pane::{Pane, PaneInfo};
 use crate::strategy::{AccumulationMode, WindowingStrategy};
 use crate::time::{Duration, Timestamp, Watermark};
@@ -329,17 +329,22 @@ where
     /// judge it) before [`PipelineInstance::process_decoded`] processes it. An event time outside Beam's
     /// element range is a decoding failure: such a record is dead-lettered.
     pub fn decode_record(&self, record: Record) -> Decoded<E> {
-        let event = self
-            .decode(&record.payload)
-            .and_then(|(event, t)| match t.check_element_time() {
-                Ok(t) => Ok((event, t)),
-                Err(e) => Err(format!("event time: {e}")),
-            });
+        let event = self.decode_element(&record.payload);
         Decoded {
             record,
             event,
             lateness_horizon: Watermark::MIN,
         }
+    }
+
+    /// Decodes `payload` into an event and its time, refusing a time outside Beam's element range: what
+    /// [`decode_record`](Self::decode_record) does, on bytes the caller keeps.
+    pub fn decode_element(&self, payload: &[u8]) -> Result<(E, Timestamp), String> {
+        self.decode(payload)
+            .and_then(|(event, t)| match t.check_element_time() {
+                Ok(t) => Ok((event, t)),
+                Err(e) => Err(format!("event time: {e}")),
+            })
     }
 
     /// The key the pipeline groups `event` under. Test drivers use it to describe what each element
@@ -519,6 +524,56 @@ where
     pub fn process_bundle(&mut self, records: Vec<Record>, out: &mut Emitted<K, O>) -> BundleSummary {
         let decoded: Vec<Decoded<E>> = records.into_iter().map(|r| self.pipeline.decode_record(r)).collect();
         self.process_decoded(decoded, out)
+    }
+
+    /// A bundle of one record whose bytes the runner lends (a line in its read buffer): decoded in place,
+    /// and copied only when it becomes a dead letter or a late record. The same as
+    /// [`process_bundle`](Self::process_bundle) with that one record.
+    pub fn process_record(&mut self, payload: &[u8], position: Position, out: &mut Emitted<K, O>) -> BundleSummary {
+        let event = self.pipeline.decode_element(payload);
+        self.process_lent(payload, position, event, out)
+    }
+
+    /// [`process_record`](Self::process_record) for a lent record the runner has already decoded with
+    /// [`Pipeline::decode_element`] (a runner that decodes on other threads).
+    pub fn process_lent(
+        &mut self,
+        payload: &[u8],
+        position: Position,
+        event: Result<(E, Timestamp), String>,
+        out: &mut Emitted<K, O>,
+    ) -> BundleSummary {
+        if self.core.merges_windows() {
+            let record = Record::new(payload, position);
+            let lateness_horizon = Watermark::MIN;
+            return self.process_decoded(
+                vec![Decoded {
+                    record,
+                    event,
+                    lateness_horizon,
+                }],
+                out,
+            );
+        }
+        let mut summary = BundleSummary::default();
+        self.stats.read += 1;
+        match event {
+            Err(reason) => self.dead_letter(Record::new(payload, position), reason, out),
+            Ok((event, t)) => {
+                if let Some((key, input)) = self.element(&event, t, &mut summary) {
+                    match self.core.process(key, t, input) {
+                        Fate::Accepted => {
+                            self.stats.parsed += 1;
+                            self.stats.counted += 1;
+                        }
+                        fate => self.route(Record::new(payload, position), t, fate, out),
+                    }
+                }
+            }
+        }
+        self.core.finish_bundle(&mut self.panes);
+        self.drain_panes(out);
+        summary
     }
 
     /// [`process_bundle`](Self::process_bundle) for records the runner has already decoded with

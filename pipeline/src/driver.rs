@@ -20,7 +20,7 @@ use std::hash::Hash;
 
 use crate::combine::CombineFn;
 use crate::dataflow::{BundleSummary, Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats};
-use crate::step::Step;
+use crate::step::{Position, Step};
 use crate::time::{Timestamp, Watermark};
 use crate::watermark::{BoundedOutOfOrderness, WatermarkStrategy};
 
@@ -120,6 +120,19 @@ where
     /// A bundle of records already decoded (by [`Pipeline::decode_record`]): each record is decoded once.
     pub fn bundle(&mut self, bundle: Vec<Decoded<E>>) -> BundleSummary {
         let summary = self.instance.process_decoded(bundle, &mut self.emitted);
+        self.after_bundle(summary)
+    }
+
+    /// A bundle of one record whose bytes the runner lends: decoded in place, copied only when it becomes
+    /// a dead letter or a late record (see [`PipelineInstance::process_record`]). The same as
+    /// [`step`](Self::step) with a bundle of that one record.
+    pub fn record(&mut self, payload: &[u8], position: Position) -> BundleSummary {
+        let summary = self.instance.process_record(payload, position, &mut self.emitted);
+        self.after_bundle(summary)
+    }
+
+    /// After a bundle: time follows what it brought.
+    fn after_bundle(&mut self, summary: BundleSummary) -> BundleSummary {
         self.max_open_windows = self.max_open_windows.max(self.instance.open_windows());
         if let Some(t) = summary.max_event_time {
             if self.processing_time == ProcessingTimeRule::FollowsEventTime {
@@ -209,7 +222,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::Position;
     use crate::time::Duration;
     use crate::trigger::{AfterProcessingTime, Repeatedly};
     use crate::window::FixedWindows;

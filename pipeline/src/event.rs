@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::time::{DateTimeError, Timestamp};
 
+mod scan;
+
 /// One website visit, field for field the seed's `EventLog`.
 ///
 /// Parsing follows the seed's `parse_json` with two deliberate differences, both documented in the README:
@@ -190,26 +192,119 @@ impl VisitEvent {
     /// assert_eq!(err.to_string(), "the record ends before the JSON object is complete (after 26 bytes)");
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<VisitEvent, VisitError> {
-        if bytes.starts_with(UTF8_BOM) {
-            return Err(VisitError::ByteOrderMark);
+        VisitEvent::from_json_timed(bytes).map(|(visit, _)| visit)
+    }
+
+    /// [`from_json`](Self::from_json) with the event time it read: `event_datetime` is parsed once.
+    ///
+    /// ```
+    /// use pipeline::event::VisitEvent;
+    /// let line = br#"{"ip":"1.2.3.4","id":"7","lat":1.5,"lng":2.5,"user_agent":"ua","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"2024-04-28T23:12:50.484","event_ts":0}"#;
+    /// let (visit, t) = VisitEvent::from_json_timed(line).unwrap();
+    /// assert_eq!((visit.id.as_str(), t.millis()), ("7", 1_714_345_970_484));
+    /// ```
+    pub fn from_json_timed(bytes: &[u8]) -> Result<(VisitEvent, Timestamp), VisitError> {
+        let text = visit_text(bytes)?;
+        if let Some(fields) = scan::scan(text) {
+            let t = Timestamp::parse_datetime(fields.event_datetime)?;
+            return Ok((VisitEvent::from_fields(&fields), t));
         }
-        // One UTF-8 check of the whole line lets serde_json skip its check of every string in it.
-        let text = std::str::from_utf8(bytes).map_err(|e| VisitError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-            byte: bytes[e.valid_up_to()],
-            cut: e.error_len().is_none(),
-        })?;
+        let visit = VisitEvent::from_serde(text)?;
+        let t = visit.event_time()?;
+        Ok((visit, t))
+    }
+
+    fn from_fields(f: &scan::VisitFields<'_>) -> VisitEvent {
+        // `scan` only passes numbers without exponents, which always read as a finite f64, exactly as
+        // serde_json's float_roundtrip reads them.
+        let number = |text: &str| text.parse::<f64>().expect("a number scan checked");
+        RawVisitEvent {
+            ip: f.ip.to_owned(),
+            id: f.id.to_owned(),
+            lat: f.lat.map(number),
+            lng: f.lng.map(number),
+            user_agent: f.user_agent.to_owned(),
+            age_bracket: f.age_bracket.to_owned(),
+            opted_into_marketing: f.opted_into_marketing,
+            http_request: f.http_request.to_owned(),
+            http_response: f.http_response,
+            file_size_bytes: f.file_size_bytes,
+            event_datetime: f.event_datetime.to_owned(),
+            event_ts: f.event_ts,
+        }
+        .into()
+    }
+
+    /// The general parse, for the lines [`scan`](scan::scan) leaves alone: serde_json, and on failure
+    /// the reason why.
+    fn from_serde(text: &str) -> Result<VisitEvent, VisitError> {
         if !text.trim_start_matches(JSON_WHITESPACE).starts_with('{') {
             return Err(describe_non_object(text));
         }
-        let visit: VisitEvent = serde_json::from_str(text).map_err(|_| describe_json_error(text))?;
-        visit.event_time()?;
-        Ok(visit)
+        serde_json::from_str(text).map_err(|_| describe_json_error(text))
     }
 
     /// The event time: `event_datetime` read as UTC, to the millisecond.
     pub fn event_time(&self) -> Result<Timestamp, DateTimeError> {
         Timestamp::parse_datetime(&self.event_datetime)
+    }
+}
+
+/// The record as text: no byte-order mark, valid UTF-8. One UTF-8 check of the whole line lets the
+/// parsers after it skip their check of every string in it.
+fn visit_text(bytes: &[u8]) -> Result<&str, VisitError> {
+    if bytes.starts_with(UTF8_BOM) {
+        return Err(VisitError::ByteOrderMark);
+    }
+    std::str::from_utf8(bytes).map_err(|e| VisitError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+        byte: bytes[e.valid_up_to()],
+        cut: e.error_len().is_none(),
+    })
+}
+
+/// What the traffic aggregation reads of a visit: the user id and the event time.
+///
+/// [`PageView::from_json`] accepts and refuses exactly the lines [`VisitEvent::from_json`] does, with
+/// the same reasons (the whole visit is checked), but keeps only these two fields: one string copied
+/// instead of seven, and `event_datetime` parsed once.
+///
+/// ```
+/// use pipeline::event::PageView;
+/// let line = br#"{"ip":"1.2.3.4","id":"7","lat":"","lng":2.5,"user_agent":"ua","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"2024-04-28T23:12:50.484","event_ts":0}"#;
+/// let view = PageView::from_json(line).unwrap();
+/// assert_eq!((view.id.as_str(), view.event_time.millis()), ("7", 1_714_345_970_484));
+/// assert!(PageView::from_json(b"{}").unwrap_err().to_string().starts_with("missing field `ip`"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    /// The user id.
+    pub id: String,
+    /// `event_datetime` read as UTC, to the millisecond.
+    pub event_time: Timestamp,
+}
+
+impl PageView {
+    /// Decodes a visit line, checked whole, keeping its id and event time.
+    pub fn from_json(bytes: &[u8]) -> Result<PageView, VisitError> {
+        let text = visit_text(bytes)?;
+        if let Some(fields) = scan::scan(text) {
+            return Ok(PageView {
+                id: fields.id.to_owned(),
+                event_time: Timestamp::parse_datetime(fields.event_datetime)?,
+            });
+        }
+        let visit = VisitEvent::from_serde(text)?;
+        let event_time = visit.event_time()?;
+        Ok(PageView {
+            id: visit.id,
+            event_time,
+        })
+    }
+
+    /// The event time, read when the line was decoded.
+    pub fn event_time(&self) -> Result<Timestamp, std::convert::Infallible> {
+        Ok(self.event_time)
     }
 }
 
@@ -802,6 +897,106 @@ mod tests {
                 "{}\n  got:  {err}\n  want: {expected}",
                 &input[..40]
             );
+        }
+    }
+
+    mod fast_path {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A JSON value as text, of the kinds a visit's fields hold and a few they must not.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9 ./:()-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+                r#"(\\\\|\\"|\\u00e9|\\ud83d\\ude00|\\ud800|\\q|é|\x01|\t|x){0,3}"#.prop_map(|s| format!("\"{s}\"")),
+                "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?",
+                "(0[0-9]|-|1\\.|\\.5|--1|1e)",
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                Just("null".to_owned()),
+                Just("\"\"".to_owned()),
+                Just("[1,{\"a\":null}]".to_owned()),
+                Just("{}".to_owned()),
+                "(2024-04-28T23:12:50.484|2024-02-30T00:00:00|0000-01-01T00:00:00Z|2024-04-28 23:12:50)"
+                    .prop_map(|s| format!("\"{s}\"")),
+            ]
+        }
+
+        /// A good visit's value for each field, sometimes replaced, dropped, repeated or joined by an
+        /// unknown field, in any order, with any JSON whitespace.
+        fn visit_line() -> impl Strategy<Value = String> {
+            let good = [
+                "\"1.2.3.4\"",
+                "\"42\"",
+                "45.5",
+                "-9",
+                "\"Mozilla/5.0 (X11)\"",
+                "\"18-25\"",
+                "true",
+                "\"GET a.html HTTP/1.0\"",
+                "200",
+                "10",
+                "\"2024-04-28T23:12:50.484\"",
+                "1714345970484",
+            ];
+            let fields = proptest::collection::vec(
+                (0usize..12, prop_oneof![8 => Just(None), 2 => value().prop_map(Some)]),
+                0..16,
+            );
+            let space = "[ \t\r\n]{0,2}";
+            (
+                fields,
+                any::<bool>(),
+                space,
+                space,
+                prop::sample::select(vec!["", "\"extra\":[1],", "\"i\\u0070\":\"x\","]),
+            )
+                .prop_map(move |(mut picks, complete, sp1, sp2, extra)| {
+                    if complete {
+                        picks.extend((0..12).map(|i| (i, None)));
+                        picks.sort_by_key(|(i, v)| (*i, v.is_none()));
+                        picks.dedup_by_key(|(i, _)| *i);
+                    }
+                    let body: Vec<String> = picks
+                        .iter()
+                        .map(|(i, v)| {
+                            format!(
+                                "{sp1}\"{}\"{sp2}:{sp1}{}",
+                                VISIT_FIELDS[*i],
+                                v.as_deref().unwrap_or(good[*i])
+                            )
+                        })
+                        .collect();
+                    format!("{sp2}{{{extra}{}}}{sp1}", body.join(&format!("{sp2},")))
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn the_fast_path_agrees_with_serde_json_wherever_it_answers(line in visit_line()) {
+                let by_serde = VisitEvent::from_serde(&line);
+                if let Some(fields) = scan::scan(&line) {
+                    let by_serde = by_serde.expect("serde_json accepts what the fast path reads");
+                    prop_assert_eq!(VisitEvent::from_fields(&fields), by_serde);
+                }
+                // The public decoders, fast path or not, answer as serde_json does.
+                let both = VisitEvent::from_json(line.as_bytes());
+                let serde_then_time = VisitEvent::from_serde(&line)
+                    .and_then(|v| v.event_time().map(|_| v).map_err(VisitError::from));
+                prop_assert_eq!(&both, &serde_then_time);
+                let view = PageView::from_json(line.as_bytes());
+                prop_assert_eq!(
+                    view.map(|v| v.id),
+                    serde_then_time.map(|v| v.id)
+                );
+            }
+        }
+
+        #[test]
+        fn generated_lines_mostly_take_the_fast_path() {
+            let line = r#"{"ip":"41.16.4.53","id":"5790326797616355812","lat":19.4326,"lng":-99.1332,"user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10; rv:33.0) Gecko/20100101 Firefox/33.0","age_bracket":"56-70","opted_into_marketing":false,"http_request":"GET plantae.html HTTP/1.0","http_response":200,"file_size_bytes":166,"event_datetime":"2024-04-28T23:12:39.449","event_ts":1714345959449}"#;
+            assert!(scan::scan(line).is_some());
+            assert!(scan::scan(&line.replace("19.4326", "\"\"")).is_some());
         }
     }
 

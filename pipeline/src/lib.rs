@@ -28,4 +28,4 @@ pub mod windowing;
 
 pub use dataflow::{Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats, WindowOutput};
 pub use driver::{Driver, DriverOptions, ProcessingTimeRule};
-pub use step::{Position, Record, Step};
+pub use step::{LentStep, Position, Record, Step};

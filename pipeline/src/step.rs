@@ -83,3 +83,28 @@ impl Step {
         Step::Bundle(vec![Record::new(payload, position)])
     }
 }
+
+/// A step as a [`Source`](crate::io::Source) lends it: one record whose bytes stay in the source's
+/// buffer until the next step is asked for, or any step, owned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LentStep<'a> {
+    /// A bundle of one record, its bytes borrowed.
+    Record {
+        /// The undecoded payload.
+        payload: &'a [u8],
+        /// Where it came from.
+        position: Position,
+    },
+    /// Any other step.
+    Step(Step),
+}
+
+impl LentStep<'_> {
+    /// The step, owned (a lent record is copied).
+    pub fn into_step(self) -> Step {
+        match self {
+            LentStep::Record { payload, position } => Step::record(payload, position),
+            LentStep::Step(step) => step,
+        }
+    }
+}

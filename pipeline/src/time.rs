@@ -689,7 +689,38 @@ mod tests {
         );
     }
 
+    /// chrono's reading of what `parse_datetime` accepts: the `T` or a space between date and time, an
+    /// optional `Z`, a fraction of up to nine digits truncated to the millisecond.
+    fn chrono_reading(text: &str) -> Option<i64> {
+        let mut text = text.strip_suffix('Z').unwrap_or(text).to_owned();
+        if text.len() > 10 && text.as_bytes()[10] == b' ' {
+            text.replace_range(10..11, "T");
+        }
+        NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()
+            .map(|dt| dt.and_utc().timestamp_millis())
+    }
+
+    prop_compose! {
+        /// Text in the shape of a datetime, valid or not: any four-digit year, months and days past their
+        /// ends, hours and minutes out of range, fractions of 0 to 9 digits, either separator, a `Z`.
+        fn datetime_like()(
+            year in 0u32..10_000, month in 0u32..14, day in 0u32..33, hour in 0u32..26, minute in 0u32..62,
+            second in 0u32..60, fraction in "(\\.[0-9]{0,9})?", separator in "[T ]", zone in "Z?",
+        ) -> String {
+            format!("{year:04}-{month:02}-{day:02}{separator}{hour:02}:{minute:02}:{second:02}{fraction}{zone}")
+        }
+    }
+
     proptest! {
+        /// Leap seconds (`:60`) and fractions of more than nine digits, which chrono reads, are left out:
+        /// Beam's timestamps have no leap seconds, and digits past the nanosecond mean nothing, so the
+        /// parser refuses both with a reason.
+        #[test]
+        fn the_fixed_layout_parser_accepts_and_reads_exactly_what_chrono_does(text in datetime_like()) {
+            prop_assert_eq!(Timestamp::parse_datetime(&text).ok().map(Timestamp::millis), chrono_reading(&text), "{}", text);
+        }
+
         #[test]
         fn fast_parser_and_formatter_agree_with_chrono(ms in -62_167_219_200_000i64..253_402_300_799_999i64) {
             let dt = DateTime::from_timestamp_millis(ms).unwrap().naive_utc();

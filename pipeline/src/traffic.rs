@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::combine::Count;
 use crate::dataflow::Pipeline;
-use crate::event::VisitEvent;
+use crate::event::PageView;
 use crate::io::pyjson;
 use crate::strategy::{AccumulationMode, WindowingStrategy};
 use crate::time::Duration;
@@ -74,7 +74,10 @@ impl Default for TrafficConfig {
 }
 
 /// The traffic pipeline's type.
-pub type TrafficPipeline = Pipeline<VisitEvent, String, Count, TrafficAgg>;
+///
+/// Its events are [`PageView`]s: a line is checked as a whole visit (and dead-lettered with the same
+/// reason as [`crate::event::VisitEvent::from_json`] gives), but only the id and the event time are kept.
+pub type TrafficPipeline = Pipeline<PageView, String, Count, TrafficAgg>;
 
 /// Builds the seed's traffic aggregation with `config`: [`windowed_traffic_pipeline`] over fixed windows.
 ///
@@ -110,9 +113,9 @@ pub fn traffic_pipeline(config: TrafficConfig) -> TrafficPipeline {
 /// window has no bounds a date can show: it is written `"window_start": "-inf", "window_end": "+inf"`,
 /// as the watermark's infinities are.
 pub fn windowed_traffic_pipeline(strategy: WindowingStrategy) -> TrafficPipeline {
-    Pipeline::builder(VisitEvent::from_json, VisitEvent::event_time)
+    Pipeline::builder(PageView::from_json, PageView::event_time)
         .strategy(strategy)
-        .key_by(|visit: &VisitEvent| visit.id.clone())
+        .key_by(|view: &PageView| view.id.clone())
         .count()
         .output(|id, window, _pane, page_views| {
             let (window_start, window_end) = window_bounds(window);

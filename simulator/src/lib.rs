@@ -16,7 +16,9 @@ pub mod explain;
 pub mod observe;
 pub mod run;
 pub mod sensitivity;
+pub mod shard;
 pub mod timeline;
 pub mod transcript;
 
 pub use run::{simulate, simulate_observed, SimulationError, SimulationOptions, SimulationReport, Sinks};
+pub use shard::simulate_sharded;

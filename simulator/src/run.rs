@@ -11,7 +11,7 @@
 use std::hash::Hash;
 
 use pipeline::combine::CombineFn;
-use pipeline::io::{DeadLetter, LateRecord, Position, Sink, SinkError, Source, SourceError, Step};
+use pipeline::io::{DeadLetter, LateRecord, LentStep, Position, Sink, SinkError, Source, SourceError, Step};
 use pipeline::time::Watermark;
 use pipeline::transcript::{ElementFate, StepAction};
 use pipeline::watermark::WatermarkStrategy;
@@ -74,6 +74,9 @@ pub enum SimulationError {
     /// A result could not be written.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The input needs something this way of running does not do.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Runs `pipeline` over everything `source` yields, then moves the watermark to +∞ so every window
@@ -140,10 +143,20 @@ where
             windows: Vec::new(),
         }),
     };
-    while let Some(step) = source.next_step()? {
-        sim.report_dropped_late(source.take_dropped_late());
-        let horizons = source.take_lateness_horizons();
-        sim.on_step(step, horizons)?;
+    while let Some(step) = source.next_lent()? {
+        match step {
+            // Without disorder or an observer a lent record goes straight through: copied only if kept.
+            LentStep::Record { payload, position } if sim.disorder.is_none() && sim.watch.is_none() => {
+                sim.driver.record(payload, position);
+                sim.drain()?;
+            }
+            step => {
+                let step = step.into_step();
+                sim.report_dropped_late(source.take_dropped_late());
+                let horizons = source.take_lateness_horizons();
+                sim.on_step(step, horizons)?;
+            }
+        }
         on_progress(&sim.stats());
     }
     sim.report_dropped_late(source.take_dropped_late());

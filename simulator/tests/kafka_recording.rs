@@ -52,7 +52,7 @@ fn sliding_pipeline() -> TrafficPipeline {
     )
 }
 
-type Core = ConsumerCore<pipeline::event::VisitEvent, String, pipeline::combine::Count, TrafficAgg>;
+type Core = ConsumerCore<pipeline::event::PageView, String, pipeline::combine::Count, TrafficAgg>;
 
 /// Feeds a core and carries out its actions: every send is acknowledged, every commit succeeds.
 struct Feeder {

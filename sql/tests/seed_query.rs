@@ -166,10 +166,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec((bundle, prop::option::of(0i64..15_000)), 1..12)
 }
 
-fn run_steps<K, C, O>(
-    pipeline: &pipeline::Pipeline<pipeline::event::VisitEvent, K, C, O>,
-    steps: &[Step],
-) -> Emitted<K, O>
+fn run_steps<E, K, C, O>(pipeline: &pipeline::Pipeline<E, K, C, O>, steps: &[Step]) -> Emitted<K, O>
 where
     K: Clone + Ord + std::hash::Hash,
     C: pipeline::combine::CombineFn + Clone,

@@ -18,7 +18,7 @@ use kafka_core::{
     TxnStep,
 };
 use pipeline::combine::Count;
-use pipeline::event::VisitEvent;
+use pipeline::event::PageView;
 use pipeline::time::{Duration, Timestamp, Watermark};
 use pipeline::traffic::{traffic_pipeline, TrafficAgg, TrafficConfig};
 
@@ -41,7 +41,7 @@ pub const DICTIONARY: &[&str] = &[
     "{\"event_datetime\":\"2024-04-28T23:12:41.000\"}",
 ];
 
-type Core = ConsumerCore<VisitEvent, String, Count, TrafficAgg>;
+type Core = ConsumerCore<PageView, String, Count, TrafficAgg>;
 
 /// The start of the event times the visits carry: 2024-04-28T23:12:40Z; processing time starts there too.
 const BASE_MS: i64 = 1_714_345_960_000;

@@ -2,7 +2,7 @@ use super::*;
 use crate::config::Topics;
 use pipeline::traffic::{traffic_pipeline, TrafficAgg, TrafficConfig};
 
-type TrafficCore = ConsumerCore<pipeline::event::VisitEvent, String, pipeline::combine::Count, TrafficAgg>;
+type TrafficCore = ConsumerCore<pipeline::event::PageView, String, pipeline::combine::Count, TrafficAgg>;
 
 /// Processing time `ms` after 2024-04-28T23:12:00, when the visits below happen: event time follows
 /// processing time, as in a live stream.

@@ -9,7 +9,7 @@
 pub mod memory;
 pub mod pyjson;
 
-pub use crate::step::{Position, Record, Step};
+pub use crate::step::{LentStep, Position, Record, Step};
 
 use crate::time::{Timestamp, Watermark};
 
@@ -34,6 +34,13 @@ pub trait Source {
     /// applies it to the bundle's records. Most sources have none.
     fn take_lateness_horizons(&mut self) -> Option<Vec<Watermark>> {
         None
+    }
+
+    /// The next step, where a source that reads one record at a time may lend the record's bytes from
+    /// its buffer instead of copying them (a runner then copies only the records it keeps: dead letters
+    /// and late records). The default hands out [`next_step`](Self::next_step)'s step.
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        Ok(self.next_step()?.map(LentStep::Step))
     }
 }
 

@@ -59,7 +59,7 @@ pub fn records(lines: &[String], first_index: usize) -> Vec<Record> {
 }
 
 /// Runs `pipeline` over `lines` in one bundle, then flushes with the watermark at +∞.
-pub fn run_all<K, C, O>(pipeline: &Pipeline<VisitEvent, K, C, O>, lines: &[String]) -> Emitted<K, O>
+pub fn run_all<E, K, C, O>(pipeline: &Pipeline<E, K, C, O>, lines: &[String]) -> Emitted<K, O>
 where
     K: Clone + Ord + Hash,
     C: CombineFn + Clone,
@@ -74,8 +74,8 @@ where
 
 /// Runs `pipeline` over `bundles`, moving the watermark to `max event time seen − bound` after each
 /// bundle (as a bounded-out-of-orderness runner does), then flushes.
-pub fn run_bounded<K, C, O>(
-    pipeline: &Pipeline<VisitEvent, K, C, O>,
+pub fn run_bounded<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
     bundles: &[Vec<String>],
     bound: Duration,
 ) -> Emitted<K, O>
@@ -87,8 +87,8 @@ where
 }
 
 /// [`run_bounded`], with the run's record counts.
-pub fn run_bounded_with_stats<K, C, O>(
-    pipeline: &Pipeline<VisitEvent, K, C, O>,
+pub fn run_bounded_with_stats<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
     bundles: &[Vec<String>],
     bound: Duration,
 ) -> (Emitted<K, O>, PipelineStats)

@@ -67,9 +67,11 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub drop_commit_metadata: bool,
 
-    /// Threads for --explore [default: 2]
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub threads: u32,
+    /// Threads. A replay decodes on N threads and splits the keys among N windowing cores, with the
+    /// output, its order and the summary of one thread [default: 1]; --explore runs seeds on N threads
+    /// [default: 2]. Not with other cluster runs, --reorder or --late-fraction.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: Option<u32>,
 
     /// Print what happened (assignments, commits, crashes, what became visible) on standard error
     #[arg(long)]
@@ -163,6 +165,13 @@ pub fn check_flags(args: &Args, input: &InputFile, windowing: &Windowing) -> Res
     if args.pane_info {
         return refuse("--pane-info does not apply in cluster mode: Kafka messages carry no pane".to_owned());
     }
+    if args.cluster.threads.is_some() && args.cluster.explore.is_none() {
+        return refuse(
+            "--threads in cluster mode applies to --explore only: one simulated cluster runs its consumers in \
+             one deterministic schedule"
+                .to_owned(),
+        );
+    }
     if args.cluster.explore.is_some() || args.cluster.exhaustive {
         if args.cluster.faults.is_some() {
             return refuse("--faults replays one plan; --explore and --exhaustive draw their own".to_owned());
@@ -226,11 +235,18 @@ where
         let first = cluster.fault_seed.unwrap_or(0);
         let seeds = first..first.saturating_add(n);
         let bar = progress(n, args.quiet);
-        let exploration = cluster::explore(pipeline, records, &options, seeds, cluster.threads as usize, &|_, _| {
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-        });
+        let exploration = cluster::explore(
+            pipeline,
+            records,
+            &options,
+            seeds,
+            cluster.threads.unwrap_or(2) as usize,
+            &|_, _| {
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+            },
+        );
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

@@ -16,7 +16,7 @@ use formats::output::{Discard, OutputLines};
 use formats::scenario::{InputFile, InputFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::combine::CombineFn;
-use pipeline::io::{Source, SourceError, Step};
+use pipeline::io::{LentStep, Source, SourceError, Step};
 use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::windowed_traffic_pipeline;
@@ -26,7 +26,7 @@ use pipeline::windowing::{WindowSpec, Windowing};
 use pipeline::{Pipeline, PipelineStats, ProcessingTimeRule};
 use serde::Serialize;
 use simulator::disorder::DisorderOptions;
-use simulator::{simulate, SimulationOptions, SimulationReport, Sinks};
+use simulator::{simulate_sharded, SimulationOptions, SimulationReport, Sinks};
 
 mod cluster;
 mod explore_disorder;
@@ -175,7 +175,8 @@ Exit status:
      malformed; an output cannot be written
   2  bad flags: a value out of range (--window 0s, --late-fraction 2, a negative duration), a
      --trigger that does not parse (shown with a caret under the column) or that Beam refuses, --reorder
-     or --late-fraction on a scenario, an output (--out, --golden with --bless, --late-out, --dlq-out)
+     or --late-fraction on a scenario, --threads with --reorder, --late-fraction or a cluster run other
+     than --explore, an output (--out, --golden with --bless, --late-out, --dlq-out)
      that is an input or another output's file, or a --sql query that does not compile (shown with
      its line and column)
 
@@ -382,7 +383,25 @@ fn run(args: &Args) -> Result<ExitCode> {
         late_fraction: args.late_fraction,
         late_by: args.late_by,
     };
+    if args.views.requested() && args.cluster.threads.is_some_and(|n| n > 1) {
+        return Err(UsageError {
+            kind: ErrorKind::ArgumentConflict,
+            message: "--threads cannot be used with --timeline, --transcript or --explain: they watch one thread's \
+                      steps"
+                .to_owned(),
+        }
+        .into());
+    }
     if !disorder.is_identity() {
+        if args.cluster.threads.is_some_and(|n| n > 1) {
+            return Err(UsageError {
+                kind: ErrorKind::ArgumentConflict,
+                message: "--threads cannot be used with --reorder or --late-fraction: seeded disorder runs on \
+                          one thread"
+                    .to_owned(),
+            }
+            .into());
+        }
         if input.is_scenario() {
             return Err(UsageError {
                 kind: ErrorKind::ArgumentConflict,
@@ -500,9 +519,12 @@ fn run_pipeline<E, K, C, O>(
     description: &str,
 ) -> Result<ExitCode>
 where
-    K: Clone + Ord + std::hash::Hash + simulator::observe::ObservedKey,
+    E: Send,
+    K: Clone + Ord + std::hash::Hash + Send + simulator::observe::ObservedKey,
     C: CombineFn + Clone,
-    O: Serialize,
+    O: Serialize + Send,
+    Pipeline<E, K, C, O>: Sync,
+    pipeline::PipelineInstance<E, K, C, O>: Send,
 {
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut source = ProgressSource::new(input, show_progress);
@@ -533,10 +555,11 @@ where
             None => &mut no_dead,
         },
     };
+    let threads = args.cluster.threads.unwrap_or(1) as usize;
     let report = if args.views.requested() {
         views::simulate_with_views(pipeline, &mut source, options, sinks, &args.views, description)?
     } else {
-        simulate(pipeline, &mut source, options, sinks, &mut |_| {})?
+        simulate_sharded(pipeline, &mut source, options, sinks, threads, &mut |_| {})?
     };
     source.finish();
     let lines = outputs.lines();
@@ -790,5 +813,15 @@ impl Source for ProgressSource {
 
     fn take_lateness_horizons(&mut self) -> Option<Vec<pipeline::time::Watermark>> {
         self.input.take_lateness_horizons()
+    }
+
+    fn next_lent(&mut self) -> Result<Option<LentStep<'_>>, SourceError> {
+        self.events += 1;
+        if let Some(bar) = &self.bar {
+            if self.events % 8192 == 0 {
+                bar.set_position(self.input.bytes_read());
+            }
+        }
+        self.input.next_lent()
     }
 }

@@ -1,0 +1,486 @@
+//! The simulation on several threads: records decoded in parallel, keys split into shards, each shard its
+//! own windowing core, and the results merged back into exactly the order one thread writes them.
+//!
+//! [`simulate_sharded`] reads the input in batches. Each batch is decoded by all threads at once (each a
+//! slice of its records); then the main thread works out, from the event times, how time moves after each
+//! step (processing time and the watermark, as [`Driver`](pipeline::Driver) moves them) and hands every
+//! element to the shard of its key (a hash of the key, so a key's state lives in one shard). Each shard
+//! runs its own [`PipelineInstance`] over its elements and the *same* sequence of time moves, and tags
+//! what it emits with the step that caused it. A key's windows only ever see that key's elements and the
+//! shared time, so each pane is the pane one thread would emit; merging the shards' panes by (step, part
+//! of the step, window end, window start, key) — the order in which one thread writes the panes of a step
+//! — gives the same output, line for line. Late records are merged by record, dead letters all go through
+//! shard 0 in record order, and the counts add up across shards.
+//!
+//! What it does not do: seeded disorder (the caller runs those on one thread).
+
+use std::hash::{Hash, Hasher};
+
+use pipeline::combine::CombineFn;
+use pipeline::io::{LateRecord, LentStep, Position, Record, Source, Step};
+use pipeline::time::{Timestamp, Watermark};
+use pipeline::watermark::{BoundedOutOfOrderness, WatermarkStrategy};
+use pipeline::{Decoded, Emitted, Pipeline, PipelineInstance, PipelineStats, ProcessingTimeRule, WindowOutput};
+
+use crate::run::{SimulationError, SimulationOptions, SimulationReport, Sinks};
+
+/// Steps read and decoded together: each batch starts its threads twice and waits for the slowest, so a
+/// batch must take far longer than a scheduler's time slice (on a busy machine a thread can wait
+/// milliseconds for a core), and small enough to bound memory: 16,384 lines of about 400 bytes are
+/// some 6.5 MB of input.
+const BATCH: usize = 1 << 14;
+
+/// Runs `pipeline` over `source` on `threads` threads, with the same outputs, in the same order, and the
+/// same report as [`simulate`](crate::simulate) on one; see the module docs. With one thread, or with
+/// seeded disorder, it is [`simulate`](crate::simulate).
+pub fn simulate_sharded<E, K, C, O>(
+    pipeline: &Pipeline<E, K, C, O>,
+    source: &mut dyn Source,
+    options: &SimulationOptions,
+    sinks: Sinks<'_, K, O>,
+    threads: usize,
+    on_progress: &mut dyn FnMut(&PipelineStats),
+) -> Result<SimulationReport, SimulationError>
+where
+    E: Send,
+    K: Clone + Ord + Hash + Send,
+    C: CombineFn + Clone,
+    O: Send,
+    Pipeline<E, K, C, O>: Sync,
+    PipelineInstance<E, K, C, O>: Send,
+{
+    let disorder = options.disorder.filter(|d| !d.is_identity());
+    if threads <= 1 || disorder.is_some() {
+        return crate::simulate(pipeline, source, options, sinks, on_progress);
+    }
+    let mut run = ShardedRun {
+        pipeline,
+        shards: (0..threads).map(|_| Shard::new(pipeline)).collect(),
+        clock: Clock::new(options, pipeline.start().processing_time()),
+        sinks,
+        steps_done: 0,
+        max_open_windows: 0,
+    };
+    let mut batch = Batch::default();
+    loop {
+        batch.clear();
+        while batch.steps.len() < BATCH {
+            match source.next_lent()? {
+                Some(step) => batch.push(step),
+                None => break,
+            }
+            // A Kafka recording's records judged late before the pipeline, and its lateness horizons,
+            // are applied between steps by the one-thread loop only.
+            if !source.take_dropped_late().is_empty() || source.take_lateness_horizons().is_some() {
+                return Err(SimulationError::Unsupported(
+                    "--threads above 1 cannot replay a Kafka recording (its dropped_late lines and lateness \
+                     horizons); use --threads 1"
+                        .to_owned(),
+                ));
+            }
+        }
+        if batch.steps.is_empty() {
+            break;
+        }
+        run.batch(&batch)?;
+        on_progress(&run.stats());
+    }
+    run.finish()
+}
+
+/// One step of a batch; records are stored in the batch.
+enum BatchStep {
+    /// A bundle of these records (indices into the batch's records).
+    Bundle(std::ops::Range<usize>),
+    /// The watermark moves here.
+    Watermark(Watermark),
+    /// Processing time moves forward by this much.
+    ProcessingTime(pipeline::time::Duration),
+}
+
+/// A batch of steps, its records' bytes in one buffer.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Each record's bytes in `bytes` and its position.
+    records: Vec<(std::ops::Range<usize>, Position)>,
+    steps: Vec<BatchStep>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+        self.steps.clear();
+    }
+
+    fn push(&mut self, step: LentStep<'_>) {
+        let first = self.records.len();
+        match step {
+            LentStep::Record { payload, position } => self.push_record(payload, position),
+            LentStep::Step(Step::Bundle(records)) => {
+                for record in records {
+                    self.push_record(&record.payload, record.position);
+                }
+            }
+            LentStep::Step(Step::Watermark(to)) => return self.steps.push(BatchStep::Watermark(to)),
+            LentStep::Step(Step::ProcessingTime(by)) => return self.steps.push(BatchStep::ProcessingTime(by)),
+        }
+        self.steps.push(BatchStep::Bundle(first..self.records.len()));
+    }
+
+    fn push_record(&mut self, payload: &[u8], position: Position) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(payload);
+        self.records.push((start..self.bytes.len(), position));
+    }
+
+    fn payload(&self, record: usize) -> &[u8] {
+        &self.bytes[self.records[record].0.clone()]
+    }
+}
+
+/// How time moves after a step: what [`Driver`](pipeline::Driver) does, worked out once for all shards.
+#[derive(Debug, Clone, Copy, Default)]
+struct TimeMove {
+    processing_time: Option<Timestamp>,
+    watermark: Option<Watermark>,
+}
+
+/// The time rules of the driver, applied to the whole input's event times.
+struct Clock {
+    strategy: WatermarkStrategy,
+    bounded: Option<BoundedOutOfOrderness>,
+    processing_time_rule: ProcessingTimeRule,
+    processing_time: Timestamp,
+}
+
+impl Clock {
+    fn new(options: &SimulationOptions, processing_time: Timestamp) -> Clock {
+        Clock {
+            strategy: options.watermark,
+            bounded: match options.watermark {
+                WatermarkStrategy::Bounded(bound) => Some(BoundedOutOfOrderness::new(bound)),
+                _ => None,
+            },
+            processing_time_rule: options.processing_time,
+            processing_time,
+        }
+    }
+
+    fn processing_time_to(&mut self, to: Timestamp) -> Option<Timestamp> {
+        (to > self.processing_time).then(|| {
+            self.processing_time = to;
+            to
+        })
+    }
+
+    /// After a bundle whose largest event time is `max_event_time` (`Driver::bundle`).
+    fn after_bundle(&mut self, max_event_time: Option<Timestamp>) -> TimeMove {
+        let Some(t) = max_event_time else {
+            return TimeMove::default();
+        };
+        let processing_time = match self.processing_time_rule {
+            ProcessingTimeRule::FollowsEventTime => self.processing_time_to(t),
+            ProcessingTimeRule::Scripted => None,
+        };
+        let watermark = self.bounded.as_mut().map(|bounded| {
+            bounded.observe(t);
+            bounded.current()
+        });
+        TimeMove {
+            processing_time,
+            watermark,
+        }
+    }
+
+    fn step(&mut self, step: &BatchStep) -> TimeMove {
+        match step {
+            BatchStep::Bundle(_) => unreachable!("bundles move time through after_bundle"),
+            BatchStep::Watermark(to) => TimeMove {
+                processing_time: None,
+                watermark: (self.strategy != WatermarkStrategy::Perfect).then_some(*to),
+            },
+            BatchStep::ProcessingTime(by) => TimeMove {
+                processing_time: self.processing_time_to(self.processing_time.plus(*by)),
+                watermark: None,
+            },
+        }
+    }
+}
+
+/// Which part of a step a pane came from, in the order the driver runs them.
+const PART_BUNDLE: u8 = 0;
+const PART_PROCESSING_TIME: u8 = 1;
+const PART_WATERMARK: u8 = 2;
+
+/// A record decoded (the event and its time, or why it is a dead letter) and the shard it goes to.
+type DecodedIn<E> = (Result<(E, Timestamp), String>, usize);
+
+/// An element (or a dead letter) handed to a shard: its step and record in the batch, and its decoding.
+struct Item<E> {
+    step: usize,
+    record: usize,
+    event: Result<(E, Timestamp), String>,
+}
+
+/// One shard: a core for its keys and what it emitted, tagged for the merge.
+struct Shard<E, K, C: CombineFn, O> {
+    instance: PipelineInstance<E, K, C, O>,
+    emitted: Emitted<K, O>,
+    items: Vec<Item<E>>,
+    /// Panes and the (step, part) that fired them, in firing order.
+    outputs: Vec<((u64, u8), WindowOutput<K, O>)>,
+    /// Late records and their record number in the batch.
+    late: Vec<(usize, LateRecord)>,
+    /// Open (key, window) states after each bundle of the batch.
+    open_after_bundle: Vec<usize>,
+}
+
+impl<E, K, C, O> Shard<E, K, C, O>
+where
+    K: Clone + Ord + Hash,
+    C: CombineFn + Clone,
+{
+    fn new(pipeline: &Pipeline<E, K, C, O>) -> Self {
+        Shard {
+            instance: pipeline.start(),
+            emitted: Emitted::default(),
+            items: Vec::new(),
+            outputs: Vec::new(),
+            late: Vec::new(),
+            open_after_bundle: Vec::new(),
+        }
+    }
+
+    /// Runs this shard's items of `batch` and every time move, tagging what comes out.
+    fn run(&mut self, batch: &Batch, moves: &[TimeMove], first_step: u64) {
+        let mut items = std::mem::take(&mut self.items).into_iter().peekable();
+        for (s, step) in batch.steps.iter().enumerate() {
+            let tag = |part| (first_step + s as u64, part);
+            if let BatchStep::Bundle(range) = step {
+                let mut mine = Vec::new();
+                while let Some(item) = items.next_if(|item| item.step == s) {
+                    mine.push(item);
+                }
+                match (mine.len(), range.len()) {
+                    (0, _) => {}
+                    (1, 1) => {
+                        let Item { record, event, .. } = mine.pop().expect("one item");
+                        let position = batch.records[record].1;
+                        self.instance
+                            .process_lent(batch.payload(record), position, event, &mut self.emitted);
+                        self.collect(tag(PART_BUNDLE), |_| record);
+                    }
+                    _ => {
+                        let numbers: Vec<(Position, usize)> = mine
+                            .iter()
+                            .map(|item| (batch.records[item.record].1, item.record))
+                            .collect();
+                        let bundle = mine
+                            .into_iter()
+                            .map(|Item { record, event, .. }| Decoded {
+                                record: Record::new(batch.payload(record), batch.records[record].1),
+                                event,
+                                lateness_horizon: Watermark::MIN,
+                            })
+                            .collect();
+                        self.instance.process_decoded(bundle, &mut self.emitted);
+                        let number_of = |late: &LateRecord| {
+                            numbers
+                                .iter()
+                                .find(|(position, _)| *position == late.position)
+                                .map_or(range.start, |(_, record)| *record)
+                        };
+                        self.collect(tag(PART_BUNDLE), number_of);
+                    }
+                }
+                self.open_after_bundle.push(self.instance.open_windows());
+            }
+            let time = moves[s];
+            if let Some(to) = time.processing_time {
+                self.instance.advance_processing_time(to, &mut self.emitted);
+                self.collect(tag(PART_PROCESSING_TIME), |_| 0);
+            }
+            if let Some(to) = time.watermark {
+                self.instance.advance_watermark(to, &mut self.emitted);
+                self.collect(tag(PART_WATERMARK), |_| 0);
+            }
+        }
+    }
+
+    /// Moves what the instance emitted into the tagged lists.
+    fn collect(&mut self, tag: (u64, u8), record_of: impl Fn(&LateRecord) -> usize) {
+        self.outputs.extend(self.emitted.outputs.drain(..).map(|o| (tag, o)));
+        self.late
+            .extend(self.emitted.late.drain(..).map(|late| (record_of(&late), late)));
+    }
+}
+
+struct ShardedRun<'p, 's, E, K, C: CombineFn, O> {
+    pipeline: &'p Pipeline<E, K, C, O>,
+    shards: Vec<Shard<E, K, C, O>>,
+    clock: Clock,
+    sinks: Sinks<'s, K, O>,
+    steps_done: u64,
+    max_open_windows: usize,
+}
+
+impl<E, K, C, O> ShardedRun<'_, '_, E, K, C, O>
+where
+    E: Send,
+    K: Clone + Ord + Hash + Send,
+    C: CombineFn + Clone,
+    O: Send,
+    Pipeline<E, K, C, O>: Sync,
+    PipelineInstance<E, K, C, O>: Send,
+{
+    fn batch(&mut self, batch: &Batch) -> Result<(), SimulationError> {
+        let n = self.shards.len();
+        // Every record decoded once, each thread a slice of the batch; with the shard of its key.
+        let mut decoded: Vec<Option<DecodedIn<E>>> = (0..batch.records.len()).map(|_| None).collect();
+        let pipeline = self.pipeline;
+        let chunk = batch.records.len().div_ceil(n).max(1);
+        let decode = |first: usize, out: &mut [Option<DecodedIn<E>>]| {
+            for (i, slot) in out.iter_mut().enumerate() {
+                let event = pipeline.decode_element(batch.payload(first + i));
+                let shard = match &event {
+                    Ok((event, _)) => shard_of(&pipeline.key_of(event), n),
+                    // Dead letters all go through shard 0, so they come out in record order.
+                    Err(_) => 0,
+                };
+                *slot = Some((event, shard));
+            }
+        };
+        std::thread::scope(|scope| {
+            let mut chunks = decoded.chunks_mut(chunk).enumerate();
+            let own = chunks.next();
+            for (i, slice) in chunks {
+                scope.spawn(move || decode(i * chunk, slice));
+            }
+            if let Some((_, slice)) = own {
+                decode(0, slice);
+            }
+        });
+        // Time moves after each step, and each element to its shard.
+        let mut moves = Vec::with_capacity(batch.steps.len());
+        let mut decoded = decoded.into_iter();
+        for (s, step) in batch.steps.iter().enumerate() {
+            let time = match step {
+                BatchStep::Bundle(range) => {
+                    let mut max_event_time = None;
+                    for record in range.clone() {
+                        let (event, shard) = decoded.next().flatten().expect("every record decoded");
+                        if let Ok((_, t)) = &event {
+                            max_event_time = max_event_time.max(Some(*t));
+                        }
+                        self.shards[shard].items.push(Item { step: s, record, event });
+                    }
+                    self.clock.after_bundle(max_event_time)
+                }
+                step => self.clock.step(step),
+            };
+            moves.push(time);
+        }
+        let first_step = self.steps_done;
+        std::thread::scope(|scope| {
+            let mut shards = self.shards.iter_mut();
+            let own = shards.next();
+            for shard in shards {
+                let moves = &moves;
+                scope.spawn(move || shard.run(batch, moves, first_step));
+            }
+            if let Some(shard) = own {
+                shard.run(batch, &moves, first_step);
+            }
+        });
+        self.steps_done += batch.steps.len() as u64;
+        let bundles = self.shards[0].open_after_bundle.len();
+        for b in 0..bundles {
+            let open: usize = self.shards.iter().map(|s| s.open_after_bundle[b]).sum();
+            self.max_open_windows = self.max_open_windows.max(open);
+        }
+        for shard in &mut self.shards {
+            shard.open_after_bundle.clear();
+        }
+        self.write_merged()
+    }
+
+    /// Writes the shards' panes, late records and dead letters in one thread's order.
+    fn write_merged(&mut self) -> Result<(), SimulationError> {
+        let mut outputs: Vec<_> = self
+            .shards
+            .iter_mut()
+            .map(|s| std::mem::take(&mut s.outputs).into_iter().peekable())
+            .collect();
+        loop {
+            let next = outputs
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, o)| {
+                    o.peek()
+                        .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
+                })
+                .min_by(|a, b| a.1.cmp(&b.1))
+                .map(|(i, _)| i);
+            let Some(i) = next else { break };
+            let (_, output) = outputs[i].next().expect("peeked");
+            self.sinks.outputs.write(&output)?;
+        }
+        let mut late: Vec<(usize, LateRecord)> = self.shards.iter_mut().flat_map(|s| s.late.drain(..)).collect();
+        // One record is late at most once and belongs to one shard, so record numbers are unique.
+        late.sort_by_key(|(record, _)| *record);
+        for (_, record) in late {
+            self.sinks.late.write(&record)?;
+        }
+        for dead in self.shards[0].emitted.dead_letters.drain(..) {
+            self.sinks.dead_letters.write(&dead)?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> PipelineStats {
+        self.shards
+            .iter()
+            .map(|s| s.instance.stats())
+            .fold(PipelineStats::default(), |a, b| a + b)
+    }
+
+    fn finish(mut self) -> Result<SimulationReport, SimulationError> {
+        let watermark_before_end = self.shards[0].instance.watermark();
+        let tag = (self.steps_done, PART_WATERMARK);
+        std::thread::scope(|scope| {
+            for shard in &mut self.shards {
+                scope.spawn(move || {
+                    shard.instance.advance_watermark(Watermark::MAX, &mut shard.emitted);
+                    shard.collect(tag, |_| 0);
+                    assert_eq!(
+                        shard.instance.open_windows(),
+                        0,
+                        "a window survived the watermark reaching +inf"
+                    );
+                });
+            }
+        });
+        self.write_merged()?;
+        let stats = self.stats();
+        if let Err(e) = stats.check_conservation() {
+            panic!("conservation violated: {e}");
+        }
+        self.sinks.outputs.flush()?;
+        self.sinks.late.flush()?;
+        self.sinks.dead_letters.flush()?;
+        Ok(SimulationReport {
+            stats,
+            max_open_windows: self.max_open_windows,
+            watermark_before_end,
+        })
+    }
+}
+
+/// The shard of `key` among `n`: a fixed hash, so a run splits its keys the same way every time.
+fn shard_of<K: Hash>(key: &K, n: usize) -> usize {
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % n as u64) as usize
+}
