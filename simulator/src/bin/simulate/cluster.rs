@@ -2,7 +2,6 @@
 //! core, one run from a fault seed or plan, or an exploration of many seeds (see `simulator::cluster`).
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -356,34 +355,7 @@ fn late_record(record: &ReportedRecord) -> LateRecord {
 
 /// The command that replays `plan` with `seed`, byte for byte.
 fn replay_command(args: &Args, seed: u64, plan: &FaultPlan) -> String {
-    let mut words = vec!["simulate".to_owned(), "--file".to_owned(), quote(&args.file)];
-    if let Some(sql) = &args.sql {
-        words.extend(["--sql".to_owned(), quote(sql)]);
-    }
-    if let Some(window) = args.window {
-        words.extend(["--window".to_owned(), window.to_string()]);
-    }
-    if let Some(windows) = args.windows {
-        words.extend(["--windows".to_owned(), windows.to_string()]);
-    }
-    if let Some(trigger) = &args.trigger {
-        words.extend(["--trigger".to_owned(), format!("'{trigger}'")]);
-    }
-    if args.closing_behavior != Default::default() {
-        words.extend(["--closing-behavior".to_owned(), args.closing_behavior.to_string()]);
-    }
-    if args.on_time_behavior != Default::default() {
-        words.extend(["--on-time-behavior".to_owned(), args.on_time_behavior.to_string()]);
-    }
-    if args.allowed_lateness.as_millis() != 0 {
-        words.extend(["--allowed-lateness".to_owned(), args.allowed_lateness.to_string()]);
-    }
-    if args.accumulating {
-        words.push("--accumulating".to_owned());
-    }
-    if let Some(watermark) = args.watermark {
-        words.extend(["--watermark".to_owned(), watermark.to_string()]);
-    }
+    let mut words = crate::pipeline_words(args);
     let cluster = &args.cluster;
     words.extend([
         "--partitions".to_owned(),
@@ -407,15 +379,6 @@ fn replay_command(args: &Args, seed: u64, plan: &FaultPlan) -> String {
         format!("'{plan}'"),
     ]);
     words.join(" ")
-}
-
-fn quote(path: &Path) -> String {
-    let text = path.display().to_string();
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 fn print_summary(report: &ClusterReport, args: &Args, description: &str, mode: &str, seed: u64) {

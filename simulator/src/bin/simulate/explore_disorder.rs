@@ -205,49 +205,7 @@ fn print<K>(
 /// `simulate` with this run's input and windowing, the seed and the bounds, with pane info: it prints
 /// the panes the report shows for that seed.
 fn replay_command(args: &Args, seed: u64, disorder: &DisorderOptions) -> String {
-    let quote = |text: &str| {
-        if !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/._-:,+".contains(&b))
-        {
-            text.to_owned()
-        } else {
-            format!("'{}'", text.replace('\'', r"'\''"))
-        }
-    };
-    let mut words = vec![
-        "simulate".to_owned(),
-        "--file".to_owned(),
-        quote(&args.file.display().to_string()),
-    ];
-    if let Some(sql) = &args.sql {
-        words.extend(["--sql".to_owned(), quote(&sql.display().to_string())]);
-    }
-    if let Some(window) = args.window {
-        words.extend(["--window".to_owned(), window.to_string()]);
-    }
-    if let Some(windows) = args.windows {
-        words.extend(["--windows".to_owned(), windows.to_string()]);
-    }
-    if let Some(trigger) = &args.trigger {
-        words.extend(["--trigger".to_owned(), quote(&trigger.to_string())]);
-    }
-    if args.closing_behavior != Default::default() {
-        words.extend(["--closing-behavior".to_owned(), args.closing_behavior.to_string()]);
-    }
-    if args.on_time_behavior != Default::default() {
-        words.extend(["--on-time-behavior".to_owned(), args.on_time_behavior.to_string()]);
-    }
-    if args.allowed_lateness.as_millis() != 0 {
-        words.extend(["--allowed-lateness".to_owned(), args.allowed_lateness.to_string()]);
-    }
-    if args.accumulating {
-        words.push("--accumulating".to_owned());
-    }
-    if let Some(watermark) = args.watermark {
-        words.extend(["--watermark".to_owned(), watermark.to_string()]);
-    }
+    let mut words = crate::pipeline_words(args);
     words.extend([
         "--pane-info".to_owned(),
         "--seed".to_owned(),

@@ -825,3 +825,54 @@ impl Source for ProgressSource {
         self.input.next_lent()
     }
 }
+
+/// `simulate --file …` with this run's input, query and windowing flags, each word quoted for a POSIX
+/// shell: the start of every replay command the tool prints.
+fn pipeline_words(args: &Args) -> Vec<String> {
+    let mut words = vec![
+        "simulate".to_owned(),
+        "--file".to_owned(),
+        shell_quote(&args.file.display().to_string()),
+    ];
+    if let Some(sql) = &args.sql {
+        words.extend(["--sql".to_owned(), shell_quote(&sql.display().to_string())]);
+    }
+    if let Some(window) = args.window {
+        words.extend(["--window".to_owned(), window.to_string()]);
+    }
+    if let Some(windows) = args.windows {
+        words.extend(["--windows".to_owned(), windows.to_string()]);
+    }
+    if let Some(trigger) = &args.trigger {
+        words.extend(["--trigger".to_owned(), shell_quote(&trigger.to_string())]);
+    }
+    if args.closing_behavior != Default::default() {
+        words.extend(["--closing-behavior".to_owned(), args.closing_behavior.to_string()]);
+    }
+    if args.on_time_behavior != Default::default() {
+        words.extend(["--on-time-behavior".to_owned(), args.on_time_behavior.to_string()]);
+    }
+    if args.allowed_lateness.as_millis() != 0 {
+        words.extend(["--allowed-lateness".to_owned(), args.allowed_lateness.to_string()]);
+    }
+    if args.accumulating {
+        words.push("--accumulating".to_owned());
+    }
+    if let Some(watermark) = args.watermark {
+        words.extend(["--watermark".to_owned(), watermark.to_string()]);
+    }
+    words
+}
+
+/// `text` as one POSIX shell word: as is when it holds only characters no shell treats specially.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:,+".contains(&b))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
