@@ -199,8 +199,13 @@ impl GoldenCheck {
 
 /// `@@ -l,s +l,s @@` for a group of diff operations, in lines of the whole files.
 fn hunk_header(group: &[DiffOp], offset: usize) -> String {
-    let (first, last) = (&group[0], &group[group.len() - 1]);
-    let range = |start: usize, end: usize| match end - start {
+    // The extent of the group's ranges, taken over every op: similar's ops can leave an empty range of
+    // one side where the other side's lines are (a fuzzed golden file found `last.end < first.start`).
+    let old_start = group.iter().map(|op| op.old_range().start).min().unwrap_or(0);
+    let old_end = group.iter().map(|op| op.old_range().end).max().unwrap_or(old_start);
+    let new_start = group.iter().map(|op| op.new_range().start).min().unwrap_or(0);
+    let new_end = group.iter().map(|op| op.new_range().end).max().unwrap_or(new_start);
+    let range = |start: usize, end: usize| match end.saturating_sub(start) {
         // GNU diff's convention: an empty range names the line before it; a length of 1 is left out.
         0 => format!("{},0", start + offset),
         1 => format!("{}", start + offset + 1),
@@ -208,8 +213,8 @@ fn hunk_header(group: &[DiffOp], offset: usize) -> String {
     };
     format!(
         "@@ -{} +{} @@",
-        range(first.old_range().start, last.old_range().end),
-        range(first.new_range().start, last.new_range().end)
+        range(old_start, old_end),
+        range(new_start, new_end)
     )
 }
 
