@@ -211,11 +211,7 @@ fn hunk_header(group: &[DiffOp], offset: usize) -> String {
         1 => format!("{}", start + offset + 1),
         len => format!("{},{len}", start + offset + 1),
     };
-    format!(
-        "@@ -{} +{} @@",
-        range(old_start, old_end),
-        range(new_start, new_end)
-    )
+    format!("@@ -{} +{} @@", range(old_start, old_end), range(new_start, new_end))
 }
 
 fn count_lines(n: u64) -> String {
