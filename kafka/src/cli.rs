@@ -22,6 +22,7 @@ use pipeline::strategy::AccumulationMode;
 use pipeline::time::Duration;
 use pipeline::traffic::windowed_traffic_pipeline;
 use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
+use pipeline::windowing::flags::{closing_behavior, on_time_behavior, trigger, window_spec};
 use pipeline::windowing::{WindowSpec, Windowing};
 use rdkafka::error::KafkaError;
 
@@ -161,27 +162,6 @@ a rebalance ends it.
 Windows and triggers follow Apache Beam (see simulate --help). Offsets are committed only once no open
 window holds any record before them: with sessions, a long session holds its partition's commits back;
 with the global window, commits wait for its state to be released.";
-
-fn window_spec(text: &str) -> Result<WindowSpec, String> {
-    text.parse()
-        .map_err(|e: pipeline::windowing::WindowSpecError| e.to_string())
-}
-
-/// `--trigger`: a parse error keeps its caret diagram, on the lines after clap's `error: invalid value`.
-fn trigger(text: &str) -> Result<Trigger, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::TriggerParseError| format!("\n{e}"))
-}
-
-fn closing_behavior(text: &str) -> Result<ClosingBehavior, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
-}
-
-fn on_time_behavior(text: &str) -> Result<OnTimeBehavior, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
-}
 
 fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {

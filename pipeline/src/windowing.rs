@@ -203,6 +203,37 @@ impl Windowing {
     }
 }
 
+/// Command-line value parsers for the windowing flags that `simulate`, `traffic-agg` and
+/// `traffic-agg-sql` share (`--windows`, `--trigger`, `--closing-behavior`, `--on-time-behavior`), in the
+/// `fn(&str) -> Result<T, String>` shape clap's `value_parser` takes.
+pub mod flags {
+    use super::WindowSpec;
+    use crate::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
+
+    /// `--windows`.
+    pub fn window_spec(text: &str) -> Result<WindowSpec, String> {
+        text.parse().map_err(|e: super::WindowSpecError| e.to_string())
+    }
+
+    /// `--trigger`: a parse error keeps its caret diagram, on the lines after clap's `error: invalid value`.
+    pub fn trigger(text: &str) -> Result<Trigger, String> {
+        text.parse()
+            .map_err(|e: crate::trigger_parse::TriggerParseError| format!("\n{e}"))
+    }
+
+    /// `--closing-behavior`.
+    pub fn closing_behavior(text: &str) -> Result<ClosingBehavior, String> {
+        text.parse()
+            .map_err(|e: crate::trigger_parse::BehaviorParseError| e.to_string())
+    }
+
+    /// `--on-time-behavior`.
+    pub fn on_time_behavior(text: &str) -> Result<OnTimeBehavior, String> {
+        text.parse()
+            .map_err(|e: crate::trigger_parse::BehaviorParseError| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ use pipeline::time::Duration;
 use pipeline::traffic::windowed_traffic_pipeline;
 use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
 use pipeline::watermark::WatermarkStrategy;
+use pipeline::windowing::flags::{closing_behavior, on_time_behavior, trigger, window_spec};
 use pipeline::windowing::{WindowSpec, Windowing};
 use pipeline::{Pipeline, PipelineStats, ProcessingTimeRule};
 use serde::Serialize;
@@ -217,30 +218,6 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
-
-/// `--windows`.
-fn window_spec(text: &str) -> Result<WindowSpec, String> {
-    text.parse()
-        .map_err(|e: pipeline::windowing::WindowSpecError| e.to_string())
-}
-
-/// `--trigger`: a parse error keeps its caret diagram, on the lines after clap's `error: invalid value`.
-fn trigger(text: &str) -> Result<Trigger, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::TriggerParseError| format!("\n{e}"))
-}
-
-/// `--closing-behavior`.
-fn closing_behavior(text: &str) -> Result<ClosingBehavior, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
-}
-
-/// `--on-time-behavior`.
-fn on_time_behavior(text: &str) -> Result<OnTimeBehavior, String> {
-    text.parse()
-        .map_err(|e: pipeline::trigger_parse::BehaviorParseError| e.to_string())
-}
 
 /// A duration longer than zero (`--window`).
 fn positive_duration(text: &str) -> Result<Duration, String> {
