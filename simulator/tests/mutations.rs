@@ -1,6 +1,6 @@
 //! Proof that the simulator can fail: a consumer core with a deliberate bug (feature `mutations`, never in a
 //! release build) is caught by the explorer within a stated number of seeds, and the failing seed replays
-//! exactly from the command it prints. Run with `cargo test -p simulator --features mutations --test
+//! exactly from the command it prints. Run with `cargo test --workspace --features simulator/mutations --test
 //! mutations` (the test command does).
 #![cfg(feature = "mutations")]
 
