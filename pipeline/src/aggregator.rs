@@ -158,6 +158,18 @@ const GC_TIMER: u8 = 4;
 const CONSIDERED: u8 = 8;
 
 impl<A> WindowState<A> {
+    /// The time of the one event-time timer the window has queued (see `schedule_gc`): its end-of-window
+    /// timer while that is pending, then its garbage-collection timer.
+    fn queued_timer(&self, strategy: &WindowingStrategy) -> Option<Timestamp> {
+        if self.has(EOW_TIMER) {
+            Some(self.window.max_timestamp())
+        } else if self.has(GC_TIMER) {
+            Some(strategy.gc_time(&self.window))
+        } else {
+            None
+        }
+    }
+
     fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -514,9 +526,14 @@ where
             return;
         }
         let mut due = std::mem::take(&mut m.due);
-        m.event_timers.pop_before(to.timestamp(), &mut due);
-        // A window with several timers due is woken once.
         let store = &self.store;
+        let strategy = &m.strategy;
+        m.event_timers.pop_before(to.timestamp(), &mut due, |slot, time| {
+            store
+                .get_live(slot)
+                .is_some_and(|state| state.queued_timer(strategy) == Some(time))
+        });
+        // A window with several timers due is woken once.
         due.sort_unstable_by(|&a, &b| store.firing_order(a, b));
         due.dedup();
         for slot in due.drain(..) {

@@ -10,7 +10,10 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
+use std::ops::{Index, IndexMut};
+
+use foldhash::fast::RandomState;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -36,18 +39,79 @@ struct KeyEntry<K> {
 
 /// Every (key, window) state of a core, indexed by key and window.
 pub(super) struct Store<K, A> {
-    keys: Vec<Option<KeyEntry<K>>>,
+    keys: Chunked<Option<KeyEntry<K>>>,
     free_keys: Vec<KeyId>,
-    /// Key ids, hashed by their key.
+    /// Key ids, hashed by their key (foldhash, seeded per process: fast on short ids, and no one can pick
+    /// keys that collide without knowing the seed).
     key_index: HashTable<KeyId>,
     key_hasher: RandomState,
-    states: Vec<Option<WindowState<A>>>,
+    states: Chunked<Option<WindowState<A>>>,
     free_states: Vec<SlotId>,
     /// Slot ids, hashed by (key id, window).
     window_index: HashTable<SlotId>,
     /// How many states start at each instant (for the earliest start).
     starts: BTreeMap<Timestamp, u32>,
     len: usize,
+}
+
+/// A growable array in fixed chunks: growing never moves what is stored, so a table of a million states
+/// is neither copied on growth nor held twice while it is (a `Vec` doubling from 64 to 128 MB holds both
+/// for a moment, and the allocator may keep the old block resident).
+struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+/// Elements per chunk: a power of two (an index splits with a shift and a mask).
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Elements the allocated chunks can hold.
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
+    fn push(&mut self, value: T) {
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(value);
+        self.len += 1;
+    }
+
+    fn get(&self, index: usize) -> Option<&T> {
+        self.chunks.get(index >> CHUNK_BITS)?.get(index & (CHUNK - 1))
+    }
+}
+
+impl<T> Index<usize> for Chunked<T> {
+    type Output = T;
+
+    #[inline]
+    fn index(&self, index: usize) -> &T {
+        &self.chunks[index >> CHUNK_BITS][index & (CHUNK - 1)]
+    }
+}
+
+impl<T> IndexMut<usize> for Chunked<T> {
+    #[inline]
+    fn index_mut(&mut self, index: usize) -> &mut T {
+        &mut self.chunks[index >> CHUNK_BITS][index & (CHUNK - 1)]
+    }
 }
 
 fn window_hash(key: KeyId, window: &Window) -> u64 {
@@ -62,11 +126,11 @@ impl<K: Hash + Eq, A> Store<K, A> {
     /// An empty index.
     pub fn new() -> Self {
         Store {
-            keys: Vec::new(),
+            keys: Chunked::default(),
             free_keys: Vec::new(),
             key_index: HashTable::new(),
-            key_hasher: RandomState::new(),
-            states: Vec::new(),
+            key_hasher: RandomState::default(),
+            states: Chunked::default(),
             free_states: Vec::new(),
             window_index: HashTable::new(),
             starts: BTreeMap::new(),
@@ -159,6 +223,11 @@ impl<K: Hash + Eq, A> Store<K, A> {
         found
     }
 
+    /// The state in `slot`, if the slot holds one.
+    pub fn get_live(&self, slot: SlotId) -> Option<&WindowState<A>> {
+        self.states.get(slot as usize).and_then(Option::as_ref)
+    }
+
     /// The state in `slot`.
     #[inline]
     pub fn get(&self, slot: SlotId) -> &WindowState<A> {
@@ -237,9 +306,11 @@ impl<K: Hash + Eq, A> Store<K, A> {
     pub fn table_bytes(&self) -> usize {
         use std::mem::size_of;
         self.keys.capacity() * size_of::<Option<KeyEntry<K>>>() - self.keys.len() * size_of::<K>()
+            + self.keys.chunks.capacity() * size_of::<Vec<Option<KeyEntry<K>>>>()
             + self.free_keys.capacity() * size_of::<KeyId>()
             + self.key_index.allocation_size()
             + self.states.capacity() * size_of::<Option<WindowState<A>>>()
+            + self.states.chunks.capacity() * size_of::<Vec<Option<WindowState<A>>>>()
             + self.free_states.capacity() * size_of::<SlotId>()
             + self.window_index.allocation_size()
             + self.starts.len() * size_of::<(Timestamp, u32)>()
@@ -263,26 +334,40 @@ impl<K: Hash + Eq, A> Store<K, A> {
 /// Pending event-time timers (end of window, garbage collection): the slots they wake, bucketed by time.
 /// Many windows share a timer's time (fixed windows end together for every key), so a bucket costs a few
 /// bytes per window. The order within a bucket means nothing: the core sorts what is due.
+///
+/// Cancelling a timer costs O(log n) whatever the number of timers sharing its time: the entry stays in
+/// its bucket, only the bucket's count of live timers goes down (a bucket goes when its count reaches 0).
+/// Taking the due timers out asks the core which entries are still live (a window queues one timer at a
+/// time, so an entry is live when its slot's state still waits for a timer at that time); a live entry
+/// and a cancelled one for the same slot and time wake the window once, as the core dedups what is due.
 #[derive(Default)]
 pub(super) struct TimerQueue {
-    buckets: BTreeMap<Timestamp, Vec<SlotId>>,
+    buckets: BTreeMap<Timestamp, Bucket>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    slots: Vec<SlotId>,
+    /// Timers set at this time and not cancelled (`slots` may hold cancelled ones too).
+    live: u32,
 }
 
 impl TimerQueue {
     /// Sets a timer for `slot` at `time`.
     pub fn insert(&mut self, time: Timestamp, slot: SlotId) {
-        self.buckets.entry(time).or_default().push(slot);
+        let bucket = self.buckets.entry(time).or_default();
+        bucket.slots.push(slot);
+        bucket.live += 1;
     }
 
-    /// Cancels the timer of `slot` at `time`, if it is pending. Linear in the timers sharing the time.
+    /// Cancels the timer of `slot` at `time`, which must be pending.
     pub fn remove(&mut self, time: Timestamp, slot: SlotId) {
-        if let Entry::Occupied(mut bucket) = self.buckets.entry(time) {
-            if let Some(at) = bucket.get().iter().position(|&s| s == slot) {
-                bucket.get_mut().swap_remove(at);
-                if bucket.get().is_empty() {
-                    bucket.remove();
-                }
-            }
+        let Entry::Occupied(mut bucket) = self.buckets.entry(time) else {
+            unreachable!("no timer at {time:?} to cancel for slot {slot}");
+        };
+        bucket.get_mut().live -= 1;
+        if bucket.get().live == 0 {
+            bucket.remove();
         }
     }
 
@@ -290,7 +375,7 @@ impl TimerQueue {
     pub fn table_bytes(&self) -> usize {
         self.buckets
             .values()
-            .map(|b| std::mem::size_of::<(Timestamp, Vec<SlotId>)>() + b.capacity() * std::mem::size_of::<SlotId>())
+            .map(|b| std::mem::size_of::<(Timestamp, Bucket)>() + b.slots.capacity() * std::mem::size_of::<SlotId>())
             .sum()
     }
 
@@ -299,13 +384,21 @@ impl TimerQueue {
         self.buckets.first_key_value().map(|(t, _)| *t)
     }
 
-    /// Takes every timer strictly before `to` out, pushing its slot onto `due`.
-    pub fn pop_before(&mut self, to: Timestamp, due: &mut Vec<SlotId>) {
+    /// Takes every timer strictly before `to` out, pushing the slot of each onto `due` when
+    /// `live(slot, time)` says the entry was not cancelled.
+    pub fn pop_before(&mut self, to: Timestamp, due: &mut Vec<SlotId>, live: impl Fn(SlotId, Timestamp) -> bool) {
         while let Some(bucket) = self.buckets.first_entry() {
-            if *bucket.key() >= to {
+            let time = *bucket.key();
+            if time >= to {
                 break;
             }
-            due.extend(bucket.remove());
+            let bucket = bucket.remove();
+            let before = due.len();
+            due.extend(bucket.slots.into_iter().filter(|&slot| live(slot, time)));
+            debug_assert!(
+                due.len() - before >= bucket.live as usize,
+                "every live timer at {time:?} is found live"
+            );
         }
     }
 }
@@ -313,6 +406,28 @@ impl TimerQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancelled_timer_is_not_due_and_a_bucket_of_cancelled_timers_is_not_the_first() {
+        let (t1, t2) = (Timestamp::from_millis(10), Timestamp::from_millis(20));
+        let mut queue = TimerQueue::default();
+        queue.insert(t1, 1);
+        queue.insert(t2, 2);
+        queue.insert(t2, 3);
+        queue.remove(t1, 1);
+        assert_eq!(
+            queue.first(),
+            Some(t2),
+            "the bucket at 10 went with its last live timer"
+        );
+        queue.remove(t2, 2);
+        assert_eq!(queue.first(), Some(t2));
+        // The core says which entries are live: slot 2's was cancelled.
+        let mut due = Vec::new();
+        queue.pop_before(Timestamp::from_millis(21), &mut due, |slot, _| slot != 2);
+        assert_eq!(due, [3]);
+        assert_eq!(queue.first(), None);
+    }
 
     #[test]
     fn a_count_window_state_takes_64_bytes_and_a_free_slot_no_more() {
