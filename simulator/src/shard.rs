@@ -12,6 +12,10 @@
 //! — gives the same output, line for line. Late records are merged by record, dead letters all go through
 //! shard 0 in record order, and the counts add up across shards.
 //!
+//! The stages overlap: while the shards work on one batch, the calling thread writes what the previous
+//! batch emitted and reads the next (the source and the sinks stay on the calling thread); the buffers
+//! are kept from batch to batch.
+//!
 //! What it does not do: seeded disorder (the caller runs those on one thread).
 
 use std::hash::{Hash, Hasher};
@@ -57,35 +61,72 @@ where
         pipeline,
         shards: (0..threads).map(|_| Shard::new(pipeline)).collect(),
         clock: Clock::new(options, pipeline.start().processing_time()),
-        sinks,
         steps_done: 0,
         max_open_windows: 0,
+        decoded: Vec::new(),
+        moves: Vec::new(),
     };
+    let mut sinks = sinks;
     let mut batch = Batch::default();
-    loop {
-        batch.clear();
-        while batch.steps.len() < BATCH {
-            match source.next_lent()? {
-                Some(step) => batch.push(step),
-                None => break,
-            }
-            // A Kafka recording's records judged late before the pipeline, and its lateness horizons,
-            // are applied between steps by the one-thread loop only.
-            if !source.take_dropped_late().is_empty() || source.take_lateness_horizons().is_some() {
-                return Err(SimulationError::Unsupported(
-                    "--threads above 1 cannot replay a Kafka recording (its dropped_late lines and lateness \
-                     horizons); use --threads 1"
-                        .to_owned(),
-                ));
-            }
+    let mut next = Batch::default();
+    read_batch(source, &mut batch)?;
+    // Three stages overlap: while the shards work on a batch, this thread writes what the previous batch
+    // emitted and reads the next one (reading and writing stay on one thread: the source and the sinks
+    // are not shared).
+    let mut emitted: Option<BatchOutput<K, O>> = None;
+    while !batch.steps.is_empty() {
+        let (output, written, read) = std::thread::scope(|scope| {
+            let run = &mut run;
+            let batch = &batch;
+            let worker = scope.spawn(move || {
+                run.batch(batch);
+                run.take_output()
+            });
+            let written = emitted.as_mut().map_or(Ok(()), |output| output.write(&mut sinks));
+            let read = match written {
+                Ok(()) => read_batch(source, &mut next),
+                Err(_) => Ok(()),
+            };
+            let output = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (output, written, read)
+        });
+        written?;
+        if let Some(written) = emitted.replace(output) {
+            run.recycle(written);
         }
-        if batch.steps.is_empty() {
-            break;
-        }
-        run.batch(&batch)?;
         on_progress(&run.stats());
+        if let Err(e) = read {
+            // What was read before the error is written, as one thread would have.
+            emitted.take().expect("just set").write(&mut sinks)?;
+            return Err(e);
+        }
+        std::mem::swap(&mut batch, &mut next);
     }
-    run.finish()
+    if let Some(mut output) = emitted {
+        output.write(&mut sinks)?;
+    }
+    run.finish(sinks)
+}
+
+/// Reads up to [`BATCH`] steps into `batch` (empty at the end of the input).
+fn read_batch(source: &mut dyn Source, batch: &mut Batch) -> Result<(), SimulationError> {
+    batch.clear();
+    while batch.steps.len() < BATCH {
+        match source.next_lent()? {
+            Some(step) => batch.push(step),
+            None => break,
+        }
+        // A Kafka recording's records judged late before the pipeline, and its lateness horizons,
+        // are applied between steps by the one-thread loop only.
+        if !source.take_dropped_late().is_empty() || source.take_lateness_horizons().is_some() {
+            return Err(SimulationError::Unsupported(
+                "--threads above 1 cannot replay a Kafka recording (its dropped_late lines and lateness \
+                 horizons); use --threads 1"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One step of a batch; records are stored in the batch.
@@ -229,6 +270,8 @@ struct Shard<E, K, C: CombineFn, O> {
     instance: PipelineInstance<E, K, C, O>,
     emitted: Emitted<K, O>,
     items: Vec<Item<E>>,
+    /// The items of one bundle (scratch).
+    mine: Vec<Item<E>>,
     /// Panes and the (step, part) that fired them, in firing order.
     outputs: Vec<((u64, u8), WindowOutput<K, O>)>,
     /// Late records and their record number in the batch.
@@ -247,6 +290,7 @@ where
             instance: pipeline.start(),
             emitted: Emitted::default(),
             items: Vec::new(),
+            mine: Vec::new(),
             outputs: Vec::new(),
             late: Vec::new(),
             open_after_bundle: Vec::new(),
@@ -255,11 +299,13 @@ where
 
     /// Runs this shard's items of `batch` and every time move, tagging what comes out.
     fn run(&mut self, batch: &Batch, moves: &[TimeMove], first_step: u64) {
-        let mut items = std::mem::take(&mut self.items).into_iter().peekable();
+        let mut all_items = std::mem::take(&mut self.items);
+        let mut mine = std::mem::take(&mut self.mine);
+        let mut items = all_items.drain(..).peekable();
         for (s, step) in batch.steps.iter().enumerate() {
             let tag = |part| (first_step + s as u64, part);
             if let BatchStep::Bundle(range) = step {
-                let mut mine = Vec::new();
+                mine.clear();
                 while let Some(item) = items.next_if(|item| item.step == s) {
                     mine.push(item);
                 }
@@ -278,7 +324,7 @@ where
                             .map(|item| (batch.records[item.record].1, item.record))
                             .collect();
                         let bundle = mine
-                            .into_iter()
+                            .drain(..)
                             .map(|Item { record, event, .. }| Decoded {
                                 record: Record::new(batch.payload(record), batch.records[record].1),
                                 event,
@@ -307,6 +353,10 @@ where
                 self.collect(tag(PART_WATERMARK), |_| 0);
             }
         }
+        drop(items);
+        // The buffers are kept for the next batch: allocating them afresh costs more than the work.
+        self.items = all_items;
+        self.mine = mine;
     }
 
     /// Moves what the instance emitted into the tagged lists.
@@ -317,16 +367,62 @@ where
     }
 }
 
-struct ShardedRun<'p, 's, E, K, C: CombineFn, O> {
+struct ShardedRun<'p, E, K, C: CombineFn, O> {
     pipeline: &'p Pipeline<E, K, C, O>,
     shards: Vec<Shard<E, K, C, O>>,
     clock: Clock,
-    sinks: Sinks<'s, K, O>,
     steps_done: u64,
     max_open_windows: usize,
+    /// Buffers kept from batch to batch: each record's decoding, and the time moves.
+    decoded: Vec<Option<DecodedIn<E>>>,
+    moves: Vec<TimeMove>,
 }
 
-impl<E, K, C, O> ShardedRun<'_, '_, E, K, C, O>
+/// What the shards emitted for a batch, taken out of them so that they can go on with the next batch
+/// while this is written.
+struct BatchOutput<K, O> {
+    /// Each shard's panes, tagged, in its firing order.
+    outputs: Vec<Vec<((u64, u8), WindowOutput<K, O>)>>,
+    /// Late records and their record number in the batch.
+    late: Vec<(usize, LateRecord)>,
+    dead_letters: Vec<pipeline::io::DeadLetter>,
+}
+
+impl<K: Ord, O> BatchOutput<K, O> {
+    /// Writes the panes, late records and dead letters in one thread's order, and empties the lists
+    /// (keeping their room, for [`ShardedRun::recycle`]).
+    fn write(&mut self, sinks: &mut Sinks<'_, K, O>) -> Result<(), SimulationError> {
+        let mut next_of = vec![0; self.outputs.len()];
+        loop {
+            let next = self
+                .outputs
+                .iter()
+                .zip(&next_of)
+                .enumerate()
+                .filter_map(|(i, (o, &at))| {
+                    o.get(at)
+                        .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
+                })
+                .min_by(|a, b| a.1.cmp(&b.1))
+                .map(|(i, _)| i);
+            let Some(i) = next else { break };
+            sinks.outputs.write(&self.outputs[i][next_of[i]].1)?;
+            next_of[i] += 1;
+        }
+        // One record is late at most once and belongs to one shard, so record numbers are unique.
+        self.late.sort_by_key(|(record, _)| *record);
+        for (_, record) in self.late.drain(..) {
+            sinks.late.write(&record)?;
+        }
+        for dead in self.dead_letters.drain(..) {
+            sinks.dead_letters.write(&dead)?;
+        }
+        self.outputs.iter_mut().for_each(Vec::clear);
+        Ok(())
+    }
+}
+
+impl<E, K, C, O> ShardedRun<'_, E, K, C, O>
 where
     E: Send,
     K: Clone + Ord + Hash + Send,
@@ -335,10 +431,11 @@ where
     Pipeline<E, K, C, O>: Sync,
     PipelineInstance<E, K, C, O>: Send,
 {
-    fn batch(&mut self, batch: &Batch) -> Result<(), SimulationError> {
+    fn batch(&mut self, batch: &Batch) {
         let n = self.shards.len();
         // Every record decoded once, each thread a slice of the batch; with the shard of its key.
-        let mut decoded: Vec<Option<DecodedIn<E>>> = (0..batch.records.len()).map(|_| None).collect();
+        let mut decoded = std::mem::take(&mut self.decoded);
+        decoded.resize_with(batch.records.len(), || None);
         let pipeline = self.pipeline;
         let chunk = batch.records.len().div_ceil(n).max(1);
         let decode = |first: usize, out: &mut [Option<DecodedIn<E>>]| {
@@ -363,14 +460,15 @@ where
             }
         });
         // Time moves after each step, and each element to its shard.
-        let mut moves = Vec::with_capacity(batch.steps.len());
-        let mut decoded = decoded.into_iter();
+        let mut moves = std::mem::take(&mut self.moves);
+        moves.clear();
+        let mut drained = decoded.drain(..);
         for (s, step) in batch.steps.iter().enumerate() {
             let time = match step {
                 BatchStep::Bundle(range) => {
                     let mut max_event_time = None;
                     for record in range.clone() {
-                        let (event, shard) = decoded.next().flatten().expect("every record decoded");
+                        let (event, shard) = drained.next().flatten().expect("every record decoded");
                         if let Ok((_, t)) = &event {
                             max_event_time = max_event_time.max(Some(*t));
                         }
@@ -382,6 +480,8 @@ where
             };
             moves.push(time);
         }
+        drop(drained);
+        self.decoded = decoded;
         let first_step = self.steps_done;
         std::thread::scope(|scope| {
             let mut shards = self.shards.iter_mut();
@@ -394,6 +494,7 @@ where
                 shard.run(batch, &moves, first_step);
             }
         });
+        self.moves = moves;
         self.steps_done += batch.steps.len() as u64;
         let bundles = self.shards[0].open_after_bundle.len();
         for b in 0..bundles {
@@ -403,40 +504,24 @@ where
         for shard in &mut self.shards {
             shard.open_after_bundle.clear();
         }
-        self.write_merged()
     }
 
-    /// Writes the shards' panes, late records and dead letters in one thread's order.
-    fn write_merged(&mut self) -> Result<(), SimulationError> {
-        let mut outputs: Vec<_> = self
-            .shards
-            .iter_mut()
-            .map(|s| std::mem::take(&mut s.outputs).into_iter().peekable())
-            .collect();
-        loop {
-            let next = outputs
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, o)| {
-                    o.peek()
-                        .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
-                })
-                .min_by(|a, b| a.1.cmp(&b.1))
-                .map(|(i, _)| i);
-            let Some(i) = next else { break };
-            let (_, output) = outputs[i].next().expect("peeked");
-            self.sinks.outputs.write(&output)?;
+    /// Gives the shards back the (written, empty) lists of an earlier batch, to fill again.
+    fn recycle(&mut self, written: BatchOutput<K, O>) {
+        for (shard, outputs) in self.shards.iter_mut().zip(written.outputs) {
+            if shard.outputs.is_empty() && outputs.capacity() > shard.outputs.capacity() {
+                shard.outputs = outputs;
+            }
         }
-        let mut late: Vec<(usize, LateRecord)> = self.shards.iter_mut().flat_map(|s| s.late.drain(..)).collect();
-        // One record is late at most once and belongs to one shard, so record numbers are unique.
-        late.sort_by_key(|(record, _)| *record);
-        for (_, record) in late {
-            self.sinks.late.write(&record)?;
+    }
+
+    /// Takes what the shards emitted out of them.
+    fn take_output(&mut self) -> BatchOutput<K, O> {
+        BatchOutput {
+            outputs: self.shards.iter_mut().map(|s| std::mem::take(&mut s.outputs)).collect(),
+            late: self.shards.iter_mut().flat_map(|s| s.late.drain(..)).collect(),
+            dead_letters: self.shards[0].emitted.dead_letters.drain(..).collect(),
         }
-        for dead in self.shards[0].emitted.dead_letters.drain(..) {
-            self.sinks.dead_letters.write(&dead)?;
-        }
-        Ok(())
     }
 
     fn stats(&self) -> PipelineStats {
@@ -446,7 +531,7 @@ where
             .fold(PipelineStats::default(), |a, b| a + b)
     }
 
-    fn finish(mut self) -> Result<SimulationReport, SimulationError> {
+    fn finish(mut self, mut sinks: Sinks<'_, K, O>) -> Result<SimulationReport, SimulationError> {
         let watermark_before_end = self.shards[0].instance.watermark();
         let tag = (self.steps_done, PART_WATERMARK);
         std::thread::scope(|scope| {
@@ -462,14 +547,14 @@ where
                 });
             }
         });
-        self.write_merged()?;
+        self.take_output().write(&mut sinks)?;
         let stats = self.stats();
         if let Err(e) = stats.check_conservation() {
             panic!("conservation violated: {e}");
         }
-        self.sinks.outputs.flush()?;
-        self.sinks.late.flush()?;
-        self.sinks.dead_letters.flush()?;
+        sinks.outputs.flush()?;
+        sinks.late.flush()?;
+        sinks.dead_letters.flush()?;
         Ok(SimulationReport {
             stats,
             max_open_windows: self.max_open_windows,
