@@ -273,7 +273,7 @@ struct Shard<E, K, C: CombineFn, O> {
     /// The items of one bundle (scratch).
     mine: Vec<Item<E>>,
     /// Panes and the (step, part) that fired them, in firing order.
-    outputs: Vec<((u64, u8), WindowOutput<K, O>)>,
+    outputs: Vec<Tagged<K, O>>,
     /// Late records and their record number in the batch.
     late: Vec<(usize, LateRecord)>,
     /// Open (key, window) states after each bundle of the batch.
@@ -378,11 +378,14 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     moves: Vec<TimeMove>,
 }
 
+/// A pane and the (step, part of the step) that fired it.
+type Tagged<K, O> = ((u64, u8), WindowOutput<K, O>);
+
 /// What the shards emitted for a batch, taken out of them so that they can go on with the next batch
 /// while this is written.
 struct BatchOutput<K, O> {
     /// Each shard's panes, tagged, in its firing order.
-    outputs: Vec<Vec<((u64, u8), WindowOutput<K, O>)>>,
+    outputs: Vec<Vec<Tagged<K, O>>>,
     /// Late records and their record number in the batch.
     late: Vec<(usize, LateRecord)>,
     dead_letters: Vec<pipeline::io::DeadLetter>,
