@@ -11,7 +11,8 @@
 //! runner is observed after each batch: from the end of its first batch, without that batch's
 //! records); the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `test-broker` (see its
 //! docs; by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured
-//! the benchmark prints why and exits.
+//! the benchmark prints why and exits. `BENCH_CONSUMER_PROPERTIES=key=value,...` adds librdkafka settings
+//! to both sides' consumers.
 //!
 //! `cargo bench -p kafka-runtime --bench consume`
 
@@ -168,6 +169,15 @@ fn options(servers: &str, topic: &str) -> RunnerOptions {
     options.group_id = unique_name("bench-group");
     options.max_out_of_orderness = "60s".parse().unwrap();
     options.progress_interval = Duration::ZERO;
+    // Both sides get the same extra settings, e.g. `fetch.queue.backoff.ms=1000` for librdkafka's default.
+    if let Ok(properties) = std::env::var("BENCH_CONSUMER_PROPERTIES") {
+        for property in properties.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = property
+                .split_once('=')
+                .expect("BENCH_CONSUMER_PROPERTIES: key=value,...");
+            options.consumer_properties.push((key.to_owned(), value.to_owned()));
+        }
+    }
     options
 }
 
