@@ -19,8 +19,10 @@ use rdkafka::ClientConfig;
 use crate::end_offsets::statistics_interval;
 
 /// How long the fetcher waits before it looks again at a full prefetch queue (librdkafka's
-/// `fetch.queue.backoff.ms`, 1 s by default): well under the time the pipeline takes to empty it.
-const FETCH_QUEUE_BACKOFF: Wall = Wall::from_millis(10);
+/// `fetch.queue.backoff.ms`, 1 s by default): under the time the pipeline takes to empty it (a full
+/// 64 MiB queue holds some 160,000 visits, 0.2 s of work even at 800,000 records/s), so the queue does
+/// not run dry; 10 ms did no better in the benchmark and wakes the fetcher ten times as often.
+const FETCH_QUEUE_BACKOFF: Wall = Wall::from_millis(100);
 
 /// The settings of one runner (one `traffic-agg` process).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +240,7 @@ mod tests {
     #[test]
     fn a_full_prefetch_queue_is_looked_at_again_soon_unless_told_otherwise() {
         let mut options = RunnerOptions::new("127.0.0.1:9092");
-        assert_eq!(options.consumer_config().get("fetch.queue.backoff.ms"), Some("10"));
+        assert_eq!(options.consumer_config().get("fetch.queue.backoff.ms"), Some("100"));
         options
             .consumer_properties
             .push(("fetch.queue.backoff.ms".to_owned(), "250".to_owned()));
