@@ -2,15 +2,17 @@
 //! run, on the same broker and topic.
 //!
 //! The topic holds the recorded traffic (`ci/visits.jsonl`) repeated, each copy 20 minutes later in
-//! event time, to `BENCH_RECORDS` records
-//! (default 200 000; noida-db 0.2.3 starts answering fetches with corrupt batches somewhere between
-//! 200 000 and 300 000 of these records) over 3 partitions. Each round reads all of it twice from the beginning with fresh
-//! consumer groups: once with a bare `BaseConsumer` poll loop (the same consumer settings as the
-//! runner, touching every payload), once with the runner (decode, per-partition watermarks, windowing,
-//! output production, commits). The rate is records over the time from the first record to the last;
-//! the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `test-broker` (see its docs;
-//! by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured the
-//! benchmark prints why and exits.
+//! event time, to `BENCH_RECORDS` records (default 200 000; noida-db 0.2.3 starts answering fetches
+//! with corrupt batches somewhere between 200 000 and 300 000 of these records) over 3 partitions.
+//! Each round reads all of it twice from the beginning with fresh consumer groups: once with a bare
+//! `BaseConsumer` poll loop (the same consumer settings as the runner, touching every payload), once
+//! with the runner (decode, per-partition watermarks, windowing, output production, commits), the two
+//! taking turns going first. The rate is records over the time from the first record to the last (the
+//! runner is observed after each batch: from the end of its first batch, without that batch's
+//! records); the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `test-broker` (see its
+//! docs; by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured
+//! the benchmark prints why and exits. `BENCH_CONSUMER_PROPERTIES=key=value,...` adds librdkafka settings
+//! to both sides' consumers.
 //!
 //! `cargo bench -p kafka-runtime --bench consume`
 
@@ -63,12 +65,21 @@ fn main() {
     let mut best = (0.0f64, 0.0f64);
     let mut ratios = Vec::new();
     for round in 1..=ROUNDS {
-        let cpu = process_cpu_seconds();
-        let bare = bare_consumer_rate(&servers, &topic, records);
-        let bare_cpu = process_cpu_seconds() - cpu;
-        let cpu = process_cpu_seconds();
-        let pipeline = pipeline_rate(&servers, &topic, records);
-        let pipeline_cpu = process_cpu_seconds() - cpu;
+        // Each run leaves the broker work (noida-db saves its whole state after every change, on the
+        // same two cores): the sides take turns going first, so that neither always runs in the other's
+        // wake.
+        let measure = |side: fn(&str, &str, usize) -> f64| {
+            let cpu = process_cpu_seconds();
+            let rate = side(&servers, &topic, records);
+            (rate, process_cpu_seconds() - cpu)
+        };
+        let ((bare, bare_cpu), (pipeline, pipeline_cpu)) = if round % 2 == 1 {
+            let bare = measure(bare_consumer_rate);
+            (bare, measure(pipeline_rate))
+        } else {
+            let pipeline = measure(pipeline_rate);
+            (measure(bare_consumer_rate), pipeline)
+        };
         let per_record = |seconds: f64| seconds * 1e6 / records as f64;
         println!(
             "round {round}: bare rdkafka consumer {bare:>8.0} records/s ({:.2} us CPU/record)   traffic-agg pipeline {pipeline:>8.0} records/s ({:.2} us CPU/record)   ratio {:.2}",
@@ -91,7 +102,9 @@ fn main() {
 
 /// `records` lines: the recording over and over, each copy's event times moved 20 minutes (more than
 /// the recording spans) past the previous copy's, so that the watermark keeps up and records are
-/// counted rather than dropped as late. Malformed lines stay as they are.
+/// counted rather than dropped as late. Only the `event_datetime` value changes: the fields keep their
+/// order and layout (a line re-serialised through a map would come out with its keys sorted, a shape
+/// the recording never has and the visit decoder reads more slowly). Malformed lines stay as they are.
 fn shifted_copies(recording: &str, records: usize) -> Vec<Vec<u8>> {
     let lines: Vec<&str> = recording.lines().collect();
     (0..records)
@@ -101,20 +114,37 @@ fn shifted_copies(recording: &str, records: usize) -> Vec<Vec<u8>> {
             let Ok(mut visit) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) else {
                 return line.as_bytes().to_vec();
             };
-            let shifted = visit
-                .get("event_datetime")
-                .and_then(|v| v.as_str())
-                .and_then(|t| pipeline::time::Timestamp::parse_datetime(t).ok())
-                .map(|t| t.plus(pipeline::time::Duration::minutes(20 * copy)).format_millis());
-            match shifted {
-                Some(t) => {
-                    visit.insert("event_datetime".to_owned(), serde_json::Value::String(t));
+            let Some(original) = visit.get("event_datetime").and_then(|v| v.as_str()).map(str::to_owned) else {
+                return line.as_bytes().to_vec();
+            };
+            let Some(shifted) = pipeline::time::Timestamp::parse_datetime(&original)
+                .ok()
+                .map(|t| t.plus(pipeline::time::Duration::minutes(20 * copy)).format_millis())
+            else {
+                return line.as_bytes().to_vec();
+            };
+            match replace_value(line, "event_datetime", &original, &shifted) {
+                Some(shifted_line) => shifted_line.into_bytes(),
+                // A value written with escapes: re-serialise (keys sorted, but the times are right).
+                None => {
+                    visit.insert("event_datetime".to_owned(), serde_json::Value::String(shifted));
                     serde_json::to_vec(&visit).expect("serialize")
                 }
-                None => line.as_bytes().to_vec(),
             }
         })
         .collect()
+}
+
+/// `line` with the string value of `key`, written as `value` without escapes, replaced by `with`.
+fn replace_value(line: &str, key: &str, value: &str, with: &str) -> Option<String> {
+    let quoted_key = format!("\"{key}\"");
+    let after_key = line.find(&quoted_key)? + quoted_key.len();
+    let rest = &line[after_key..];
+    let colon = rest.find(':')?;
+    let open = after_key + colon + 1 + line[after_key + colon + 1..].find('"')?;
+    let close = open + 1 + value.len();
+    (line.get(open + 1..close) == Some(value) && line.as_bytes().get(close) == Some(&b'"'))
+        .then(|| format!("{}{with}{}", &line[..=open], &line[close..]))
 }
 
 /// User plus system CPU time of this process so far (Linux; 0 elsewhere): includes librdkafka's threads.
@@ -139,6 +169,15 @@ fn options(servers: &str, topic: &str) -> RunnerOptions {
     options.group_id = unique_name("bench-group");
     options.max_out_of_orderness = "60s".parse().unwrap();
     options.progress_interval = Duration::ZERO;
+    // Both sides get the same extra settings, e.g. `fetch.queue.backoff.ms=1000` for librdkafka's default.
+    if let Ok(properties) = std::env::var("BENCH_CONSUMER_PROPERTIES") {
+        for property in properties.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = property
+                .split_once('=')
+                .expect("BENCH_CONSUMER_PROPERTIES: key=value,...");
+            options.consumer_properties.push((key.to_owned(), value.to_owned()));
+        }
+    }
     options
 }
 
@@ -165,7 +204,9 @@ fn bare_consumer_rate(servers: &str, topic: &str, records: usize) -> f64 {
 /// Records per second of the traffic aggregation runner over the same topic.
 fn pipeline_rate(servers: &str, topic: &str, records: usize) -> f64 {
     let shutdown = Shutdown::new();
-    let mut first = None;
+    // The observer sees the counts after each batch: the clock starts after the first, whose records
+    // are then left out of the count.
+    let mut first: Option<(Instant, usize)> = None;
     let mut last = None;
     let options = options(servers, topic);
     let stop = shutdown.clone();
@@ -176,7 +217,7 @@ fn pipeline_rate(servers: &str, topic: &str, records: usize) -> f64 {
         &mut |stats, _| {
             let read = stats.records_read() as usize;
             if read > 0 {
-                first.get_or_insert_with(Instant::now);
+                first.get_or_insert_with(|| (Instant::now(), read));
             }
             if read >= records && last.is_none() {
                 last = Some(Instant::now());
@@ -185,6 +226,7 @@ fn pipeline_rate(servers: &str, topic: &str, records: usize) -> f64 {
         },
     )
     .expect("the runner");
-    let elapsed = last.expect("read everything") - first.expect("read something");
-    records as f64 / elapsed.as_secs_f64()
+    let (first, read_before) = first.expect("read something");
+    let elapsed = last.expect("read everything") - first;
+    records.saturating_sub(read_before) as f64 / elapsed.as_secs_f64()
 }

@@ -470,24 +470,24 @@ impl MessageProducer {
     /// one message is cut short (see the module docs). A full local queue is waited out; any other
     /// refusal is returned (no report follows it).
     pub fn send(&mut self, message: &Message) -> Result<(), KafkaError> {
-        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2);
-        for (key, value) in &message.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_slice()),
-            });
-        }
         let key = message.key.as_deref();
         let (value, headers, cut) = match message.kind {
             MessageKind::DeadLetter | MessageKind::Late => {
                 let position = source_position(message);
-                self.limit.fit(&message.topic, key, &message.value, headers, &position)
+                let (value, headers, cut) =
+                    self.limit
+                        .fit(&message.topic, key, &message.value, owned_headers(message), &position);
+                (value, Some(headers), cut)
             }
-            MessageKind::Output => (message.value.as_slice(), headers, false),
+            // A window result has no headers (one per five input records here): no header list is
+            // allocated for it.
+            MessageKind::Output if message.headers.is_empty() => (message.value.as_slice(), None, false),
+            MessageKind::Output => (message.value.as_slice(), Some(owned_headers(message)), false),
         };
-        let mut record = BaseRecord::with_opaque_to(message.topic.as_str(), message.id as usize)
-            .payload(value)
-            .headers(headers);
+        let mut record = BaseRecord::with_opaque_to(message.topic.as_str(), message.id as usize).payload(value);
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }
@@ -521,6 +521,18 @@ impl MessageProducer {
     pub fn abort_transaction(&self) -> Result<(), TxnError> {
         self.producer.abort_transaction(FLUSH_TIMEOUT).map_err(txn_error)
     }
+}
+
+/// `message`'s headers as librdkafka's list, with room for the two a cut adds.
+fn owned_headers(message: &Message) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2);
+    for (key, value) in &message.headers {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value.as_slice()),
+        });
+    }
+    headers
 }
 
 fn txn_error(error: KafkaError) -> TxnError {
