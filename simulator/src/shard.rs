@@ -20,6 +20,8 @@
 
 use std::hash::{Hash, Hasher};
 
+use rayon::prelude::*;
+
 use pipeline::combine::CombineFn;
 use pipeline::io::{LateRecord, LentStep, Position, Record, Source, Step};
 use pipeline::time::{Timestamp, Watermark};
@@ -66,6 +68,13 @@ where
         decoded: Vec::new(),
         moves: Vec::new(),
     };
+    // Threads that last the whole run: a thread started per batch would start with an empty allocator
+    // heap each time, and the fresh pages it faults in cost more than the work it shares.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("simulate-shard-{i}"))
+        .build()
+        .map_err(|e| SimulationError::Unsupported(format!("cannot start {threads} threads: {e}")))?;
     let mut sinks = sinks;
     let mut batch = Batch::default();
     let mut next = Batch::default();
@@ -75,21 +84,21 @@ where
     // are not shared).
     let mut emitted: Option<BatchOutput<K, O>> = None;
     while !batch.steps.is_empty() {
-        let (output, written, read) = std::thread::scope(|scope| {
-            let run = &mut run;
-            let batch = &batch;
-            let worker = scope.spawn(move || {
+        let mut output = None;
+        let (written, read) = pool.in_place_scope(|scope| {
+            let (run, batch, output) = (&mut run, &batch, &mut output);
+            scope.spawn(move |_| {
                 run.batch(batch);
-                run.take_output()
+                *output = Some(run.take_output());
             });
             let written = emitted.as_mut().map_or(Ok(()), |output| output.write(&mut sinks));
             let read = match written {
                 Ok(()) => read_batch(source, &mut next),
                 Err(_) => Ok(()),
             };
-            let output = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (output, written, read)
+            (written, read)
         });
+        let output = output.expect("the batch ran");
         written?;
         if let Some(written) = emitted.replace(output) {
             run.recycle(written);
@@ -105,7 +114,7 @@ where
     if let Some(mut output) = emitted {
         output.write(&mut sinks)?;
     }
-    run.finish(sinks)
+    run.finish(&pool, sinks)
 }
 
 /// Reads up to [`BATCH`] steps into `batch` (empty at the end of the input).
@@ -452,16 +461,10 @@ where
                 *slot = Some((event, shard));
             }
         };
-        std::thread::scope(|scope| {
-            let mut chunks = decoded.chunks_mut(chunk).enumerate();
-            let own = chunks.next();
-            for (i, slice) in chunks {
-                scope.spawn(move || decode(i * chunk, slice));
-            }
-            if let Some((_, slice)) = own {
-                decode(0, slice);
-            }
-        });
+        decoded
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, slice)| decode(i * chunk, slice));
         // Time moves after each step, and each element to its shard.
         let mut moves = std::mem::take(&mut self.moves);
         moves.clear();
@@ -486,17 +489,9 @@ where
         drop(drained);
         self.decoded = decoded;
         let first_step = self.steps_done;
-        std::thread::scope(|scope| {
-            let mut shards = self.shards.iter_mut();
-            let own = shards.next();
-            for shard in shards {
-                let moves = &moves;
-                scope.spawn(move || shard.run(batch, moves, first_step));
-            }
-            if let Some(shard) = own {
-                shard.run(batch, &moves, first_step);
-            }
-        });
+        self.shards
+            .par_iter_mut()
+            .for_each(|shard| shard.run(batch, &moves, first_step));
         self.moves = moves;
         self.steps_done += batch.steps.len() as u64;
         let bundles = self.shards[0].open_after_bundle.len();
@@ -534,21 +529,23 @@ where
             .fold(PipelineStats::default(), |a, b| a + b)
     }
 
-    fn finish(mut self, mut sinks: Sinks<'_, K, O>) -> Result<SimulationReport, SimulationError> {
+    fn finish(
+        mut self,
+        pool: &rayon::ThreadPool,
+        mut sinks: Sinks<'_, K, O>,
+    ) -> Result<SimulationReport, SimulationError> {
         let watermark_before_end = self.shards[0].instance.watermark();
         let tag = (self.steps_done, PART_WATERMARK);
-        std::thread::scope(|scope| {
-            for shard in &mut self.shards {
-                scope.spawn(move || {
-                    shard.instance.advance_watermark(Watermark::MAX, &mut shard.emitted);
-                    shard.collect(tag, |_| 0);
-                    assert_eq!(
-                        shard.instance.open_windows(),
-                        0,
-                        "a window survived the watermark reaching +inf"
-                    );
-                });
-            }
+        pool.install(|| {
+            self.shards.par_iter_mut().for_each(|shard| {
+                shard.instance.advance_watermark(Watermark::MAX, &mut shard.emitted);
+                shard.collect(tag, |_| 0);
+                assert_eq!(
+                    shard.instance.open_windows(),
+                    0,
+                    "a window survived the watermark reaching +inf"
+                );
+            })
         });
         self.take_output().write(&mut sinks)?;
         let stats = self.stats();
