@@ -105,7 +105,8 @@ where
         }
         on_progress(&run.stats());
         if let Err(e) = read {
-            // What was read before the error is written, as one thread would have.
+            // The batches processed before the error are written (a prefix of what one thread writes);
+            // the batch being read when it came is not processed, as the run has failed.
             emitted.take().expect("just set").write(&mut sinks)?;
             return Err(e);
         }

@@ -268,3 +268,69 @@ proptest! {
         prop_assert_eq!(run_library(&windowing, &options, &mut source(), threads), one);
     }
 }
+
+/// A reader that gives `ok` bytes of `data`, then fails: a file that becomes unreadable part way.
+struct FailingAfter {
+    data: std::io::Cursor<Vec<u8>>,
+    ok: u64,
+}
+
+impl std::io::Read for FailingAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.ok.saturating_sub(self.data.position());
+        if left == 0 {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let n = buf.len().min(left as usize);
+        self.data.read(&mut buf[..n])
+    }
+}
+
+#[test]
+fn a_read_error_stops_every_thread_count_with_the_error_and_what_was_written_is_what_one_thread_wrote() {
+    // 40,000 visits of 9 users over about 11 hours: more than two batches of the sharded run.
+    let input: String = (0..40_000i64).map(|i| visit((i % 9) as u8, i * 1_000) + "\n").collect();
+    let fail_at = input.len() as u64 * 9 / 10;
+    let run = |threads: usize| {
+        let reader = FailingAfter {
+            data: std::io::Cursor::new(input.clone().into_bytes()),
+            ok: fail_at,
+        };
+        let mut source = JsonlSource::from_reader("visits.jsonl", std::io::BufReader::with_capacity(4096, reader));
+        let pipeline = pipeline::traffic::traffic_pipeline(pipeline::traffic::TrafficConfig::default());
+        let (mut outputs, mut late, mut dead) = (MemorySink::default(), MemorySink::default(), MemorySink::default());
+        let sinks = Sinks {
+            outputs: &mut outputs,
+            late: &mut late,
+            dead_letters: &mut dead,
+        };
+        let result = simulate_sharded(
+            &pipeline,
+            &mut source,
+            &SimulationOptions::default(),
+            sinks,
+            threads,
+            &mut |_| {},
+        );
+        let error = result.expect_err("the read error ends the run").to_string();
+        (error, outputs.items)
+    };
+    let (one_error, one) = run(1);
+    assert!(one_error.contains("the disk went away"), "{one_error}");
+    assert!(
+        one.len() > 1_000,
+        "one thread wrote its panes before the error: {}",
+        one.len()
+    );
+    for threads in [2, 3] {
+        let (error, many) = run(threads);
+        assert_eq!(error, one_error, "{threads} threads");
+        // Whole batches before the error are written; the batch being read when it came is not.
+        assert!(!many.is_empty(), "{threads} threads wrote the batches before the error");
+        assert_eq!(
+            many[..],
+            one[..many.len()],
+            "{threads} threads wrote a prefix of what one thread wrote"
+        );
+    }
+}
