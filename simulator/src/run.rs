@@ -77,6 +77,15 @@ pub enum SimulationError {
     /// The input needs something this way of running does not do.
     #[error("{0}")]
     Unsupported(String),
+    /// The operating system would not start the threads `--threads` asked for.
+    #[error("cannot start {threads} simulation threads: {source}")]
+    Threads {
+        /// How many were asked for.
+        threads: usize,
+        /// Why they could not start.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Runs `pipeline` over everything `source` yields, then moves the watermark to +∞ so every window

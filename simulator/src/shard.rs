@@ -74,7 +74,10 @@ where
         .num_threads(threads)
         .thread_name(|i| format!("simulate-shard-{i}"))
         .build()
-        .map_err(|e| SimulationError::Unsupported(format!("cannot start {threads} threads: {e}")))?;
+        .map_err(|e| SimulationError::Threads {
+            threads,
+            source: Box::new(e),
+        })?;
     let mut sinks = sinks;
     let mut batch = Batch::default();
     let mut next = Batch::default();
