@@ -222,8 +222,9 @@ fn memory_child(keys: u64, per_key: u64) {
     let before = status_kb("VmRSS:");
     for i in 0..windows {
         let t = Timestamp::from_millis((i * span / windows) as i64);
-        // A key of exactly its length, as a decoded id is (`format!` would leave room to grow).
-        let key = String::from(format!("user-{:07}", i % keys).as_str());
+        // A key of exactly its length, as a decoded id is (`format!` leaves room to grow).
+        let mut key = format!("user-{:07}", i % keys);
+        key.shrink_to_fit();
         core.process(key, t, ());
         core.finish_bundle(&mut panes);
     }

@@ -287,7 +287,7 @@ impl std::io::Read for FailingAfter {
 }
 
 #[test]
-fn a_read_error_stops_every_thread_count_with_the_error_and_what_was_written_is_what_one_thread_wrote() {
+fn a_read_error_ends_every_thread_count_with_the_error_after_a_prefix_of_one_threads_output() {
     // 40,000 visits of 9 users over about 11 hours: more than two batches of the sharded run.
     let input: String = (0..40_000i64).map(|i| visit((i % 9) as u8, i * 1_000) + "\n").collect();
     let fail_at = input.len() as u64 * 9 / 10;
