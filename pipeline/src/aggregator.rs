@@ -722,7 +722,7 @@ where
         let mut accepted = false;
         let mut closed = None;
         for (n, window) in windows.iter().enumerate() {
-            let slot = match store.find_recent(key, window) {
+            let slot = match store.find(key, window) {
                 Some(slot) => {
                     let state = store.get(slot);
                     if self.program.is_closed(&state.trigger) {

@@ -2,8 +2,11 @@
 //! that a record, a watermark step and a firing cost O(1) or O(log n) whatever the number n of open windows.
 //!
 //! A key is stored once, in a slab of keys found through a hash table of key ids (so the rest of the index
-//! and the timers name a key by a 4-byte id instead of a copy of it). Window states live in a slab found
-//! through a hash table on (key id, window); a slot id names a state while it exists. The event-time
+//! and the timers name a key by a 4-byte id instead of a copy of it). Window states live in a slab; a slot
+//! id names a state while it exists. A key's newest state is found from its key entry, its others through
+//! a hash table on (key id, window): most keys hold one window at a time (fixed windows under a watermark
+//! that keeps up), and they need no entry in that table, which saves its memory and a cache-missing probe
+//! on every insert and removal; consecutive records of a key mostly go to its newest window. The event-time
 //! timers are buckets of slot ids ordered by time, so a watermark step takes only the buckets that are due.
 //! The earliest window start is kept as a count per start. Nothing here decides what fires or in which
 //! order: that is the core's ([`super`]), which sorts what is due into its canonical order.
@@ -28,13 +31,23 @@ pub(super) type KeyId = u32;
 /// A window state's id in the [`Store`]: valid while the state exists, then reused.
 pub(super) type SlotId = u32;
 
-/// One key, how many window states it holds (the key goes when the last one does), and the state it
-/// touched last: consecutive records of a key mostly fall in the same window, and finding it there spares
-/// a probe of the window table (a cache miss once the table outgrows the cache).
+/// One key, how many window states it holds (the key goes when the last one does), and its newest state.
 struct KeyEntry<K> {
     key: K,
     windows: u32,
-    last: SlotId,
+    /// The key's most recently inserted state, which is not in the window table, or [`NO_SLOT`] (when
+    /// that state has gone; the key's other states stay in the table).
+    newest: SlotId,
+}
+
+/// No state.
+const NO_SLOT: SlotId = SlotId::MAX;
+
+impl<K> KeyEntry<K> {
+    /// How many of the key's states are in the window table.
+    fn indexed(&self) -> u32 {
+        self.windows - u32::from(self.newest != NO_SLOT)
+    }
 }
 
 /// Every (key, window) state of a core, indexed by key and window.
@@ -49,11 +62,13 @@ pub(super) struct Store<K, A> {
     key_hasher: RandomState,
     states: Chunked<Option<WindowState<A>>>,
     free_states: Vec<SlotId>,
-    /// Slot ids, hashed by (key id, window).
+    /// Slot ids of every state but the keys' newest, hashed by (key id, window).
     window_index: HashTable<SlotId>,
     /// How many states start at each instant (for the earliest start).
     starts: BTreeMap<Timestamp, u32>,
     len: usize,
+    /// How many states are their key's newest (each state is that or in `window_index`).
+    newest: usize,
 }
 
 /// A growable array in fixed chunks: growing never moves what is stored, so a table of a million states
@@ -137,6 +152,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
             window_index: HashTable::new(),
             starts: BTreeMap::new(),
             len: 0,
+            newest: 0,
         }
     }
 
@@ -176,7 +192,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
         let entry = KeyEntry {
             key: make(key),
             windows: 0,
-            last: SlotId::MAX,
+            newest: NO_SLOT,
         };
         let id = match self.free_keys.pop() {
             Some(id) => {
@@ -198,6 +214,16 @@ impl<K: Hash + Eq, A> Store<K, A> {
     /// The state of `window` of `key`, if there is one.
     #[inline]
     pub fn find(&self, key: KeyId, window: &Window) -> Option<SlotId> {
+        let entry = self.keys[key as usize].as_ref().expect("a live key id");
+        if let Some(Some(newest)) = self.states.get(entry.newest as usize) {
+            debug_assert_eq!(newest.key, key, "a key's newest state is its own");
+            if newest.window == *window {
+                return Some(entry.newest);
+            }
+        }
+        if entry.indexed() == 0 {
+            return None;
+        }
         let states = &self.states;
         self.window_index
             .find(window_hash(key, window), |&slot| {
@@ -205,24 +231,6 @@ impl<K: Hash + Eq, A> Store<K, A> {
                 s.key == key && s.window == *window
             })
             .copied()
-    }
-
-    /// [`find`](Self::find), trying the key's last state first, and remembering what it found.
-    #[inline]
-    pub fn find_recent(&mut self, key: KeyId, window: &Window) -> Option<SlotId> {
-        let entry = self.keys[key as usize].as_mut().expect("a live key id");
-        let last = entry.last;
-        // A slot reused since holds another (key, window), which the comparison tells apart.
-        if let Some(Some(s)) = self.states.get(last as usize) {
-            if s.key == key && s.window == *window {
-                return Some(last);
-            }
-        }
-        let found = self.find(key, window);
-        if let Some(slot) = found {
-            self.keys[key as usize].as_mut().expect("a live key id").last = slot;
-        }
-        found
     }
 
     /// The state in `slot`, if the slot holds one.
@@ -244,10 +252,10 @@ impl<K: Hash + Eq, A> Store<K, A> {
         (key, state)
     }
 
-    /// Adds `state` (of a (key, window) that has none) and returns its slot.
+    /// Adds `state` (of a (key, window) that has none) and returns its slot: the key's newest state, so
+    /// its previous newest one moves into the window table.
     pub fn insert(&mut self, state: WindowState<A>) -> SlotId {
-        let hash = window_hash(state.key, &state.window);
-        self.keys[state.key as usize].as_mut().expect("a live key id").windows += 1;
+        let key = state.key;
         *self.starts.entry(state.window.start()).or_default() += 1;
         let slot = match self.free_states.pop() {
             Some(slot) => {
@@ -259,26 +267,38 @@ impl<K: Hash + Eq, A> Store<K, A> {
                 id(self.states.len() - 1, "window states")
             }
         };
-        let states = &self.states;
-        self.window_index.insert_unique(hash, slot, |&slot| {
-            let s = states[slot as usize].as_ref().expect("indexed states are live");
-            window_hash(s.key, &s.window)
-        });
-        let key = self.states[slot as usize].as_ref().expect("inserted above").key;
-        self.keys[key as usize].as_mut().expect("a live key id").last = slot;
+        let entry = self.keys[key as usize].as_mut().expect("a live key id");
+        entry.windows += 1;
+        let previous = std::mem::replace(&mut entry.newest, slot);
+        if previous == NO_SLOT {
+            self.newest += 1;
+        } else {
+            let states = &self.states;
+            let s = states[previous as usize]
+                .as_ref()
+                .expect("a key's newest state is live");
+            self.window_index
+                .insert_unique(window_hash(s.key, &s.window), previous, |&slot| {
+                    let s = states[slot as usize].as_ref().expect("indexed states are live");
+                    window_hash(s.key, &s.window)
+                });
+        }
         self.len += 1;
+        self.assert_every_state_found_once();
         slot
+    }
+
+    fn assert_every_state_found_once(&self) {
+        assert_eq!(
+            self.window_index.len() + self.newest,
+            self.len,
+            "every state is its key's newest or in the window table"
+        );
     }
 
     /// Takes the state in `slot` out; the key goes too when it was its last state.
     pub fn remove(&mut self, slot: SlotId) -> WindowState<A> {
         let state = self.states[slot as usize].take().expect("a live slot");
-        let removed = self
-            .window_index
-            .find_entry(window_hash(state.key, &state.window), |&s| s == slot)
-            .map(|entry| entry.remove())
-            .is_ok();
-        assert!(removed, "the state of {:?} was indexed", state.window);
         self.free_states.push(slot);
         match self.starts.entry(state.window.start()) {
             Entry::Occupied(mut e) if *e.get() > 1 => *e.get_mut() -= 1,
@@ -288,6 +308,17 @@ impl<K: Hash + Eq, A> Store<K, A> {
             Entry::Vacant(_) => unreachable!("every state's start is counted"),
         }
         let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
+        if entry.newest == slot {
+            entry.newest = NO_SLOT;
+            self.newest -= 1;
+        } else {
+            let removed = self
+                .window_index
+                .find_entry(window_hash(state.key, &state.window), |&s| s == slot)
+                .map(|entry| entry.remove())
+                .is_ok();
+            assert!(removed, "the state of {:?} was indexed", state.window);
+        }
         entry.windows -= 1;
         if entry.windows == 0 {
             let hash = self.key_hasher.hash_one(&entry.key);
@@ -300,6 +331,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
             self.free_keys.push(id);
         }
         self.len -= 1;
+        self.assert_every_state_found_once();
         state
     }
 
@@ -431,6 +463,63 @@ mod tests {
         queue.pop_before(Timestamp::from_millis(21), &mut due, |slot, _| slot != 2);
         assert_eq!(due, [3]);
         assert_eq!(queue.first(), None);
+    }
+
+    fn state(key: KeyId, start: i64) -> WindowState<u64> {
+        WindowState {
+            window: Window::new(Timestamp::from_millis(start), Timestamp::from_millis(start + 10)),
+            accumulator: 0,
+            inputs_since_last_pane: 0,
+            clear_since: 0,
+            trigger: Default::default(),
+            key,
+            panes: 0,
+            early_panes: 0,
+            active: true,
+            flags: 0,
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the order of inserts and removals over a few keys and windows, every state is found
+        /// by its (key, window), nothing else is, and keys come and go with their states: a key's newest
+        /// state lives outside the window table, its others inside, and a removal of either kind leaves
+        /// the rest findable.
+        #[test]
+        fn every_state_is_found_by_its_key_and_window_whatever_the_order_of_inserts_and_removals(
+            ops in proptest::collection::vec((0u8..3, 0i64..5, proptest::bool::ANY), 1..200)
+        ) {
+            let mut store: Store<u8, u64> = Store::new();
+            let mut model: BTreeMap<(u8, i64), SlotId> = BTreeMap::new();
+            for (key, start, insert) in ops {
+                let start = start * 10;
+                let present = model.contains_key(&(key, start));
+                if insert && !present {
+                    let id = store.intern(key, |k| k);
+                    model.insert((key, start), store.insert(state(id, start)));
+                } else if !insert && present {
+                    let slot = model.remove(&(key, start)).expect("present");
+                    let removed = store.remove(slot);
+                    proptest::prop_assert_eq!(removed.window.start(), Timestamp::from_millis(start));
+                }
+                proptest::prop_assert_eq!(store.len(), model.len());
+                for key in 0..3u8 {
+                    let id = store.find_key(&key);
+                    let has_states = model.keys().any(|&(k, _)| k == key);
+                    proptest::prop_assert_eq!(id.is_some(), has_states, "key {} is indexed while it has states", key);
+                    let Some(id) = id else { continue };
+                    proptest::prop_assert_eq!(*store.key(id), key);
+                    for start in (0..5).map(|s| s * 10) {
+                        let window = state(id, start).window;
+                        proptest::prop_assert_eq!(
+                            store.find(id, &window),
+                            model.get(&(key, start)).copied(),
+                            "key {} window at {}", key, start
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
