@@ -496,7 +496,7 @@ where
     fn fire_considered(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
         let mut slots = std::mem::take(&mut self.machinery.to_consider);
         let store = &self.store;
-        slots.sort_unstable_by(|&a, &b| store.firing_order(a, b));
+        store.sort_in_firing_order(&mut slots);
         for slot in slots.drain(..) {
             let (key, state) = self.store.get_with_key(slot);
             state.set(CONSIDERED, false);
@@ -534,7 +534,7 @@ where
                 .is_some_and(|state| state.queued_timer(strategy) == Some(time))
         });
         // A window with several timers due is woken once.
-        due.sort_unstable_by(|&a, &b| store.firing_order(a, b));
+        store.sort_in_firing_order(&mut due);
         due.dedup();
         for slot in due.drain(..) {
             self.wake_by_watermark(slot, out);

@@ -355,13 +355,22 @@ impl<K: Hash + Eq, A> Store<K, A> {
         self.starts.first_key_value().map(|(t, _)| *t)
     }
 
-    /// The canonical firing order of two states: window end, window start, key.
-    pub fn firing_order(&self, a: SlotId, b: SlotId) -> std::cmp::Ordering
+    /// Sorts `slots` into the canonical firing order: window end, window start, key.
+    pub fn sort_in_firing_order(&self, slots: &mut [SlotId])
     where
         K: Ord,
     {
-        let (a, b) = (self.get(a), self.get(b));
-        (a.window.end(), a.window.start(), self.key(a.key)).cmp(&(b.window.end(), b.window.start(), self.key(b.key)))
+        let order = |slot: SlotId| {
+            let s = self.get(slot);
+            (s.window.end(), s.window.start(), self.key(s.key))
+        };
+        if slots.len() <= 32 {
+            slots.sort_unstable_by(|&a, &b| order(a).cmp(&order(b)));
+        } else {
+            // Each state and key read once, not twice per comparison: with a million windows due at the
+            // end of a run, each read is a cache miss, and the sort took a third of the run.
+            slots.sort_by_cached_key(|&slot| order(slot));
+        }
     }
 }
 
@@ -519,6 +528,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn slots_sort_by_window_end_then_start_then_key_in_small_and_large_sorts() {
+        for n in [5u32, 33, 500] {
+            let mut store: Store<String, u64> = Store::new();
+            let mut slots = Vec::new();
+            let mut expected = Vec::new();
+            // Keys and windows in a scrambled order, with windows of two lengths (so end and start disagree).
+            for i in 0..n {
+                let key = format!("k{}", (i * 7919) % n);
+                let start = i64::from((i * 31) % 5) * 10;
+                let end = start + if i % 3 == 0 { 10 } else { 25 };
+                let id = store.intern(key.clone(), |k| k);
+                let mut state = state(id, 0);
+                state.window = Window::new(Timestamp::from_millis(start), Timestamp::from_millis(end));
+                if store.find(id, &state.window).is_some() {
+                    continue;
+                }
+                let slot = store.insert(state);
+                slots.push(slot);
+                expected.push((end, start, key, slot));
+            }
+            expected.sort();
+            store.sort_in_firing_order(&mut slots);
+            let expected: Vec<SlotId> = expected.into_iter().map(|(_, _, _, slot)| slot).collect();
+            assert_eq!(slots, expected, "{n} states");
         }
     }
 
