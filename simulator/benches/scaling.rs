@@ -3,11 +3,18 @@
 //! 1. **Input size**: datagen visits (seed 42, default users) of 125k, 250k, 500k and 1M events through
 //!    `simulate` and the traffic pipeline, with `--watermark perfect` (every window stays open until the
 //!    end) and with the default bounded watermark and `--allowed-lateness 24h`: ns per record.
-//! 2. **Open state**: 1,000,000 records straight into the windowing core (count per key in 1 s fixed
-//!    windows), leaving 1k, 10k, 100k or 1M (key, window) states open at the end, spread over as many keys
-//!    (one window each) or over 16 keys (many windows each, the shape that grows with a recording under a
-//!    perfect watermark); perfect watermark, and a watermark 5 s behind the records with 24 h allowed
-//!    lateness (windows fire on time and stay open): ns per record, end-of-input flush included.
+//! 2. **Open state**, the windowing core fed straight from memory (count per key in 1 s fixed windows),
+//!    with n = 1k, 10k, 100k or 1M (key, window) states open, spread over n keys (one window each) or over
+//!    16 keys (n/16 windows each, the shape that grows with a recording under a perfect watermark); perfect
+//!    watermark, and a watermark 5 s behind the records with 24 h allowed lateness (windows fire on time
+//!    and stay open); ns of CPU time per record:
+//!    - **2a**, the same 1,000,000 records (1,000 keys × 100 windows) whatever n, beside n other open
+//!      states: what the open windows cost a record. This is the question of state independence: does a
+//!      record cost more because n windows are open?
+//!    - **2b**, 1,000,000 records spread over the n states themselves, end-of-input flush included: at
+//!      n = 1M every record creates a state, and every state fires once; at 1k a record mostly adds to a
+//!      state that exists. Beyond the caches (100k and up) each new key and window is a cache miss, so
+//!      this grows with n by the memory hierarchy, not by the index.
 //! 3. **Memory**: in a fresh child process each, 1M open windows over 1M keys and over 16 keys: the
 //!    growth of resident memory per open (key, window), less the key itself (a `String` of 12 bytes: 24
 //!    bytes inline and a 16-byte heap block), and the peak RSS (`VmHWM`).
@@ -126,7 +133,7 @@ fn input_size(quick: bool) {
     println!();
 }
 
-/// Table 2: the windowing core with 1k … 1M open windows.
+/// Table 2: the windowing core with 1k … 1M open windows, in two ways.
 fn open_state(quick: bool) {
     let states: &[u64] = if quick {
         &[1_000, 10_000, 100_000]
@@ -134,11 +141,30 @@ fn open_state(quick: bool) {
         &[1_000, 10_000, 100_000, 1_000_000]
     };
     println!(
-        "2. windowing core, {RECORDS} records, count per key in 1 s fixed windows (ns of CPU time per record, flush included)"
+        "2a. windowing core, the same {RECORDS} records ({HOT_KEYS} keys, {HOT_WINDOWS} windows of 1 s each) beside n other \
+         open (key, window) states (ns of CPU time per record)"
     );
+    open_state_table(states, |keys, per_key, lateness| {
+        best_of_timed(2, RECORDS, || run_beside_open(keys, per_key, lateness))
+    });
+    println!(
+        "2b. windowing core, {RECORDS} records spread over the n open (key, window) states, one new state per \
+         record at n = {RECORDS} (ns of CPU time per record, flush included)"
+    );
+    open_state_table(states, |keys, per_key, lateness| {
+        let (ns, held) = best_of(2, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
+        assert_eq!(held as u64, keys * per_key, "every (key, window) was open at the end");
+        ns
+    });
+}
+
+/// One row per number `n` of open states, one column per shape (n keys with one window each, or 16 keys
+/// with n/16 windows each) and watermark (perfect, or 5 s behind with 24 h lateness), and the largest over
+/// the smallest of each column.
+fn open_state_table(states: &[u64], mut ns_per_record: impl FnMut(u64, u64, Option<Duration>) -> f64) {
     println!(
         "{:>10} {:>18} {:>18} {:>18} {:>18}",
-        "open", "keys: perfect", "keys: 24h late", "16 keys: perfect", "16 keys: 24h late"
+        "n open", "keys: perfect", "keys: 24h late", "16 keys: perfect", "16 keys: 24h late"
     );
     let mut columns = vec![Vec::new(); 4];
     for &open in states {
@@ -146,9 +172,7 @@ fn open_state(quick: bool) {
         let mut row = Vec::new();
         for (keys, per_key) in shapes {
             for lateness in [None, Some(LATENESS)] {
-                let (ns, held) = best_of(2, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
-                assert_eq!(held as u64, keys * per_key, "every (key, window) was open at the end");
-                row.push(ns);
+                row.push(ns_per_record(keys, per_key, lateness));
             }
         }
         println!(
@@ -168,6 +192,49 @@ fn open_state(quick: bool) {
         spread(&columns[3])
     );
     println!();
+}
+
+/// The keys and 1 s windows of table 2a's records: each (key, window) gets `RECORDS / (HOT_KEYS ×
+/// HOT_WINDOWS)` = 10 records.
+const HOT_KEYS: u64 = 1_000;
+const HOT_WINDOWS: u64 = 100;
+
+/// Opens `keys × per_key` states of other keys, in windows far after the records' (so that nothing
+/// fires them), then feeds the core the same `RECORDS` records as every other call: record `i` is key
+/// `i % HOT_KEYS` at an event time spread evenly over `HOT_WINDOWS` one-second windows, one bundle each,
+/// with the watermark 5 s behind when there is allowed lateness (the records' windows fire on time and
+/// stay open). Returns ns of CPU time for the records alone.
+fn run_beside_open(keys: u64, per_key: u64, lateness: Option<Duration>) -> u64 {
+    let mut strategy = WindowingStrategy::fixed(Duration::seconds(1));
+    if let Some(lateness) = lateness {
+        strategy = strategy.with_allowed_lateness(lateness);
+    }
+    let mut core = WindowedAggregator::new(strategy, Count);
+    let mut panes = Vec::new();
+    let far = 1_000_000_000_000i64;
+    for i in 0..keys * per_key {
+        let t = Timestamp::from_millis(far + (i / keys * 1_000) as i64);
+        core.process(format!("open-{:07}", i % keys), t, ());
+        core.finish_bundle(&mut panes);
+    }
+    let keys: Vec<String> = (0..HOT_KEYS).map(|k| format!("user-{k:07}")).collect();
+    let span = HOT_WINDOWS * 1_000;
+    let start = thread_cpu_ns();
+    for i in 0..RECORDS {
+        let t = Timestamp::from_millis((i * span / RECORDS) as i64);
+        core.process(keys[(i % HOT_KEYS) as usize].clone(), t, ());
+        core.finish_bundle(&mut panes);
+        if lateness.is_some() {
+            core.advance_watermark(Watermark::at(t.minus(Duration::seconds(5))), &mut panes);
+        }
+        panes.clear();
+    }
+    let elapsed = thread_cpu_ns() - start;
+    assert!(
+        core.open_windows() as u64 >= HOT_KEYS * HOT_WINDOWS,
+        "the records' windows are open"
+    );
+    elapsed
 }
 
 /// Feeds `records` records into a core: record `i` is key `i % keys` at an event time spread evenly over
@@ -274,6 +341,11 @@ fn best_of<T>(runs: usize, records: u64, mut f: impl FnMut() -> T) -> (f64, T) {
         best = best.min((thread_cpu_ns() - start) as f64 / records as f64);
     }
     (best, last.expect("at least one run"))
+}
+
+/// The best of `runs` runs of `f`, which returns the ns it timed, per record.
+fn best_of_timed(runs: usize, records: u64, mut f: impl FnMut() -> u64) -> f64 {
+    (0..runs).map(|_| f() as f64 / records as f64).fold(f64::MAX, f64::min)
 }
 
 /// This thread's CPU time so far, in ns: the first field of `/proc/thread-self/schedstat`.
