@@ -142,10 +142,10 @@ fn open_state(quick: bool) {
     };
     println!(
         "2a. windowing core, the same {RECORDS} records ({HOT_KEYS} keys, {HOT_WINDOWS} windows of 1 s each) beside n other \
-         open (key, window) states (ns of CPU time per record)"
+         open (key, window) states (ns of CPU time per record, best of 3)"
     );
     open_state_table(states, |keys, per_key, lateness| {
-        best_of_timed(2, RECORDS, || run_beside_open(keys, per_key, lateness))
+        best_of_timed(3, RECORDS, || run_beside_open(keys, per_key, lateness))
     });
     println!(
         "2b. windowing core, {RECORDS} records spread over the n open (key, window) states, one new state per \
