@@ -37,6 +37,10 @@ use crate::run::{SimulationError, SimulationOptions, SimulationReport, Sinks};
 /// some 6.5 MB of input.
 const BATCH: usize = 1 << 14;
 
+/// Slices of a batch decoded in parallel, for each thread: more slices than threads, so that a thread
+/// that finishes early (or one that the calling thread's reading kept from its core) takes another.
+const SLICES_PER_THREAD: usize = 4;
+
 /// Runs `pipeline` over `source` on `threads` threads, with the same outputs, in the same order, and the
 /// same report as [`simulate`](crate::simulate) on one; see the module docs. With one thread, or with
 /// seeded disorder, it is [`simulate`](crate::simulate).
@@ -66,7 +70,7 @@ where
         clock: Clock::new(options, pipeline.start().processing_time()),
         steps_done: 0,
         max_open_windows: 0,
-        decoded: (0..threads)
+        decoded: (0..threads * SLICES_PER_THREAD)
             .map(|_| (0..threads).map(|_| Vec::new()).collect())
             .collect(),
         times: Vec::new(),
@@ -272,21 +276,23 @@ const PART_BUNDLE: u8 = 0;
 const PART_PROCESSING_TIME: u8 = 1;
 const PART_WATERMARK: u8 = 2;
 
-/// An element (or a dead letter) handed to a shard: its record in the batch, and its decoding.
-struct Item<E> {
+/// An element (or a dead letter) handed to a shard: its record in the batch, its decoding, and its key
+/// (taken once, to pick the shard, and handed on to the core).
+struct Item<E, K> {
     record: usize,
     event: Result<(E, Timestamp), String>,
+    key: Option<K>,
 }
 
 /// One shard: a core for its keys and what it emitted, tagged for the merge.
 struct Shard<E, K, C: CombineFn, O> {
     instance: PipelineInstance<E, K, C, O>,
     emitted: Emitted<K, O>,
-    /// This shard's items of the batch: one list per decoding thread (the threads decode consecutive
-    /// slices of the batch, so the lists one after the other are in record order).
-    items: Vec<Vec<Item<E>>>,
+    /// This shard's items of the batch: one list per slice decoded (the slices are consecutive, so the
+    /// lists one after the other are in record order).
+    items: Vec<Vec<Item<E, K>>>,
     /// The items of one bundle (scratch).
-    mine: Vec<Item<E>>,
+    mine: Vec<Item<E, K>>,
     /// Panes and the (step, part) that fired them, in firing order.
     outputs: Vec<Tagged<K, O>>,
     /// Late records and their record number in the batch.
@@ -322,10 +328,16 @@ where
             if let BatchStep::Bundle(range) = step {
                 if range.len() == 1 {
                     // A bundle of one record (every step of a recording): no list to gather.
-                    if let Some(Item { record, event }) = items.next_if(|item| item.record < range.end) {
-                        let position = batch.records[record].1;
-                        self.instance
-                            .process_lent(batch.payload(record), position, event, &mut self.emitted);
+                    if let Some(Item { record, event, key }) = items.next_if(|item| item.record < range.end) {
+                        let (payload, position) = (batch.payload(record), batch.records[record].1);
+                        match (event, key) {
+                            (Ok((event, t)), Some(key)) => {
+                                let event = Ok((event, t, key));
+                                self.instance
+                                    .process_lent_keyed(payload, position, event, &mut self.emitted)
+                            }
+                            (event, _) => self.instance.process_lent(payload, position, event, &mut self.emitted),
+                        };
                         self.collect(tag(PART_BUNDLE), |_| record);
                     }
                     self.open_after_bundle.push(self.instance.open_windows());
@@ -395,9 +407,9 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     clock: Clock,
     steps_done: u64,
     max_open_windows: usize,
-    /// Buffers kept from batch to batch: what each decoding thread decoded, a list for each shard; each
+    /// Buffers kept from batch to batch: what each slice decoded, a list for each shard; each
     /// record's event time (none for a dead letter); and the time moves.
-    decoded: Vec<Vec<Vec<Item<E>>>>,
+    decoded: Vec<Vec<Vec<Item<E, K>>>>,
     times: Vec<Option<Timestamp>>,
     moves: Vec<TimeMove>,
 }
@@ -460,31 +472,34 @@ where
 {
     fn batch(&mut self, batch: &Batch) {
         let n = self.shards.len();
-        // Every record decoded once, each thread a slice of the batch, straight into the list of its
-        // key's shard (no element is moved again before its shard takes it); its event time aside.
+        // Every record decoded once, the batch in slices on whichever thread is free, each element
+        // straight into the list of its key's shard (not moved again before its shard takes it); its
+        // event time aside.
         let mut times = std::mem::take(&mut self.times);
         times.clear();
         times.resize(batch.records.len(), None);
         let pipeline = self.pipeline;
-        let chunk = batch.records.len().div_ceil(n).max(1);
+        let chunk = batch.records.len().div_ceil(self.decoded.len()).max(1);
         self.decoded
             .par_iter_mut()
             .zip(times.par_chunks_mut(chunk))
+            .with_max_len(1)
             .enumerate()
             .for_each(|(c, (lists, times))| {
                 let first = c * chunk;
                 for (i, time) in times.iter_mut().enumerate() {
                     let record = first + i;
                     let event = pipeline.decode_element(batch.payload(record));
-                    let shard = match &event {
+                    let (shard, key) = match &event {
                         Ok((event, t)) => {
                             *time = Some(*t);
-                            shard_of(&pipeline.key_of(event), n)
+                            let key = pipeline.key_of(event);
+                            (shard_of(&key, n), Some(key))
                         }
                         // Dead letters all go through shard 0, so they come out in record order.
-                        Err(_) => 0,
+                        Err(_) => (0, None),
                     };
-                    lists[shard].push(Item { record, event });
+                    lists[shard].push(Item { record, event, key });
                 }
             });
         // Each shard takes its lists (the lists change hands; their items stay where they are).
