@@ -543,37 +543,7 @@ where
         event: Result<(E, Timestamp), String>,
         out: &mut Emitted<K, O>,
     ) -> BundleSummary {
-        self.process_lent_with(payload, position, event.map(|(event, t)| (event, t, None)), out)
-    }
-
-    /// [`process_lent`](Self::process_lent) for an element whose key the runner has already taken with
-    /// [`Pipeline::key_of`] (to pick the thread that runs it): the key is used as it is, not taken again.
-    /// `key` must be `key_of` of the event.
-    pub fn process_lent_keyed(
-        &mut self,
-        payload: &[u8],
-        position: Position,
-        event: Result<(E, Timestamp, K), String>,
-        out: &mut Emitted<K, O>,
-    ) -> BundleSummary {
-        self.process_lent_with(
-            payload,
-            position,
-            event.map(|(event, t, key)| (event, t, Some(key))),
-            out,
-        )
-    }
-
-    #[inline(always)]
-    fn process_lent_with(
-        &mut self,
-        payload: &[u8],
-        position: Position,
-        event: Result<(E, Timestamp, Option<K>), String>,
-        out: &mut Emitted<K, O>,
-    ) -> BundleSummary {
         if self.core.merges_windows() {
-            let event = event.map(|(event, t, _)| (event, t));
             let record = Record::new(payload, position);
             let lateness_horizon = Watermark::MIN;
             return self.process_decoded(
@@ -589,8 +559,8 @@ where
         self.stats.read += 1;
         match event {
             Err(reason) => self.dead_letter(Record::new(payload, position), reason, out),
-            Ok((event, t, key)) => {
-                if let Some((key, input)) = self.element_keyed(&event, t, key, &mut summary) {
+            Ok((event, t)) => {
+                if let Some((key, input)) = self.element(&event, t, &mut summary) {
                     match self.core.process(key, t, input) {
                         Fate::Accepted => {
                             self.stats.parsed += 1;
@@ -679,18 +649,6 @@ where
     /// as filtered and `None`).
     #[inline(always)]
     fn element(&mut self, event: &E, t: Timestamp, summary: &mut BundleSummary) -> Option<(K, C::Input)> {
-        self.element_keyed(event, t, None, summary)
-    }
-
-    /// [`element`](Self::element) with the event's key when the runner has taken it already.
-    #[inline(always)]
-    fn element_keyed(
-        &mut self,
-        event: &E,
-        t: Timestamp,
-        key: Option<K>,
-        summary: &mut BundleSummary,
-    ) -> Option<(K, C::Input)> {
         // Filtered events still carry event time: they move a bounded watermark like any other.
         summary.max_event_time = summary.max_event_time.max(Some(t));
         if self.pipeline.filter.as_ref().is_some_and(|keep| !keep(event)) {
@@ -698,8 +656,7 @@ where
             self.stats.filtered += 1;
             return None;
         }
-        let key = key.unwrap_or_else(|| (self.pipeline.key)(event));
-        Some((key, (self.pipeline.input)(event)))
+        Some(((self.pipeline.key)(event), (self.pipeline.input)(event)))
     }
 
     /// Sends `record` where its element's fate says: counted, dead-lettered (no window) or reported late

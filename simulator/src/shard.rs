@@ -276,12 +276,14 @@ const PART_BUNDLE: u8 = 0;
 const PART_PROCESSING_TIME: u8 = 1;
 const PART_WATERMARK: u8 = 2;
 
-/// An element (or a dead letter) handed to a shard: its record in the batch, its decoding, and its key
-/// (taken once, to pick the shard, and handed on to the core).
-struct Item<E, K> {
+/// An element (or a dead letter) handed to a shard: its record in the batch, and its decoding.
+///
+/// Not its key, although the key was taken to pick the shard: a key made on the decoding thread and
+/// dropped by the shard's core (a key it holds already) is freed across threads, which measured slower
+/// than the core taking the key again.
+struct Item<E> {
     record: usize,
     event: Result<(E, Timestamp), String>,
-    key: Option<K>,
 }
 
 /// One shard: a core for its keys and what it emitted, tagged for the merge.
@@ -290,9 +292,9 @@ struct Shard<E, K, C: CombineFn, O> {
     emitted: Emitted<K, O>,
     /// This shard's items of the batch: one list per slice decoded (the slices are consecutive, so the
     /// lists one after the other are in record order).
-    items: Vec<Vec<Item<E, K>>>,
+    items: Vec<Vec<Item<E>>>,
     /// The items of one bundle (scratch).
-    mine: Vec<Item<E, K>>,
+    mine: Vec<Item<E>>,
     /// Panes and the (step, part) that fired them, in firing order.
     outputs: Vec<Tagged<K, O>>,
     /// Late records and their record number in the batch.
@@ -328,16 +330,10 @@ where
             if let BatchStep::Bundle(range) = step {
                 if range.len() == 1 {
                     // A bundle of one record (every step of a recording): no list to gather.
-                    if let Some(Item { record, event, key }) = items.next_if(|item| item.record < range.end) {
-                        let (payload, position) = (batch.payload(record), batch.records[record].1);
-                        match (event, key) {
-                            (Ok((event, t)), Some(key)) => {
-                                let event = Ok((event, t, key));
-                                self.instance
-                                    .process_lent_keyed(payload, position, event, &mut self.emitted)
-                            }
-                            (event, _) => self.instance.process_lent(payload, position, event, &mut self.emitted),
-                        };
+                    if let Some(Item { record, event }) = items.next_if(|item| item.record < range.end) {
+                        let position = batch.records[record].1;
+                        self.instance
+                            .process_lent(batch.payload(record), position, event, &mut self.emitted);
                         self.collect(tag(PART_BUNDLE), |_| record);
                     }
                     self.open_after_bundle.push(self.instance.open_windows());
@@ -409,7 +405,7 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     max_open_windows: usize,
     /// Buffers kept from batch to batch: what each slice decoded, a list for each shard; each
     /// record's event time (none for a dead letter); and the time moves.
-    decoded: Vec<Vec<Vec<Item<E, K>>>>,
+    decoded: Vec<Vec<Vec<Item<E>>>>,
     times: Vec<Option<Timestamp>>,
     moves: Vec<TimeMove>,
 }
@@ -490,16 +486,15 @@ where
                 for (i, time) in times.iter_mut().enumerate() {
                     let record = first + i;
                     let event = pipeline.decode_element(batch.payload(record));
-                    let (shard, key) = match &event {
+                    let shard = match &event {
                         Ok((event, t)) => {
                             *time = Some(*t);
-                            let key = pipeline.key_of(event);
-                            (shard_of(&key, n), Some(key))
+                            shard_of(&pipeline.key_of(event), n)
                         }
                         // Dead letters all go through shard 0, so they come out in record order.
-                        Err(_) => (0, None),
+                        Err(_) => 0,
                     };
-                    lists[shard].push(Item { record, event, key });
+                    lists[shard].push(Item { record, event });
                 }
             });
         // Each shard takes its lists (the lists change hands; their items stay where they are).
