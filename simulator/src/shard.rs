@@ -37,10 +37,6 @@ use crate::run::{SimulationError, SimulationOptions, SimulationReport, Sinks};
 /// some 6.5 MB of input.
 const BATCH: usize = 1 << 14;
 
-/// Slices of a batch decoded in parallel, for each thread: more slices than threads, so that a thread
-/// that finishes early (or one that the calling thread's reading kept from its core) takes another.
-const SLICES_PER_THREAD: usize = 4;
-
 /// Runs `pipeline` over `source` on `threads` threads, with the same outputs, in the same order, and the
 /// same report as [`simulate`](crate::simulate) on one; see the module docs. With one thread, or with
 /// seeded disorder, it is [`simulate`](crate::simulate).
@@ -70,7 +66,7 @@ where
         clock: Clock::new(options, pipeline.start().processing_time()),
         steps_done: 0,
         max_open_windows: 0,
-        decoded: (0..threads * SLICES_PER_THREAD)
+        decoded: (0..threads)
             .map(|_| (0..threads).map(|_| Vec::new()).collect())
             .collect(),
         times: Vec::new(),
@@ -277,10 +273,6 @@ const PART_PROCESSING_TIME: u8 = 1;
 const PART_WATERMARK: u8 = 2;
 
 /// An element (or a dead letter) handed to a shard: its record in the batch, and its decoding.
-///
-/// Not its key, although the key was taken to pick the shard: a key made on the decoding thread and
-/// dropped by the shard's core (a key it holds already) is freed across threads, which measured slower
-/// than the core taking the key again.
 struct Item<E> {
     record: usize,
     event: Result<(E, Timestamp), String>,
@@ -290,8 +282,8 @@ struct Item<E> {
 struct Shard<E, K, C: CombineFn, O> {
     instance: PipelineInstance<E, K, C, O>,
     emitted: Emitted<K, O>,
-    /// This shard's items of the batch: one list per slice decoded (the slices are consecutive, so the
-    /// lists one after the other are in record order).
+    /// This shard's items of the batch: one list per decoding thread (the threads decode consecutive
+    /// slices of the batch, so the lists one after the other are in record order).
     items: Vec<Vec<Item<E>>>,
     /// The items of one bundle (scratch).
     mine: Vec<Item<E>>,
@@ -403,7 +395,7 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     clock: Clock,
     steps_done: u64,
     max_open_windows: usize,
-    /// Buffers kept from batch to batch: what each slice decoded, a list for each shard; each
+    /// Buffers kept from batch to batch: what each decoding thread decoded, a list for each shard; each
     /// record's event time (none for a dead letter); and the time moves.
     decoded: Vec<Vec<Vec<Item<E>>>>,
     times: Vec<Option<Timestamp>>,
@@ -468,18 +460,16 @@ where
 {
     fn batch(&mut self, batch: &Batch) {
         let n = self.shards.len();
-        // Every record decoded once, the batch in slices on whichever thread is free, each element
-        // straight into the list of its key's shard (not moved again before its shard takes it); its
-        // event time aside.
+        // Every record decoded once, each thread a slice of the batch, straight into the list of its
+        // key's shard (no element is moved again before its shard takes it); its event time aside.
         let mut times = std::mem::take(&mut self.times);
         times.clear();
         times.resize(batch.records.len(), None);
         let pipeline = self.pipeline;
-        let chunk = batch.records.len().div_ceil(self.decoded.len()).max(1);
+        let chunk = batch.records.len().div_ceil(n).max(1);
         self.decoded
             .par_iter_mut()
             .zip(times.par_chunks_mut(chunk))
-            .with_max_len(1)
             .enumerate()
             .for_each(|(c, (lists, times))| {
                 let first = c * chunk;
