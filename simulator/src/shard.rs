@@ -2,9 +2,10 @@
 //! own windowing core, and the results merged back into exactly the order one thread writes them.
 //!
 //! [`simulate_sharded`] reads the input in batches. Each batch is decoded by all threads at once (each a
-//! slice of its records); then the main thread works out, from the event times, how time moves after each
-//! step (processing time and the watermark, as [`Driver`](pipeline::Driver) moves them) and hands every
-//! element to the shard of its key (a hash of the key, so a key's state lives in one shard). Each shard
+//! slice of its records), each element straight into a list for the shard of its key (a hash of the key,
+//! so a key's state lives in one shard); then one thread works out, from the event times alone, how time
+//! moves after each step (processing time and the watermark, as [`Driver`](pipeline::Driver) moves them)
+//! and the lists change hands, their elements left where they are. Each shard
 //! runs its own [`PipelineInstance`] over its elements and the *same* sequence of time moves, and tags
 //! what it emits with the step that caused it. A key's windows only ever see that key's elements and the
 //! shared time, so each pane is the pane one thread would emit; merging the shards' panes by (step, part
@@ -65,7 +66,10 @@ where
         clock: Clock::new(options, pipeline.start().processing_time()),
         steps_done: 0,
         max_open_windows: 0,
-        decoded: Vec::new(),
+        decoded: (0..threads)
+            .map(|_| (0..threads).map(|_| Vec::new()).collect())
+            .collect(),
+        times: Vec::new(),
         moves: Vec::new(),
     };
     // Threads that last the whole run: a thread started per batch would start with an empty allocator
@@ -268,12 +272,8 @@ const PART_BUNDLE: u8 = 0;
 const PART_PROCESSING_TIME: u8 = 1;
 const PART_WATERMARK: u8 = 2;
 
-/// A record decoded (the event and its time, or why it is a dead letter) and the shard it goes to.
-type DecodedIn<E> = (Result<(E, Timestamp), String>, usize);
-
-/// An element (or a dead letter) handed to a shard: its step and record in the batch, and its decoding.
+/// An element (or a dead letter) handed to a shard: its record in the batch, and its decoding.
 struct Item<E> {
-    step: usize,
     record: usize,
     event: Result<(E, Timestamp), String>,
 }
@@ -282,7 +282,9 @@ struct Item<E> {
 struct Shard<E, K, C: CombineFn, O> {
     instance: PipelineInstance<E, K, C, O>,
     emitted: Emitted<K, O>,
-    items: Vec<Item<E>>,
+    /// This shard's items of the batch: one list per decoding thread (the threads decode consecutive
+    /// slices of the batch, so the lists one after the other are in record order).
+    items: Vec<Vec<Item<E>>>,
     /// The items of one bundle (scratch).
     mine: Vec<Item<E>>,
     /// Panes and the (step, part) that fired them, in firing order.
@@ -314,24 +316,25 @@ where
     fn run(&mut self, batch: &Batch, moves: &[TimeMove], first_step: u64) {
         let mut all_items = std::mem::take(&mut self.items);
         let mut mine = std::mem::take(&mut self.mine);
-        let mut items = all_items.drain(..).peekable();
+        let mut items = all_items.iter_mut().flat_map(|items| items.drain(..)).peekable();
         for (s, step) in batch.steps.iter().enumerate() {
             let tag = |part| (first_step + s as u64, part);
             if let BatchStep::Bundle(range) = step {
-                mine.clear();
-                while let Some(item) = items.next_if(|item| item.step == s) {
-                    mine.push(item);
-                }
-                match (mine.len(), range.len()) {
-                    (0, _) => {}
-                    (1, 1) => {
-                        let Item { record, event, .. } = mine.pop().expect("one item");
+                if range.len() == 1 {
+                    // A bundle of one record (every step of a recording): no list to gather.
+                    if let Some(Item { record, event }) = items.next_if(|item| item.record < range.end) {
                         let position = batch.records[record].1;
                         self.instance
                             .process_lent(batch.payload(record), position, event, &mut self.emitted);
                         self.collect(tag(PART_BUNDLE), |_| record);
                     }
-                    _ => {
+                    self.open_after_bundle.push(self.instance.open_windows());
+                } else {
+                    mine.clear();
+                    while let Some(item) = items.next_if(|item| item.record < range.end) {
+                        mine.push(item);
+                    }
+                    if !mine.is_empty() {
                         let numbers: Vec<(Position, usize)> = mine
                             .iter()
                             .map(|item| (batch.records[item.record].1, item.record))
@@ -353,8 +356,8 @@ where
                         };
                         self.collect(tag(PART_BUNDLE), number_of);
                     }
+                    self.open_after_bundle.push(self.instance.open_windows());
                 }
-                self.open_after_bundle.push(self.instance.open_windows());
             }
             let time = moves[s];
             if let Some(to) = time.processing_time {
@@ -373,10 +376,16 @@ where
     }
 
     /// Moves what the instance emitted into the tagged lists.
+    #[inline]
     fn collect(&mut self, tag: (u64, u8), record_of: impl Fn(&LateRecord) -> usize) {
-        self.outputs.extend(self.emitted.outputs.drain(..).map(|o| (tag, o)));
-        self.late
-            .extend(self.emitted.late.drain(..).map(|late| (record_of(&late), late)));
+        // Most steps emit nothing: checked first, as this runs up to three times a step in each shard.
+        if !self.emitted.outputs.is_empty() {
+            self.outputs.extend(self.emitted.outputs.drain(..).map(|o| (tag, o)));
+        }
+        if !self.emitted.late.is_empty() {
+            self.late
+                .extend(self.emitted.late.drain(..).map(|late| (record_of(&late), late)));
+        }
     }
 }
 
@@ -386,8 +395,10 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     clock: Clock,
     steps_done: u64,
     max_open_windows: usize,
-    /// Buffers kept from batch to batch: each record's decoding, and the time moves.
-    decoded: Vec<Option<DecodedIn<E>>>,
+    /// Buffers kept from batch to batch: what each decoding thread decoded, a list for each shard; each
+    /// record's event time (none for a dead letter); and the time moves.
+    decoded: Vec<Vec<Vec<Item<E>>>>,
+    times: Vec<Option<Timestamp>>,
     moves: Vec<TimeMove>,
 }
 
@@ -449,49 +460,54 @@ where
 {
     fn batch(&mut self, batch: &Batch) {
         let n = self.shards.len();
-        // Every record decoded once, each thread a slice of the batch; with the shard of its key.
-        let mut decoded = std::mem::take(&mut self.decoded);
-        decoded.resize_with(batch.records.len(), || None);
+        // Every record decoded once, each thread a slice of the batch, straight into the list of its
+        // key's shard (no element is moved again before its shard takes it); its event time aside.
+        let mut times = std::mem::take(&mut self.times);
+        times.clear();
+        times.resize(batch.records.len(), None);
         let pipeline = self.pipeline;
         let chunk = batch.records.len().div_ceil(n).max(1);
-        let decode = |first: usize, out: &mut [Option<DecodedIn<E>>]| {
-            for (i, slot) in out.iter_mut().enumerate() {
-                let event = pipeline.decode_element(batch.payload(first + i));
-                let shard = match &event {
-                    Ok((event, _)) => shard_of(&pipeline.key_of(event), n),
-                    // Dead letters all go through shard 0, so they come out in record order.
-                    Err(_) => 0,
-                };
-                *slot = Some((event, shard));
-            }
-        };
-        decoded
-            .par_chunks_mut(chunk)
+        self.decoded
+            .par_iter_mut()
+            .zip(times.par_chunks_mut(chunk))
             .enumerate()
-            .for_each(|(i, slice)| decode(i * chunk, slice));
-        // Time moves after each step, and each element to its shard.
+            .for_each(|(c, (lists, times))| {
+                let first = c * chunk;
+                for (i, time) in times.iter_mut().enumerate() {
+                    let record = first + i;
+                    let event = pipeline.decode_element(batch.payload(record));
+                    let shard = match &event {
+                        Ok((event, t)) => {
+                            *time = Some(*t);
+                            shard_of(&pipeline.key_of(event), n)
+                        }
+                        // Dead letters all go through shard 0, so they come out in record order.
+                        Err(_) => 0,
+                    };
+                    lists[shard].push(Item { record, event });
+                }
+            });
+        // Each shard takes its lists (the lists change hands; their items stay where they are).
+        for (c, lists) in self.decoded.iter_mut().enumerate() {
+            for (shard, list) in self.shards.iter_mut().zip(lists.iter_mut()) {
+                if shard.items.len() <= c {
+                    shard.items.resize_with(c + 1, Vec::new);
+                }
+                std::mem::swap(&mut shard.items[c], list);
+            }
+        }
+        // Time moves after each step, from the event times alone.
         let mut moves = std::mem::take(&mut self.moves);
         moves.clear();
-        let mut drained = decoded.drain(..);
-        for (s, step) in batch.steps.iter().enumerate() {
-            let time = match step {
-                BatchStep::Bundle(range) => {
-                    let mut max_event_time = None;
-                    for record in range.clone() {
-                        let (event, shard) = drained.next().flatten().expect("every record decoded");
-                        if let Ok((_, t)) = &event {
-                            max_event_time = max_event_time.max(Some(*t));
-                        }
-                        self.shards[shard].items.push(Item { step: s, record, event });
-                    }
-                    self.clock.after_bundle(max_event_time)
-                }
+        moves.extend(batch.steps.iter().map(|step| {
+            match step {
+                BatchStep::Bundle(range) => self
+                    .clock
+                    .after_bundle(times[range.clone()].iter().copied().max().flatten()),
                 step => self.clock.step(step),
-            };
-            moves.push(time);
-        }
-        drop(drained);
-        self.decoded = decoded;
+            }
+        }));
+        self.times = times;
         let first_step = self.steps_done;
         self.shards
             .par_iter_mut()
