@@ -364,6 +364,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
             let s = self.get(slot);
             (s.window.end(), s.window.start(), self.key(s.key))
         };
+        // A bundle's few windows sort in place, with no allocation.
         if slots.len() <= 32 {
             slots.sort_unstable_by(|&a, &b| order(a).cmp(&order(b)));
         } else {
