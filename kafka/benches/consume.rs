@@ -172,10 +172,9 @@ fn options(servers: &str, topic: &str) -> RunnerOptions {
     // Both sides get the same extra settings, e.g. `fetch.queue.backoff.ms=1000` for librdkafka's default.
     if let Ok(properties) = std::env::var("BENCH_CONSUMER_PROPERTIES") {
         for property in properties.split(',').filter(|p| !p.is_empty()) {
-            let (key, value) = property
-                .split_once('=')
-                .expect("BENCH_CONSUMER_PROPERTIES: key=value,...");
-            options.consumer_properties.push((key.to_owned(), value.to_owned()));
+            let setting = kafka_runtime::cli::key_value(property)
+                .unwrap_or_else(|e| panic!("BENCH_CONSUMER_PROPERTIES (key=value,...): {e}"));
+            options.consumer_properties.push(setting);
         }
     }
     options

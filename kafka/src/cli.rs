@@ -163,7 +163,8 @@ Windows and triggers follow Apache Beam (see simulate --help). Offsets are commi
 window holds any record before them: with sessions, a long session holds its partition's commits back;
 with the global window, commits wait for its state to be released.";
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+/// A `KEY=VALUE` client setting (`--consumer-property`, `--producer-property`), or why it is not one.
+pub fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got {text:?}")),
