@@ -142,7 +142,7 @@ struct WindowState<A> {
     /// In Beam's active window set: it has state and its trigger has not finished. A window that is not
     /// active is a closed one, remembered for its finished bits until garbage collection.
     active: bool,
-    /// [`ELEMENT_HOLD`], [`EOW_TIMER`], [`GC_TIMER`], [`CONSIDERED`].
+    /// [`ELEMENT_HOLD`], [`EOW_TIMER`], [`GC_TIMER`], [`CONSIDERED`], and the store's `ENDS_LAST`.
     flags: u8,
 }
 
@@ -156,6 +156,7 @@ const EOW_TIMER: u8 = 2;
 const GC_TIMER: u8 = 4;
 /// Queued in the bundle's windows to ask `shouldFire`.
 const CONSIDERED: u8 = 8;
+// Bit 7 is the store's (`store::ENDS_LAST`).
 
 impl<A> WindowState<A> {
     /// The time of the one event-time timer the window has queued (see `schedule_gc`): its end-of-window
@@ -233,6 +234,8 @@ struct Machinery<K, C: CombineFn> {
     to_consider: Vec<SlotId>,
     /// The windows a timer step wakes (kept to spare the allocation).
     due: Vec<SlotId>,
+    /// The windows a watermark step garbage-collects: removed together at the end of the step.
+    expired: Vec<SlotId>,
     elements: u64,
     stats: AggregatorStats,
 }
@@ -297,6 +300,7 @@ where
                 merges_intersecting,
                 to_consider: Vec::new(),
                 due: Vec::new(),
+                expired: Vec::new(),
                 elements: 0,
                 stats: AggregatorStats::default(),
             },
@@ -539,7 +543,13 @@ where
         for slot in due.drain(..) {
             self.wake_by_watermark(slot, out);
         }
+        // Nothing reads a garbage-collected state after its wake-up, so the step removes them all at once,
+        // which at the end of input (every window at once) costs no hash probe per window.
+        let mut expired = std::mem::take(&mut self.machinery.expired);
+        self.store.remove_many(&mut expired);
+        expired.clear();
         let m = &mut self.machinery;
+        m.expired = expired;
         m.due = due;
         m.step += 1;
         // The output watermark has caught up with this step: the next step starts from here.
@@ -577,10 +587,10 @@ where
                 !state.has(EOW_TIMER) && !state.has(GC_TIMER),
                 "the timers of {window:?} were all due"
             );
-            let state = self.store.remove(slot);
             if state.active && m.merging {
                 m.active.remove(&(state.key, window.start(), window.end()));
             }
+            m.expired.push(slot);
             return;
         }
         if open && m.should_fire(state) {

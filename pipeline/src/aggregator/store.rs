@@ -6,8 +6,13 @@
 //! id names a state while it exists. A key's newest state is found from its key entry, its others through
 //! a hash table on (key id, window): most keys hold one window at a time (fixed windows under a watermark
 //! that keeps up), and they need no entry in that table, which saves its memory and a cache-missing probe
-//! on every insert and removal; consecutive records of a key mostly go to its newest window. The event-time
-//! timers are buckets of slot ids ordered by time, so a watermark step takes only the buckets that are due.
+//! on every insert and removal; consecutive records of a key mostly go to its newest window, and a newest
+//! window that ends after all of the key's others ([`ENDS_LAST`]) answers "not here" for any later window
+//! without a probe. Beyond the caches, what a state costs is cache misses, so the index avoids those that
+//! are not needed: a full hash table is rebuilt by reading the slabs front to back (the tables' own
+//! growth reads their entries' keys and states in bucket order, a miss each), and a watermark step that
+//! removes at least half of the states (the end of input) rebuilds the tables from what remains instead
+//! of probing them once per removed state. The event-time timers are buckets of slot ids ordered by time, so a watermark step takes only the buckets that are due.
 //! The earliest window start is kept as a count per start. Nothing here decides what fires or in which
 //! order: that is the core's ([`super`]), which sorts what is due into its canonical order.
 
@@ -42,6 +47,11 @@ struct KeyEntry<K> {
 
 /// No state.
 const NO_SLOT: SlotId = SlotId::MAX;
+
+/// The store's bit in [`WindowState`]'s flags, set on a key's newest state only: no state of the key ends
+/// after it. Then a window that ends later is not the key's, with no probe of the window table: the
+/// common case of a key whose records come in time order, each new window the newest and the latest.
+pub(super) const ENDS_LAST: u8 = 1 << 7;
 
 impl<K> KeyEntry<K> {
     /// How many of the key's states are in the window table.
@@ -135,6 +145,14 @@ fn window_hash(key: KeyId, window: &Window) -> u64 {
     FxBuildHasher.hash_one((key, window))
 }
 
+/// The room to rebuild a full hash table of `len` entries with: a quarter more, so that the next rebuild is
+/// at least `len / 4` inserts away (each costs O(len), so O(1) per insert). A table full of live entries
+/// doubles its buckets, as its own growth would; one that is full because removals left tombstones is
+/// rebuilt in its own buckets when they have that room.
+fn grown(len: usize) -> usize {
+    len + len / 4 + 1
+}
+
 fn id(index: usize, what: &str) -> u32 {
     u32::try_from(index).unwrap_or_else(|_| panic!("more than 2^32 {what} at once"))
 }
@@ -189,6 +207,11 @@ impl<K: Hash + Eq, A> Store<K, A> {
         }) {
             return id;
         }
+        if self.key_index.len() == self.key_index.capacity() {
+            // Before the new key is in the slab, which the rebuild reads. The slab is never longer than
+            // the most keys held at once, which the table held too.
+            self.rebuild_key_index(grown(self.key_index.len()));
+        }
         let entry = KeyEntry {
             key: make(key),
             windows: 0,
@@ -219,6 +242,9 @@ impl<K: Hash + Eq, A> Store<K, A> {
             debug_assert_eq!(newest.key, key, "a key's newest state is its own");
             if newest.window == *window {
                 return Some(entry.newest);
+            }
+            if newest.flags & ENDS_LAST != 0 && window.end() > newest.window.end() {
+                return None;
             }
         }
         if entry.indexed() == 0 {
@@ -254,8 +280,25 @@ impl<K: Hash + Eq, A> Store<K, A> {
 
     /// Adds `state` (of a (key, window) that has none) and returns its slot: the key's newest state, so
     /// its previous newest one moves into the window table.
-    pub fn insert(&mut self, state: WindowState<A>) -> SlotId {
+    pub fn insert(&mut self, mut state: WindowState<A>) -> SlotId {
         let key = state.key;
+        let entry = self.keys[key as usize].as_ref().expect("a live key id");
+        // The new state ends last if the key's states all end no later than its newest (so all of them
+        // do when it is the only one) and the new state ends no earlier.
+        let ends_last = match self.states.get(entry.newest as usize) {
+            Some(Some(newest)) => {
+                (newest.flags & ENDS_LAST != 0 || entry.windows == 1) && state.window.end() >= newest.window.end()
+            }
+            _ => entry.windows == 0,
+        };
+        state.flags = (state.flags & !ENDS_LAST) | if ends_last { ENDS_LAST } else { 0 };
+        let has_newest = entry.newest != NO_SLOT;
+        let capacity = self.window_index.capacity();
+        // Before the new state is in the slab and its key's newest, which the rebuild reads; and only
+        // when the table is not much smaller than the slab, which it reads whole.
+        if has_newest && self.window_index.len() == capacity && self.states.len() <= 2 * capacity {
+            self.rebuild_window_index(grown(capacity));
+        }
         *self.starts.entry(state.window.start()).or_default() += 1;
         let slot = match self.free_states.pop() {
             Some(slot) => {
@@ -273,6 +316,11 @@ impl<K: Hash + Eq, A> Store<K, A> {
         if previous == NO_SLOT {
             self.newest += 1;
         } else {
+            // Only a key's newest state says whether it ends last.
+            self.states[previous as usize]
+                .as_mut()
+                .expect("a key's newest state is live")
+                .flags &= !ENDS_LAST;
             let states = &self.states;
             let s = states[previous as usize]
                 .as_ref()
@@ -300,13 +348,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
     pub fn remove(&mut self, slot: SlotId) -> WindowState<A> {
         let state = self.states[slot as usize].take().expect("a live slot");
         self.free_states.push(slot);
-        match self.starts.entry(state.window.start()) {
-            Entry::Occupied(mut e) if *e.get() > 1 => *e.get_mut() -= 1,
-            Entry::Occupied(e) => {
-                e.remove();
-            }
-            Entry::Vacant(_) => unreachable!("every state's start is counted"),
-        }
+        self.uncount_start(state.window.start());
         let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
         if entry.newest == slot {
             entry.newest = NO_SLOT;
@@ -333,6 +375,107 @@ impl<K: Hash + Eq, A> Store<K, A> {
         self.len -= 1;
         self.assert_every_state_found_once();
         state
+    }
+
+    /// Takes the states in `slots` out (each once; the order does not matter), as [`Store::remove`] would
+    /// one by one, and drops them. When they are at least half of the states slab (the most states held
+    /// at once: the end of input, or a watermark that passes most windows at once), the hash tables are
+    /// not probed once per state (a cache miss each, in the order the windows fired) but rebuilt from the
+    /// states and keys that remain, read in slab order: work proportional to the states removed either
+    /// way.
+    pub fn remove_many(&mut self, slots: &mut [SlotId]) {
+        if slots.is_empty() {
+            return;
+        }
+        if slots.len() * 2 < self.states.len() {
+            for &slot in slots.iter() {
+                self.remove(slot);
+            }
+            return;
+        }
+        // Slab order: the states, their keys and the freed keys are read front to back.
+        slots.sort_unstable();
+        for &slot in slots.iter() {
+            let state = self.states[slot as usize].take().expect("a live slot, removed once");
+            self.free_states.push(slot);
+            self.uncount_start(state.window.start());
+            let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
+            if entry.newest == slot {
+                entry.newest = NO_SLOT;
+                self.newest -= 1;
+            }
+            entry.windows -= 1;
+            if entry.windows == 0 {
+                self.keys[state.key as usize] = None;
+                self.free_keys.push(state.key);
+            }
+            self.len -= 1;
+        }
+        self.rebuild_key_index(self.key_index.capacity());
+        self.rebuild_window_index(self.window_index.capacity());
+        assert_eq!(
+            self.key_index.len(),
+            self.keys.len() - self.free_keys.len(),
+            "every live key is indexed"
+        );
+        self.assert_every_state_found_once();
+    }
+
+    /// Refills the key table from the live keys, in slab order, with room for `capacity` keys. Growing the
+    /// table this way reads each key once, front to back, where the table's own rehash reads them in its
+    /// bucket order: a cache miss for the entry and another for the key's bytes, per key, once the keys
+    /// outgrow the caches.
+    fn rebuild_key_index(&mut self, capacity: usize) {
+        let mut index = std::mem::take(&mut self.key_index);
+        // Cleared, a table has room for as many entries as its buckets hold (removals leave tombstones
+        // that take room until then).
+        index.clear();
+        if index.capacity() < capacity {
+            index = HashTable::with_capacity(capacity);
+        }
+        let (keys, hasher) = (&self.keys, &self.key_hasher);
+        for id in 0..keys.len() {
+            if let Some(entry) = &keys[id] {
+                index.insert_unique(hasher.hash_one(&entry.key), id as KeyId, |_| {
+                    unreachable!("the key table has room for every key")
+                });
+            }
+        }
+        self.key_index = index;
+    }
+
+    /// Refills the window table from the live states that are not their key's newest, in slab order, with
+    /// room for `capacity` of them (see [`Store::rebuild_key_index`]).
+    fn rebuild_window_index(&mut self, capacity: usize) {
+        let mut index = std::mem::take(&mut self.window_index);
+        // Cleared, a table has room for as many entries as its buckets hold (removals leave tombstones
+        // that take room until then).
+        index.clear();
+        if index.capacity() < capacity {
+            index = HashTable::with_capacity(capacity);
+        }
+        let (states, keys) = (&self.states, &self.keys);
+        for slot in 0..states.len() {
+            if let Some(state) = &states[slot] {
+                let entry = keys[state.key as usize].as_ref().expect("a live state's key is live");
+                if entry.newest != slot as SlotId {
+                    index.insert_unique(window_hash(state.key, &state.window), slot as SlotId, |_| {
+                        unreachable!("the window table has room for every state")
+                    });
+                }
+            }
+        }
+        self.window_index = index;
+    }
+
+    fn uncount_start(&mut self, start: Timestamp) {
+        match self.starts.entry(start) {
+            Entry::Occupied(mut e) if *e.get() > 1 => *e.get_mut() -= 1,
+            Entry::Occupied(e) => {
+                e.remove();
+            }
+            Entry::Vacant(_) => unreachable!("every state's start is counted"),
+        }
     }
 
     /// Bytes the index's own tables hold (capacities; a B-tree entry counted at its size), less the
@@ -491,35 +634,56 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever the order of inserts and removals over a few keys and windows, every state is found
-        /// by its (key, window), nothing else is, and keys come and go with their states: a key's newest
-        /// state lives outside the window table, its others inside, and a removal of either kind leaves
-        /// the rest findable.
+        /// Whatever the order of inserts, removals and batch removals over a few keys and windows, every
+        /// state is found by its (key, window), nothing else is, and keys come and go with their states:
+        /// a key's newest state lives outside the window table, its others inside, and a removal of
+        /// either kind leaves the rest findable. Enough states for the tables to grow by rebuilding, and
+        /// batches of every size, so that a batch takes either path (one removal at a time, or a sweep
+        /// and a rebuild).
         #[test]
         fn every_state_is_found_by_its_key_and_window_whatever_the_order_of_inserts_and_removals(
-            ops in proptest::collection::vec((0u8..3, 0i64..5, proptest::bool::ANY), 1..200)
+            ops in proptest::collection::vec((0u8..4, 0u8..6, 0i64..8, proptest::num::u64::ANY), 1..300)
         ) {
+            const KEYS: u8 = 6;
+            const STARTS: i64 = 8;
             let mut store: Store<u8, u64> = Store::new();
             let mut model: BTreeMap<(u8, i64), SlotId> = BTreeMap::new();
-            for (key, start, insert) in ops {
+            for (op, key, start, mask) in ops {
                 let start = start * 10;
                 let present = model.contains_key(&(key, start));
-                if insert && !present {
-                    let id = store.intern(key, |k| k);
-                    model.insert((key, start), store.insert(state(id, start)));
-                } else if !insert && present {
-                    let slot = model.remove(&(key, start)).expect("present");
-                    let removed = store.remove(slot);
-                    proptest::prop_assert_eq!(removed.window.start(), Timestamp::from_millis(start));
+                match op {
+                    0 | 1 if !present => {
+                        let id = store.intern(key, |k| k);
+                        model.insert((key, start), store.insert(state(id, start)));
+                    }
+                    2 if present => {
+                        let slot = model.remove(&(key, start)).expect("present");
+                        let removed = store.remove(slot);
+                        proptest::prop_assert_eq!(removed.window.start(), Timestamp::from_millis(start));
+                    }
+                    3 => {
+                        // The states whose bit is set in `mask` (by their place in the model), in a
+                        // scrambled order.
+                        let chosen: Vec<(u8, i64)> = model
+                            .keys()
+                            .enumerate()
+                            .filter(|&(i, _)| mask & (1 << (i % 64)) != 0)
+                            .map(|(_, &k)| k)
+                            .collect();
+                        let mut slots: Vec<SlotId> = chosen.iter().map(|k| model.remove(k).expect("present")).collect();
+                        slots.reverse();
+                        store.remove_many(&mut slots);
+                    }
+                    _ => {}
                 }
                 proptest::prop_assert_eq!(store.len(), model.len());
-                for key in 0..3u8 {
+                for key in 0..KEYS {
                     let id = store.find_key(&key);
                     let has_states = model.keys().any(|&(k, _)| k == key);
                     proptest::prop_assert_eq!(id.is_some(), has_states, "key {} is indexed while it has states", key);
                     let Some(id) = id else { continue };
                     proptest::prop_assert_eq!(*store.key(id), key);
-                    for start in (0..5).map(|s| s * 10) {
+                    for start in (0..STARTS).map(|s| s * 10) {
                         let window = state(id, start).window;
                         proptest::prop_assert_eq!(
                             store.find(id, &window),
