@@ -141,8 +141,19 @@ impl<T> IndexMut<usize> for Chunked<T> {
     }
 }
 
+/// Where a (key, window) goes in the window table. A key's windows of one length that follow each other
+/// go in runs of 8 to neighbouring buckets (one cache line of control bytes, one of slots), each run to a
+/// place of its own: a key that moves on from window to window (every key of a recording under a perfect
+/// watermark) touches a new place in the table once every 8 windows instead of on every one. The table
+/// tells entries in one place apart by their tag (the hash's top 7 bits), which mixes in the exact start.
 fn window_hash(key: KeyId, window: &Window) -> u64 {
-    FxBuildHasher.hash_one((key, window))
+    let start = window.start().millis();
+    let length = window.end().millis().saturating_sub(start).max(1);
+    // Fixed windows: the window's number; sliding ones: several windows share one.
+    let ordinal = start.div_euclid(length) as u64;
+    let run = FxBuildHasher.hash_one((key, length, ordinal >> 3));
+    let tag = FxBuildHasher.hash_one(start) & (0x7f << 57);
+    (run.wrapping_add(ordinal & 7)) ^ tag
 }
 
 /// The room to rebuild a full hash table of `len` entries with: a quarter more, so that the next rebuild is
