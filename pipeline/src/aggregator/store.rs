@@ -164,6 +164,20 @@ fn grown(len: usize) -> usize {
     len + len / 4 + 1
 }
 
+/// `table` emptied and refilled with `entries` (hash, id; each id once), with room for `capacity`: in its
+/// own allocation when its buckets have that room (cleared, a table has room for as many entries as its
+/// buckets hold; removals leave tombstones that take room until then), else in a new one.
+fn refilled(mut table: HashTable<u32>, capacity: usize, entries: impl Iterator<Item = (u64, u32)>) -> HashTable<u32> {
+    table.clear();
+    if table.capacity() < capacity {
+        table = HashTable::with_capacity(capacity);
+    }
+    for (hash, id) in entries {
+        table.insert_unique(hash, id, |_| unreachable!("the table was given room for every entry"));
+    }
+    table
+}
+
 fn id(index: usize, what: &str) -> u32 {
     u32::try_from(index).unwrap_or_else(|_| panic!("more than 2^32 {what} at once"))
 }
@@ -357,14 +371,22 @@ impl<K: Hash + Eq, A> Store<K, A> {
 
     /// Takes the state in `slot` out; the key goes too when it was its last state.
     pub fn remove(&mut self, slot: SlotId) -> WindowState<A> {
-        let state = self.states[slot as usize].take().expect("a live slot");
+        let state = self.take_out(slot, true);
+        self.assert_every_state_found_once();
+        state
+    }
+
+    /// Takes the state in `slot` out of the slabs and counts, and with `unindex` out of the hash tables
+    /// (a batch removal rebuilds them instead); the key goes too when it was its last state.
+    fn take_out(&mut self, slot: SlotId, unindex: bool) -> WindowState<A> {
+        let state = self.states[slot as usize].take().expect("a live slot, removed once");
         self.free_states.push(slot);
         self.uncount_start(state.window.start());
         let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
         if entry.newest == slot {
             entry.newest = NO_SLOT;
             self.newest -= 1;
-        } else {
+        } else if unindex {
             let removed = self
                 .window_index
                 .find_entry(window_hash(state.key, &state.window), |&s| s == slot)
@@ -374,17 +396,18 @@ impl<K: Hash + Eq, A> Store<K, A> {
         }
         entry.windows -= 1;
         if entry.windows == 0 {
-            let hash = self.key_hasher.hash_one(&entry.key);
             let id = state.key;
-            self.key_index
-                .find_entry(hash, |&k| k == id)
-                .map(|entry| entry.remove())
-                .unwrap_or_else(|_| unreachable!("a live key is indexed"));
+            if unindex {
+                let hash = self.key_hasher.hash_one(&entry.key);
+                self.key_index
+                    .find_entry(hash, |&k| k == id)
+                    .map(|entry| entry.remove())
+                    .unwrap_or_else(|_| unreachable!("a live key is indexed"));
+            }
             self.keys[id as usize] = None;
             self.free_keys.push(id);
         }
         self.len -= 1;
-        self.assert_every_state_found_once();
         state
     }
 
@@ -407,20 +430,7 @@ impl<K: Hash + Eq, A> Store<K, A> {
         // Slab order: the states, their keys and the freed keys are read front to back.
         slots.sort_unstable();
         for &slot in slots.iter() {
-            let state = self.states[slot as usize].take().expect("a live slot, removed once");
-            self.free_states.push(slot);
-            self.uncount_start(state.window.start());
-            let entry = self.keys[state.key as usize].as_mut().expect("a live key id");
-            if entry.newest == slot {
-                entry.newest = NO_SLOT;
-                self.newest -= 1;
-            }
-            entry.windows -= 1;
-            if entry.windows == 0 {
-                self.keys[state.key as usize] = None;
-                self.free_keys.push(state.key);
-            }
-            self.len -= 1;
+            self.take_out(slot, false);
         }
         self.rebuild_key_index(self.key_index.capacity());
         self.rebuild_window_index(self.window_index.capacity());
@@ -437,46 +447,24 @@ impl<K: Hash + Eq, A> Store<K, A> {
     /// bucket order: a cache miss for the entry and another for the key's bytes, per key, once the keys
     /// outgrow the caches.
     fn rebuild_key_index(&mut self, capacity: usize) {
-        let mut index = std::mem::take(&mut self.key_index);
-        // Cleared, a table has room for as many entries as its buckets hold (removals leave tombstones
-        // that take room until then).
-        index.clear();
-        if index.capacity() < capacity {
-            index = HashTable::with_capacity(capacity);
-        }
         let (keys, hasher) = (&self.keys, &self.key_hasher);
-        for id in 0..keys.len() {
-            if let Some(entry) = &keys[id] {
-                index.insert_unique(hasher.hash_one(&entry.key), id as KeyId, |_| {
-                    unreachable!("the key table has room for every key")
-                });
-            }
-        }
-        self.key_index = index;
+        let live = (0..keys.len()).filter_map(|id| {
+            let entry = keys[id].as_ref()?;
+            Some((hasher.hash_one(&entry.key), id as KeyId))
+        });
+        self.key_index = refilled(std::mem::take(&mut self.key_index), capacity, live);
     }
 
     /// Refills the window table from the live states that are not their key's newest, in slab order, with
     /// room for `capacity` of them (see [`Store::rebuild_key_index`]).
     fn rebuild_window_index(&mut self, capacity: usize) {
-        let mut index = std::mem::take(&mut self.window_index);
-        // Cleared, a table has room for as many entries as its buckets hold (removals leave tombstones
-        // that take room until then).
-        index.clear();
-        if index.capacity() < capacity {
-            index = HashTable::with_capacity(capacity);
-        }
         let (states, keys) = (&self.states, &self.keys);
-        for slot in 0..states.len() {
-            if let Some(state) = &states[slot] {
-                let entry = keys[state.key as usize].as_ref().expect("a live state's key is live");
-                if entry.newest != slot as SlotId {
-                    index.insert_unique(window_hash(state.key, &state.window), slot as SlotId, |_| {
-                        unreachable!("the window table has room for every state")
-                    });
-                }
-            }
-        }
-        self.window_index = index;
+        let indexed = (0..states.len()).filter_map(|slot| {
+            let state = states[slot].as_ref()?;
+            let entry = keys[state.key as usize].as_ref().expect("a live state's key is live");
+            (entry.newest != slot as SlotId).then(|| (window_hash(state.key, &state.window), slot as SlotId))
+        });
+        self.window_index = refilled(std::mem::take(&mut self.window_index), capacity, indexed);
     }
 
     fn uncount_start(&mut self, start: Timestamp) {
