@@ -540,6 +540,9 @@ where
         // A window with several timers due is woken once.
         store.sort_in_firing_order(&mut due);
         due.dedup();
+        // Each woken window fires at most one pane: room for all of them at once, so that a step that fires
+        // a million windows (the end of input) does not also hold the half-size copy a doubling leaves.
+        out.reserve(due.len());
         for slot in due.drain(..) {
             self.wake_by_watermark(slot, out);
         }

@@ -765,6 +765,7 @@ where
     }
 
     fn drain_panes(&mut self, out: &mut Emitted<K, O>) {
+        out.outputs.reserve(self.panes.len());
         for pane in self.panes.drain(..) {
             self.stats.panes += 1;
             let value = (self.pipeline.output)(&pane.key, &pane.window, &pane.info, pane.value);
