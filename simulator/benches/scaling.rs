@@ -22,8 +22,12 @@
 //! The figures to compare are printed side by side with their largest/smallest ratio (target ≤ 1.5×),
 //! bytes per window (target ≤ 100) and peak RSS (target < 200 MB).
 //!
+//! Each cell of table 2 is the best of several rounds, and each round goes over every cell in turn, so
+//! that a slow minute on a shared machine slows one run of every cell rather than every run of one.
+//!
 //! Run: `cargo bench -p simulator --bench scaling` (`QUICK=1` for a smaller run: sizes up to 250k;
-//! `-- --open-state` for table 2 alone).
+//! `-- --open-state` for table 2 alone; `-- --core KEYS PER_KEY perfect|late` for one cell of 2b and
+//! `-- --beside KEYS PER_KEY perfect|late` for one of 2a, to run under a profiler).
 
 use std::io::BufWriter;
 
@@ -54,22 +58,15 @@ fn main() {
         memory_child(keys, per_key);
         return;
     }
-    // One run of the core, for a profiler: `scaling --core <keys> <windows per key> <perfect|late>`.
-    if let Some(at) = args.iter().position(|a| a == "--core") {
-        let keys = args[at + 1].parse().expect("keys");
-        let per_key = args[at + 2].parse().expect("windows per key");
-        let lateness = (args[at + 3] == "late").then_some(LATENESS);
+    // One cell of table 2b, for a profiler: `scaling --core <keys> <windows per key> <perfect|late>`.
+    if let Some((keys, per_key, lateness)) = cell_arguments(&args, "--core") {
         let (ns, held) = best_of(1, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
         println!("{keys} keys x {per_key}: {ns:.0} ns per record, {held} open at the end");
         return;
     }
-    // One run of table 2a's records beside open state, for a profiler:
-    // `scaling --beside <keys> <windows per key> <perfect|late>`.
-    if let Some(at) = args.iter().position(|a| a == "--beside") {
-        let keys = args[at + 1].parse().expect("keys");
-        let per_key = args[at + 2].parse().expect("windows per key");
-        let lateness = (args[at + 3] == "late").then_some(LATENESS);
-        let ns = best_of_timed(1, RECORDS, || run_beside_open(keys, per_key, lateness));
+    // One cell of table 2a, for a profiler: `scaling --beside <keys> <windows per key> <perfect|late>`.
+    if let Some((keys, per_key, lateness)) = cell_arguments(&args, "--beside") {
+        let ns = run_beside_open(keys, per_key, lateness) as f64 / RECORDS as f64;
         println!("{RECORDS} records beside {keys} keys x {per_key}: {ns:.0} ns per record");
         return;
     }
@@ -82,6 +79,16 @@ fn main() {
     input_size(quick);
     open_state(quick);
     memory();
+}
+
+/// The keys, windows per key and lateness after `flag` (`<keys> <windows per key> <perfect|late>`), if
+/// the arguments hold `flag`.
+fn cell_arguments(args: &[String], flag: &str) -> Option<(u64, u64, Option<Duration>)> {
+    let at = args.iter().position(|a| a == flag)?;
+    let keys = args[at + 1].parse().expect("keys");
+    let per_key = args[at + 2].parse().expect("windows per key");
+    let lateness = (args[at + 3] == "late").then_some(LATENESS);
+    Some((keys, per_key, lateness))
 }
 
 /// Table 1: `simulate` over datagen files of growing size.
@@ -365,11 +372,6 @@ fn best_of<T>(runs: usize, records: u64, mut f: impl FnMut() -> T) -> (f64, T) {
         best = best.min((thread_cpu_ns() - start) as f64 / records as f64);
     }
     (best, last.expect("at least one run"))
-}
-
-/// The best of `runs` runs of `f`, which returns the ns it timed, per record.
-fn best_of_timed(runs: usize, records: u64, mut f: impl FnMut() -> u64) -> f64 {
-    (0..runs).map(|_| f() as f64 / records as f64).fold(f64::MAX, f64::min)
 }
 
 /// This thread's CPU time so far, in ns: the first field of `/proc/thread-self/schedstat`.
