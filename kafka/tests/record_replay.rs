@@ -52,6 +52,7 @@ fn replay(path: &std::path::Path) -> (Vec<WindowOutput<String, TrafficAgg>>, Vec
         watermark: WatermarkStrategy::Explicit,
         disorder: None,
         processing_time: ProcessingTimeRule::Scripted,
+        ..SimulationOptions::default()
     };
     let sinks = Sinks {
         outputs: &mut outputs,

@@ -234,6 +234,9 @@ struct Machinery<K, C: CombineFn> {
     to_consider: Vec<SlotId>,
     /// The windows a timer step wakes (kept to spare the allocation).
     due: Vec<SlotId>,
+    /// A watermark step fired in parts is under way: `due[due_next..]` are still to be woken.
+    firing: bool,
+    due_next: usize,
     /// The windows a watermark step garbage-collects: removed together at the end of the step.
     expired: Vec<SlotId>,
     elements: u64,
@@ -300,6 +303,8 @@ where
                 merges_intersecting,
                 to_consider: Vec::new(),
                 due: Vec::new(),
+                firing: false,
+                due_next: 0,
                 expired: Vec::new(),
                 elements: 0,
                 stats: AggregatorStats::default(),
@@ -378,6 +383,7 @@ where
     where
         I: IntoIterator<Item = (K, Timestamp, C::Input)>,
     {
+        self.complete_firing(out);
         fates.clear();
         if self.machinery.merging {
             let elements: Vec<_> = elements.into_iter().collect();
@@ -412,6 +418,10 @@ where
             !self.machinery.merging,
             "a merging window function needs whole bundles: use process_bundle"
         );
+        assert!(
+            !self.machinery.firing,
+            "a watermark step fired in parts is under way: finish it (continue_firing) before the next element"
+        );
         self.machinery.elements += 1;
         self.process_element(key, timestamp, input, horizon)
     }
@@ -419,6 +429,7 @@ where
     /// Ends the current bundle: every window it touched fires if its trigger says so, at most once, in
     /// the canonical order.
     pub fn finish_bundle(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
+        self.complete_firing(out);
         if !self.machinery.to_consider.is_empty() {
             self.fire_considered(out);
         }
@@ -517,9 +528,48 @@ where
     /// fires if its trigger says so. A watermark at or behind the current one changes nothing: watermarks
     /// never move backwards.
     pub fn advance_watermark(&mut self, to: Watermark, out: &mut Vec<Pane<K, C::Output>>) {
+        self.advance_watermark_in_parts(to, usize::MAX, out);
+    }
+
+    /// [`advance_watermark`](Self::advance_watermark), waking at most `at_most` of the step's windows
+    /// now: returns `true` when windows remain, which [`continue_firing`](Self::continue_firing) wakes,
+    /// part by part, in the same order. The panes are those of `advance_watermark`, in the same order;
+    /// only the caller can take each part's panes away before the next, so that a step that fires a
+    /// million windows (the end of input) does not hold a million panes at once.
+    ///
+    /// Until the step is over, an element is refused (a panic: the step's windows are not all woken
+    /// yet), and any other step first finishes it.
+    ///
+    /// ```
+    /// use pipeline::aggregator::WindowedAggregator;
+    /// use pipeline::combine::Count;
+    /// use pipeline::strategy::WindowingStrategy;
+    /// use pipeline::time::{Duration, Timestamp, Watermark};
+    ///
+    /// let mut core = WindowedAggregator::new(WindowingStrategy::fixed(Duration::seconds(20)), Count);
+    /// let mut panes = Vec::new();
+    /// for key in ["carol", "alice", "bob"] {
+    ///     core.process_bundle([(key, Timestamp::from_millis(1_000), ())], &mut Vec::new(), &mut panes);
+    /// }
+    /// let mut more = core.advance_watermark_in_parts(Watermark::MAX, 2, &mut panes);
+    /// assert_eq!(panes.iter().map(|p| p.key).collect::<Vec<_>>(), ["alice", "bob"]);
+    /// assert!(more);
+    /// panes.clear();
+    /// more = core.continue_firing(2, &mut panes);
+    /// assert_eq!(panes.iter().map(|p| p.key).collect::<Vec<_>>(), ["carol"]);
+    /// assert!(!more);
+    /// assert_eq!(core.open_windows(), 0);
+    /// ```
+    pub fn advance_watermark_in_parts(
+        &mut self,
+        to: Watermark,
+        at_most: usize,
+        out: &mut Vec<Pane<K, C::Output>>,
+    ) -> bool {
+        self.complete_firing(out);
         let m = &mut self.machinery;
         if to <= m.watermark {
-            return;
+            return false;
         }
         m.step_start_watermark = m.watermark.timestamp();
         m.watermark = to;
@@ -527,7 +577,7 @@ where
             // Nothing to wake: the common case under a watermark that follows every record.
             m.step += 1;
             m.step_start_watermark = to.timestamp();
-            return;
+            return false;
         }
         let mut due = std::mem::take(&mut m.due);
         let store = &self.store;
@@ -540,23 +590,57 @@ where
         // A window with several timers due is woken once.
         store.sort_in_firing_order(&mut due);
         due.dedup();
-        // Each woken window fires at most one pane: room for all of them at once, so that a step that fires
-        // a million windows (the end of input) does not also hold the half-size copy a doubling leaves.
-        out.reserve(due.len());
-        for slot in due.drain(..) {
+        m.due = due;
+        m.due_next = 0;
+        m.firing = true;
+        self.continue_firing(at_most, out)
+    }
+
+    /// Wakes at most `at_most` (at least one) more windows of a watermark step begun by
+    /// [`advance_watermark_in_parts`](Self::advance_watermark_in_parts); returns `true` when windows
+    /// remain. With no step under way it does nothing and returns `false`.
+    pub fn continue_firing(&mut self, at_most: usize, out: &mut Vec<Pane<K, C::Output>>) -> bool {
+        let m = &mut self.machinery;
+        if !m.firing {
+            return false;
+        }
+        let (from, to) = (m.due_next, m.due_next.saturating_add(at_most.max(1)).min(m.due.len()));
+        // Each woken window fires at most one pane: room for the part's at once, so that a step that fires
+        // a million windows in one part does not also hold the half-size copy a doubling leaves.
+        out.reserve(to - from);
+        for i in from..to {
+            let slot = self.machinery.due[i];
             self.wake_by_watermark(slot, out);
         }
+        let m = &mut self.machinery;
+        m.due_next = to;
+        if to < m.due.len() {
+            return true;
+        }
+        m.due.clear();
+        m.due_next = 0;
+        m.firing = false;
         // Nothing reads a garbage-collected state after its wake-up, so the step removes them all at once,
         // which at the end of input (every window at once) costs no hash probe per window.
-        let mut expired = std::mem::take(&mut self.machinery.expired);
+        let mut expired = std::mem::take(&mut m.expired);
         self.store.remove_many(&mut expired);
         expired.clear();
         let m = &mut self.machinery;
         m.expired = expired;
-        m.due = due;
         m.step += 1;
         // The output watermark has caught up with this step: the next step starts from here.
-        m.step_start_watermark = to.timestamp();
+        m.step_start_watermark = m.watermark.timestamp();
+        false
+    }
+
+    /// Wakes what remains of a watermark step fired in parts, if one is under way.
+    pub fn complete_firing(&mut self, out: &mut Vec<Pane<K, C::Output>>) {
+        self.continue_firing(usize::MAX, out);
+    }
+
+    /// True while a watermark step fired in parts has windows left to wake.
+    pub fn is_firing(&self) -> bool {
+        self.machinery.firing
     }
 
     /// Beam's `ReduceFnRunner.onTimers` for one window woken by the watermark.
@@ -610,6 +694,7 @@ where
     /// canonical order; a woken window fires if its trigger says so. Firing sets no new processing-time
     /// timer (only elements and merges do), so one pass reaches quiescence.
     pub fn advance_processing_time(&mut self, to: Timestamp, out: &mut Vec<Pane<K, C::Output>>) {
+        self.complete_firing(out);
         let m = &mut self.machinery;
         if to <= m.processing_time {
             return;

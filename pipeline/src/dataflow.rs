@@ -543,6 +543,8 @@ where
         event: Result<(E, Timestamp), String>,
         out: &mut Emitted<K, O>,
     ) -> BundleSummary {
+        // A step fired in parts ends first: its panes go out before the bundle's.
+        self.core.complete_firing(&mut self.panes);
         if self.core.merges_windows() {
             let record = Record::new(payload, position);
             let lateness_horizon = Watermark::MIN;
@@ -582,6 +584,8 @@ where
     /// it also merges the bundle's windows first, so the core then takes the bundle whole. Dead letters
     /// and late records come out in record order.
     pub fn process_decoded(&mut self, bundle: Vec<Decoded<E>>, out: &mut Emitted<K, O>) -> BundleSummary {
+        // A step fired in parts ends first: its panes go out before the bundle's.
+        self.core.complete_firing(&mut self.panes);
         if self.core.merges_windows() {
             return self.process_whole(bundle, out);
         }
@@ -702,6 +706,31 @@ where
     pub fn advance_watermark(&mut self, to: Watermark, out: &mut Emitted<K, O>) {
         self.core.advance_watermark(to, &mut self.panes);
         self.drain_panes(out);
+    }
+
+    /// [`advance_watermark`](Self::advance_watermark), emitting the panes of at most `at_most` windows:
+    /// returns `true` when more remain, which [`continue_firing`](Self::continue_firing) emits. The
+    /// same outputs in the same order; a runner that writes each part out before asking for the next
+    /// holds one part at a time (see [`WindowedAggregator::advance_watermark_in_parts`]).
+    ///
+    /// [`WindowedAggregator::advance_watermark_in_parts`]: crate::aggregator::WindowedAggregator::advance_watermark_in_parts
+    pub fn advance_watermark_in_parts(&mut self, to: Watermark, at_most: usize, out: &mut Emitted<K, O>) -> bool {
+        let more = self.core.advance_watermark_in_parts(to, at_most, &mut self.panes);
+        self.drain_panes(out);
+        more
+    }
+
+    /// True while a watermark step fired in parts has windows left to fire.
+    pub fn is_firing(&self) -> bool {
+        self.core.is_firing()
+    }
+
+    /// Emits the panes of at most `at_most` more windows of a watermark step fired in parts; `true` when
+    /// more remain, `false` (and nothing emitted) when no such step is under way.
+    pub fn continue_firing(&mut self, at_most: usize, out: &mut Emitted<K, O>) -> bool {
+        let more = self.core.continue_firing(at_most, &mut self.panes);
+        self.drain_panes(out);
+        more
     }
 
     /// Moves processing time forward and emits the panes that fire.

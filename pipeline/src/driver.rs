@@ -79,6 +79,8 @@ pub struct Driver<E, K, C: CombineFn, O> {
     processing_time: ProcessingTimeRule,
     emitted: Emitted<K, O>,
     max_open_windows: usize,
+    /// The most windows a watermark step wakes before the runner takes what they emitted.
+    part: usize,
 }
 
 impl<E, K, C, O> Driver<E, K, C, O>
@@ -98,7 +100,51 @@ where
             processing_time: options.processing_time,
             emitted: Emitted::default(),
             max_open_windows: 0,
+            part: usize::MAX,
         }
+    }
+
+    /// Fires a watermark step that wakes more than `windows` windows in parts of that many: after the
+    /// step that began it, [`emitted`](Self::emitted) holds the first part's outputs, and each call of
+    /// [`fire_next_part`](Self::fire_next_part) adds the next part's. A runner that drains between
+    /// parts holds one part at a time instead of every pane of a step (at the end of input, every
+    /// window at once). The outputs and their order are those of a step fired whole; a step given to
+    /// the driver before the parts are all out first finishes the one under way.
+    ///
+    /// ```
+    /// use pipeline::{Driver, DriverOptions, Position, Step};
+    /// use pipeline::traffic::{traffic_pipeline, TrafficConfig};
+    ///
+    /// let mut driver = Driver::new(&traffic_pipeline(TrafficConfig::default()), DriverOptions::default());
+    /// driver.fire_in_parts(2);
+    /// for (line, id) in ["7", "8", "9"].into_iter().enumerate() {
+    ///     let visit = format!(r#"{{"ip":"1.2.3.4","id":"{id}","lat":1.5,"lng":2.5,"user_agent":"ua","age_bracket":"26-40","opted_into_marketing":true,"http_request":"GET a.html HTTP/1.0","http_response":200,"file_size_bytes":1,"event_datetime":"2024-04-28T23:12:41.000","event_ts":0}}"#);
+    ///     driver.step(Step::record(visit, Position::Line { line: line as u64 + 1 }));
+    /// }
+    /// driver.end_input();
+    /// let mut parts = Vec::new();
+    /// loop {
+    ///     parts.push(driver.emitted().outputs.drain(..).map(|o| o.key).collect::<Vec<_>>());
+    ///     if !driver.fire_next_part() {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(parts, [vec!["7", "8"], vec!["9"]]);
+    /// driver.finish();
+    /// ```
+    pub fn fire_in_parts(&mut self, windows: usize) {
+        self.part = windows.max(1);
+    }
+
+    /// Adds the next part of a watermark step fired in parts (see [`fire_in_parts`](Self::fire_in_parts))
+    /// to [`emitted`](Self::emitted) and returns `true`; returns `false` when no step is under way. A
+    /// runner drains after every step and after every `true`.
+    pub fn fire_next_part(&mut self) -> bool {
+        if !self.instance.is_firing() {
+            return false;
+        }
+        self.instance.continue_firing(self.part, &mut self.emitted);
+        true
     }
 
     /// Applies one step (see the module docs); what fires is added to [`emitted`](Self::emitted).
@@ -141,7 +187,8 @@ where
             if let Some(bounded) = &mut self.bounded {
                 bounded.observe(t);
                 let to = bounded.current();
-                self.instance.advance_watermark(to, &mut self.emitted);
+                self.instance
+                    .advance_watermark_in_parts(to, self.part, &mut self.emitted);
             }
         }
         summary
@@ -151,7 +198,8 @@ where
     /// the perfect watermark nothing moves before the end of input.
     pub fn advance_watermark(&mut self, to: Watermark) {
         if self.watermark != WatermarkStrategy::Perfect {
-            self.instance.advance_watermark(to, &mut self.emitted);
+            self.instance
+                .advance_watermark_in_parts(to, self.part, &mut self.emitted);
         }
     }
 
@@ -162,8 +210,16 @@ where
         }
     }
 
-    /// The end of input: the watermark moves to +∞, so every window fires and is dropped. Checks that
-    /// none survived and that every record read is accounted for (a broken count is a bug: it panics).
+    /// The end of input begins: the watermark moves to +∞, so every window fires and is dropped (in
+    /// parts, see [`fire_in_parts`](Self::fire_in_parts)). [`finish`](Self::finish) then checks the run.
+    pub fn end_input(&mut self) {
+        self.instance
+            .advance_watermark_in_parts(Watermark::MAX, self.part, &mut self.emitted);
+    }
+
+    /// The end of input: the watermark moves to +∞ (if [`end_input`](Self::end_input) has not moved it),
+    /// so every window fires and is dropped. Checks that none survived and that every record read is
+    /// accounted for (a broken count is a bug: it panics).
     pub fn finish(&mut self) {
         self.instance.advance_watermark(Watermark::MAX, &mut self.emitted);
         assert_eq!(

@@ -20,5 +20,7 @@ pub mod shard;
 pub mod timeline;
 pub mod transcript;
 
-pub use run::{simulate, simulate_observed, SimulationError, SimulationOptions, SimulationReport, Sinks};
+pub use run::{
+    simulate, simulate_observed, SimulationError, SimulationOptions, SimulationReport, Sinks, DEFAULT_FIRING_PART,
+};
 pub use shard::simulate_sharded;

@@ -21,6 +21,10 @@ use pipeline::{Decoded, Driver, DriverOptions, Pipeline, PipelineStats, Processi
 use crate::disorder::{Disorder, DisorderOptions};
 use crate::observe::{ArrivedElement, ObservedStep, RunObserver};
 
+/// The default [`SimulationOptions::firing_part`]: small enough that a part's panes take a few hundred
+/// kB, large enough that a part costs nothing noticeable over firing the step whole.
+pub const DEFAULT_FIRING_PART: usize = 4096;
+
 /// How to run a simulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimulationOptions {
@@ -30,6 +34,10 @@ pub struct SimulationOptions {
     pub disorder: Option<DisorderOptions>,
     /// Where processing time comes from: a recording's follows its event time, a script's is scripted.
     pub processing_time: ProcessingTimeRule,
+    /// The most windows a watermark step fires before their outputs are written (see
+    /// [`Driver::fire_in_parts`]): the end of input of a million users then holds a part's panes at a
+    /// time, not a million. The output does not depend on it. Runs with an observer fire steps whole.
+    pub firing_part: usize,
 }
 
 impl Default for SimulationOptions {
@@ -38,6 +46,7 @@ impl Default for SimulationOptions {
             watermark: WatermarkStrategy::Bounded(pipeline::watermark::DEFAULT_BOUND),
             disorder: None,
             processing_time: ProcessingTimeRule::FollowsEventTime,
+            firing_part: DEFAULT_FIRING_PART,
         }
     }
 }
@@ -138,8 +147,14 @@ where
         watermark: options.watermark,
         processing_time: options.processing_time,
     };
+    let mut driver = Driver::new(pipeline, driver_options);
+    if observer.is_none() {
+        // Each part's outputs are written before the next part fires: a step that fires a million
+        // windows (the end of input of a million users) holds a part's panes, not the million.
+        driver.fire_in_parts(options.firing_part);
+    }
     let mut sim = Simulation {
-        driver: Driver::new(pipeline, driver_options),
+        driver,
         disorder: options.disorder.filter(|d| !d.is_identity()).map(Disorder::new),
         released: Vec::new(),
         sinks,
@@ -376,18 +391,23 @@ where
         self.drain()
     }
 
+    /// Writes what the driver emitted to the sinks, and the rest of a step fired in parts, part by part.
     fn drain(&mut self) -> Result<(), SimulationError> {
-        let emitted = self.driver.emitted();
-        for output in emitted.outputs.drain(..) {
-            self.sinks.outputs.write(&output)?;
+        loop {
+            let emitted = self.driver.emitted();
+            for output in emitted.outputs.drain(..) {
+                self.sinks.outputs.write(&output)?;
+            }
+            for late in emitted.late.drain(..) {
+                self.sinks.late.write(&late)?;
+            }
+            for dead in emitted.dead_letters.drain(..) {
+                self.sinks.dead_letters.write(&dead)?;
+            }
+            if !self.driver.fire_next_part() {
+                return Ok(());
+            }
         }
-        for late in emitted.late.drain(..) {
-            self.sinks.late.write(&late)?;
-        }
-        for dead in emitted.dead_letters.drain(..) {
-            self.sinks.dead_letters.write(&dead)?;
-        }
-        Ok(())
     }
 
     fn finish(mut self) -> Result<SimulationReport, SimulationError> {
@@ -401,11 +421,12 @@ where
             }
         }
         let watermark_before_end = self.driver.watermark();
-        self.driver.finish();
+        self.driver.end_input();
         if self.watch.is_some() && watermark_before_end != Watermark::MAX {
             self.show(StepAction::EndOfInput, watermark_before_end)?;
         }
         self.drain()?;
+        self.driver.finish();
         self.sinks.outputs.flush()?;
         self.sinks.late.flush()?;
         self.sinks.dead_letters.flush()?;

@@ -202,6 +202,7 @@ where
         watermark: options.watermark,
         disorder,
         processing_time: ProcessingTimeRule::FollowsEventTime,
+        ..SimulationOptions::default()
     };
     let sinks = Sinks {
         outputs: &mut outputs,

@@ -66,6 +66,7 @@ where
         clock: Clock::new(options, pipeline.start().processing_time()),
         steps_done: 0,
         max_open_windows: 0,
+        firing_part: options.firing_part,
         decoded: (0..threads)
             .map(|_| (0..threads).map(|_| Vec::new()).collect())
             .collect(),
@@ -395,6 +396,8 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
     clock: Clock,
     steps_done: u64,
     max_open_windows: usize,
+    /// [`SimulationOptions::firing_part`].
+    firing_part: usize,
     /// Buffers kept from batch to batch: what each decoding thread decoded, a list for each shard; each
     /// record's event time (none for a dead letter); and the time moves.
     decoded: Vec<Vec<Vec<Item<E>>>>,
@@ -556,17 +559,60 @@ where
     ) -> Result<SimulationReport, SimulationError> {
         let watermark_before_end = self.shards[0].instance.watermark();
         let tag = (self.steps_done, PART_WATERMARK);
-        pool.install(|| {
-            self.shards.par_iter_mut().for_each(|shard| {
-                shard.instance.advance_watermark(Watermark::MAX, &mut shard.emitted);
-                shard.collect(tag, |_| 0);
-                assert_eq!(
-                    shard.instance.open_windows(),
-                    0,
-                    "a window survived the watermark reaching +inf"
-                );
-            })
+        // Each shard sorts its windows and fires its first part at once; then the shards' parts are merged
+        // as they come, a shard firing its next part when the merge has taken all of its last one: the
+        // end of input of a million users holds a part of each shard's panes, not the million.
+        let mut more: Vec<bool> = pool.install(|| {
+            self.shards
+                .par_iter_mut()
+                .map(|shard| {
+                    let more =
+                        shard
+                            .instance
+                            .advance_watermark_in_parts(Watermark::MAX, self.firing_part, &mut shard.emitted);
+                    shard.collect(tag, |_| 0);
+                    more
+                })
+                .collect()
         });
+        let mut next_of = vec![0; self.shards.len()];
+        loop {
+            for ((shard, more), next) in self.shards.iter_mut().zip(&mut more).zip(&mut next_of) {
+                // A shard with windows left always has a pane in the merge: all that it fires later comes
+                // after its panes fired so far, which the merge compares with the other shards'.
+                while *more && *next == shard.outputs.len() {
+                    shard.outputs.clear();
+                    *next = 0;
+                    *more = shard.instance.continue_firing(self.firing_part, &mut shard.emitted);
+                    shard.collect(tag, |_| 0);
+                }
+            }
+            let first = self
+                .shards
+                .iter()
+                .zip(&next_of)
+                .enumerate()
+                .filter_map(|(i, (shard, &at))| {
+                    shard
+                        .outputs
+                        .get(at)
+                        .map(|(_, o)| (i, (o.window.end(), o.window.start(), &o.key)))
+                })
+                .min_by(|a, b| a.1.cmp(&b.1))
+                .map(|(i, _)| i);
+            let Some(i) = first else { break };
+            sinks.outputs.write(&self.shards[i].outputs[next_of[i]].1)?;
+            next_of[i] += 1;
+        }
+        for shard in &mut self.shards {
+            shard.outputs.clear();
+            assert_eq!(
+                shard.instance.open_windows(),
+                0,
+                "a window survived the watermark reaching +inf"
+            );
+            assert!(shard.late.is_empty(), "the end of input makes no record late");
+        }
         self.take_output().write(&mut sinks)?;
         let stats = self.stats();
         if let Err(e) = stats.check_conservation() {

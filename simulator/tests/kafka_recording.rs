@@ -183,6 +183,7 @@ fn replay(pipeline: &TrafficPipeline, text: &str) -> Replay {
         watermark: WatermarkStrategy::Explicit,
         disorder: None,
         processing_time: ProcessingTimeRule::Scripted,
+        ..SimulationOptions::default()
     };
     let sinks = Sinks {
         outputs: &mut outputs,

@@ -226,19 +226,24 @@ proptest! {
         windowing in windowing(),
         watermark in watermark(),
         threads in 2usize..5,
+        part in 1usize..4,
     ) {
-        let options = SimulationOptions {
+        // Steps fired whole on one thread; in parts of `part` windows on one thread and on several.
+        let whole = SimulationOptions {
             watermark,
             disorder: None,
             processing_time: ProcessingTimeRule::FollowsEventTime,
+            firing_part: usize::MAX,
         };
+        let in_parts = SimulationOptions { firing_part: part, ..whole };
         let text = lines.join("\n");
-        let run = |threads| {
+        let run = |threads, options: &SimulationOptions| {
             let mut source = JsonlSource::from_reader("test", text.as_bytes());
-            run_library(&windowing, &options, &mut source, threads)
+            run_library(&windowing, options, &mut source, threads)
         };
-        let one = run(1);
-        prop_assert_eq!(run(threads), one);
+        let one = run(1, &whole);
+        prop_assert_eq!(run(1, &in_parts), one.clone());
+        prop_assert_eq!(run(threads, &in_parts), one);
     }
 
     #[test]
@@ -247,12 +252,15 @@ proptest! {
         windowing in windowing(),
         watermark in prop_oneof![Just(WatermarkStrategy::Explicit), Just(WatermarkStrategy::Bounded(Duration::seconds(1)))],
         threads in 2usize..4,
+        part in 1usize..4,
     ) {
-        let options = SimulationOptions {
+        let whole = SimulationOptions {
             watermark,
             disorder: None,
             processing_time: ProcessingTimeRule::Scripted,
+            firing_part: usize::MAX,
         };
+        let in_parts = SimulationOptions { firing_part: part, ..whole };
         let source = || {
             let mut source = MemorySource::new();
             for step in &steps {
@@ -264,8 +272,9 @@ proptest! {
             }
             source
         };
-        let one = run_library(&windowing, &options, &mut source(), 1);
-        prop_assert_eq!(run_library(&windowing, &options, &mut source(), threads), one);
+        let one = run_library(&windowing, &whole, &mut source(), 1);
+        prop_assert_eq!(run_library(&windowing, &in_parts, &mut source(), 1), one.clone());
+        prop_assert_eq!(run_library(&windowing, &in_parts, &mut source(), threads), one);
     }
 }
 

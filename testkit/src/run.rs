@@ -406,6 +406,7 @@ mod tests {
             watermark: WatermarkStrategy::Explicit,
             disorder: None,
             processing_time: ProcessingTimeRule::Scripted,
+            ..SimulationOptions::default()
         };
         let sinks = Sinks {
             outputs: &mut outputs,

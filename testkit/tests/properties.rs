@@ -228,13 +228,13 @@ mod triggers {
     use std::collections::{BTreeMap, BTreeSet};
 
     use pipeline::combine::ToList;
-    use pipeline::pane::PaneTiming;
+    use pipeline::pane::{PaneInfo, PaneTiming};
     use pipeline::strategy::AccumulationMode;
     use pipeline::time::{Timestamp, Watermark};
     use pipeline::trigger::{ClosingBehavior, OnTimeBehavior, Trigger};
     use pipeline::window::Window;
     use pipeline::windowing::{WindowSpec, Windowing};
-    use pipeline::{Pipeline, Step};
+    use pipeline::{Driver, DriverOptions, Pipeline, Position, Step};
     use proptest::prelude::*;
     use proptest::test_runner::FileFailurePersistence;
     use testkit::strategies::{trigger, windowing_and_timeline};
@@ -253,6 +253,55 @@ mod triggers {
 
     fn run(windowing: &Windowing, stream: &TestStream) -> TestOutput<String, Ids> {
         stream.run(&pipeline(windowing)).expect("drawn scripts are valid")
+    }
+
+    /// What a driver emitted, in order: each pane, and each late record's position and reason.
+    #[derive(Debug, Default, PartialEq)]
+    struct Collected {
+        panes: Vec<(String, Window, PaneInfo, Ids)>,
+        late: Vec<(Position, String)>,
+    }
+
+    impl Collected {
+        fn take(&mut self, driver: &mut Driver<Element, String, ToList<u64>, Ids>) {
+            let emitted = driver.emitted();
+            let panes = emitted.outputs.drain(..).map(|o| (o.key, o.window, o.pane, o.value));
+            self.panes.extend(panes);
+            self.late.extend(emitted.late.drain(..).map(|l| (l.position, l.reason)));
+            emitted.dead_letters.clear();
+        }
+    }
+
+    /// Drives `stream` through a [`Driver`], firing watermark steps in parts of `part` windows when given.
+    /// After step `i`, the parts are all taken out before the next step when `drain_parts[i]` says so
+    /// (or is missing); otherwise the next step comes while parts remain, and must finish them first.
+    fn drive(windowing: &Windowing, stream: &TestStream, part: Option<usize>, drain_parts: &[bool]) -> Collected {
+        let pipeline = pipeline(windowing);
+        let mut driver = Driver::new(&pipeline, DriverOptions::default());
+        if let Some(part) = part {
+            driver.fire_in_parts(part);
+        }
+        let mut collected = Collected::default();
+        for (i, step) in stream.steps().iter().enumerate() {
+            driver.step(step.clone());
+            collected.take(&mut driver);
+            if drain_parts.get(i).copied().unwrap_or(true) {
+                while driver.fire_next_part() {
+                    collected.take(&mut driver);
+                }
+            }
+        }
+        driver.end_input();
+        collected.take(&mut driver);
+        while driver.fire_next_part() {
+            collected.take(&mut driver);
+        }
+        driver.finish();
+        assert!(
+            driver.emitted().is_empty(),
+            "the end of input was all fired before finish"
+        );
+        collected
     }
 
     /// What a failing case prints: the windowing as `simulate` flags (the trigger without spaces, as
@@ -410,6 +459,21 @@ mod triggers {
             failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/properties.txt"))),
             ..ProptestConfig::default()
         })]
+
+        #[test]
+        fn a_watermark_step_fired_in_parts_emits_what_the_whole_step_emits_in_the_same_order(
+            (windowing, stream) in windowing_and_timeline(),
+            part in 1usize..4,
+            drain_parts in proptest::collection::vec(any::<bool>(), 0..40),
+        ) {
+            let whole = drive(&windowing, &stream, None, &[]);
+            let in_parts = drive(&windowing, &stream, Some(part), &drain_parts);
+            prop_assert_eq!(
+                &in_parts, &whole,
+                "parts of {} windows, drained after the steps {:?}, under {:?}:\n{}",
+                part, drain_parts, windowing, stream.to_scenario()
+            );
+        }
 
         #[test]
         fn for_every_trigger_accumulating_final_panes_equal_the_batch_result_over_the_elements_not_dropped(

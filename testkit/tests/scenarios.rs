@@ -58,6 +58,7 @@ fn simulate_and_test_stream_fire_the_same_panes() {
             watermark: WatermarkStrategy::Explicit,
             disorder: None,
             processing_time: ProcessingTimeRule::Scripted,
+            ..SimulationOptions::default()
         };
         let sinks = Sinks {
             outputs: &mut outputs,

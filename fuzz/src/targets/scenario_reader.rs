@@ -120,6 +120,7 @@ fn check_replay(data: &[u8]) {
         watermark: WatermarkStrategy::Explicit,
         disorder: None,
         processing_time: ProcessingTimeRule::Scripted,
+        ..SimulationOptions::default()
     };
     let sinks = Sinks {
         outputs: &mut outputs,

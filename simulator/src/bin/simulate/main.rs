@@ -406,6 +406,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         } else {
             ProcessingTimeRule::FollowsEventTime
         },
+        ..SimulationOptions::default()
     };
     let description = format!(
         "{} ({}), {}, watermark {}",
