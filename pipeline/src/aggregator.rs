@@ -232,10 +232,9 @@ struct Machinery<K, C: CombineFn> {
     merges_intersecting: bool,
     /// The windows the current bundle touched.
     to_consider: Vec<SlotId>,
-    /// The windows a timer step wakes (kept to spare the allocation).
+    /// The windows a timer step wakes (kept to spare the allocation); between the parts of a watermark
+    /// step fired in parts, `due[due_next..]` are still to be woken (`due` is empty between steps).
     due: Vec<SlotId>,
-    /// A watermark step fired in parts is under way: `due[due_next..]` are still to be woken.
-    firing: bool,
     due_next: usize,
     /// The windows a watermark step garbage-collects: removed together at the end of the step.
     expired: Vec<SlotId>,
@@ -303,7 +302,6 @@ where
                 merges_intersecting,
                 to_consider: Vec::new(),
                 due: Vec::new(),
-                firing: false,
                 due_next: 0,
                 expired: Vec::new(),
                 elements: 0,
@@ -419,7 +417,7 @@ where
             "a merging window function needs whole bundles: use process_bundle"
         );
         assert!(
-            !self.machinery.firing,
+            self.machinery.due.is_empty(),
             "a watermark step fired in parts is under way: finish it (continue_firing) before the next element"
         );
         self.machinery.elements += 1;
@@ -592,18 +590,20 @@ where
         due.dedup();
         m.due = due;
         m.due_next = 0;
-        m.firing = true;
-        self.continue_firing(at_most, out)
+        self.fire_part(at_most, out)
     }
 
     /// Wakes at most `at_most` (at least one) more windows of a watermark step begun by
     /// [`advance_watermark_in_parts`](Self::advance_watermark_in_parts); returns `true` when windows
     /// remain. With no step under way it does nothing and returns `false`.
     pub fn continue_firing(&mut self, at_most: usize, out: &mut Vec<Pane<K, C::Output>>) -> bool {
+        self.is_firing() && self.fire_part(at_most, out)
+    }
+
+    /// Wakes the next part of the step's due windows; at the last part (or with none due), ends the step.
+    /// `true` when windows remain.
+    fn fire_part(&mut self, at_most: usize, out: &mut Vec<Pane<K, C::Output>>) -> bool {
         let m = &mut self.machinery;
-        if !m.firing {
-            return false;
-        }
         let (from, to) = (m.due_next, m.due_next.saturating_add(at_most.max(1)).min(m.due.len()));
         // Each woken window fires at most one pane: room for the part's at once, so that a step that fires
         // a million windows in one part does not also hold the half-size copy a doubling leaves.
@@ -619,7 +619,6 @@ where
         }
         m.due.clear();
         m.due_next = 0;
-        m.firing = false;
         // Nothing reads a garbage-collected state after its wake-up, so the step removes them all at once,
         // which at the end of input (every window at once) costs no hash probe per window.
         let mut expired = std::mem::take(&mut m.expired);
@@ -640,7 +639,7 @@ where
 
     /// True while a watermark step fired in parts has windows left to wake.
     pub fn is_firing(&self) -> bool {
-        self.machinery.firing
+        !self.machinery.due.is_empty()
     }
 
     /// Beam's `ReduceFnRunner.onTimers` for one window woken by the watermark.

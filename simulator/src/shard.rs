@@ -408,6 +408,24 @@ struct ShardedRun<'p, E, K, C: CombineFn, O> {
 /// A pane and the (step, part of the step) that fired it.
 type Tagged<K, O> = ((u64, u8), WindowOutput<K, O>);
 
+/// Which of the shards' lists of panes, each in its firing order and read up to `next_of[i]`, holds the
+/// pane one thread writes next: the least by (step, part of the step, window end, window start, key).
+/// `None` when all are read.
+fn first_in_order<'a, K: Ord + 'a, O: 'a>(
+    lists: impl Iterator<Item = &'a [Tagged<K, O>]>,
+    next_of: &[usize],
+) -> Option<usize> {
+    lists
+        .zip(next_of)
+        .enumerate()
+        .filter_map(|(i, (list, &at))| {
+            list.get(at)
+                .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
+        })
+        .min_by(|a, b| a.1.cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
 /// What the shards emitted for a batch, taken out of them so that they can go on with the next batch
 /// while this is written.
 struct BatchOutput<K, O> {
@@ -423,19 +441,7 @@ impl<K: Ord, O> BatchOutput<K, O> {
     /// (keeping their room, for [`ShardedRun::recycle`]).
     fn write(&mut self, sinks: &mut Sinks<'_, K, O>) -> Result<(), SimulationError> {
         let mut next_of = vec![0; self.outputs.len()];
-        loop {
-            let next = self
-                .outputs
-                .iter()
-                .zip(&next_of)
-                .enumerate()
-                .filter_map(|(i, (o, &at))| {
-                    o.get(at)
-                        .map(|(tag, o)| (i, (tag, o.window.end(), o.window.start(), &o.key)))
-                })
-                .min_by(|a, b| a.1.cmp(&b.1))
-                .map(|(i, _)| i);
-            let Some(i) = next else { break };
+        while let Some(i) = first_in_order(self.outputs.iter().map(Vec::as_slice), &next_of) {
             sinks.outputs.write(&self.outputs[i][next_of[i]].1)?;
             next_of[i] += 1;
         }
@@ -587,20 +593,10 @@ where
                     shard.collect(tag, |_| 0);
                 }
             }
-            let first = self
-                .shards
-                .iter()
-                .zip(&next_of)
-                .enumerate()
-                .filter_map(|(i, (shard, &at))| {
-                    shard
-                        .outputs
-                        .get(at)
-                        .map(|(_, o)| (i, (o.window.end(), o.window.start(), &o.key)))
-                })
-                .min_by(|a, b| a.1.cmp(&b.1))
-                .map(|(i, _)| i);
-            let Some(i) = first else { break };
+            let lists = self.shards.iter().map(|shard| shard.outputs.as_slice());
+            let Some(i) = first_in_order(lists, &next_of) else {
+                break;
+            };
             sinks.outputs.write(&self.shards[i].outputs[next_of[i]].1)?;
             next_of[i] += 1;
         }
