@@ -573,8 +573,7 @@ where
         m.watermark = to;
         if m.event_timers.first().is_none_or(|time| time >= to.timestamp()) {
             // Nothing to wake: the common case under a watermark that follows every record.
-            m.step += 1;
-            m.step_start_watermark = to.timestamp();
+            self.end_step();
             return false;
         }
         let mut due = std::mem::take(&mut m.due);
@@ -619,17 +618,24 @@ where
         }
         m.due.clear();
         m.due_next = 0;
+        self.end_step();
+        false
+    }
+
+    /// The end of a watermark step, once every due window is woken.
+    fn end_step(&mut self) {
         // Nothing reads a garbage-collected state after its wake-up, so the step removes them all at once,
         // which at the end of input (every window at once) costs no hash probe per window.
-        let mut expired = std::mem::take(&mut m.expired);
-        self.store.remove_many(&mut expired);
-        expired.clear();
+        if !self.machinery.expired.is_empty() {
+            let mut expired = std::mem::take(&mut self.machinery.expired);
+            self.store.remove_many(&mut expired);
+            expired.clear();
+            self.machinery.expired = expired;
+        }
         let m = &mut self.machinery;
-        m.expired = expired;
         m.step += 1;
         // The output watermark has caught up with this step: the next step starts from here.
         m.step_start_watermark = m.watermark.timestamp();
-        false
     }
 
     /// Wakes what remains of a watermark step fired in parts, if one is under way.

@@ -11,11 +11,11 @@
 //! without a probe. Beyond the caches, what a state costs is cache misses, so the index avoids those that
 //! are not needed: a full hash table is rebuilt by reading the slabs front to back (the tables' own
 //! growth reads their entries' keys and states in bucket order, a miss each), and a watermark step that
-//! removes at least half as many states as were ever held at once (the end of input) rebuilds the tables from what remains instead
-//! of probing them once per removed state. The event-time timers are buckets of slot ids ordered by time,
-//! so a watermark step takes only the buckets that are due. The earliest window start is kept as a count
-//! per start. Nothing here decides what fires or in which
-//! order: that is the core's ([`super`]), which sorts what is due into its canonical order.
+//! removes at least half as many states as were ever held at once (the end of input) rebuilds the tables
+//! from what remains instead of probing them once per removed state. The event-time timers are buckets of
+//! slot ids ordered by time, so a watermark step takes only the buckets that are due. The earliest window
+//! start is kept as a count per start. Nothing here decides what fires or in which order: that is the
+//! core's ([`super`]), which sorts what is due into its canonical order.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
