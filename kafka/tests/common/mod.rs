@@ -19,7 +19,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::Headers;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use simulator::{simulate, SimulationOptions, Sinks};
 use test_broker::{unique_name, TestBroker};
@@ -205,22 +207,25 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
         )
         .create()
         .expect("reader");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
+    // librdkafka reports a dropped connection ("all brokers down") as an error and reconnects by itself;
+    // only a fatal error, or no progress by the deadline, fails the read.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metadata = retried("read the topic's metadata", deadline, || {
+        consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+    });
     let partitions: Vec<i32> = metadata.topics()[0].partitions().iter().map(|p| p.id()).collect();
     let mut ends = BTreeMap::new();
     let mut assignment = TopicPartitionList::new();
     for &p in &partitions {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .expect("watermarks");
+        let (_, high) = retried("read a partition's end", deadline, || {
+            consumer.fetch_watermarks(topic, p, Duration::from_secs(10))
+        });
         ends.insert(p, high);
         assignment.add_partition_offset(topic, p, Offset::Beginning).unwrap();
     }
     consumer.assign(&assignment).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut out = Vec::new();
+    let mut last_error = None;
     loop {
         let positions = consumer.position().expect("position");
         let done = partitions.iter().all(|&p| {
@@ -233,10 +238,18 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
         }
         assert!(
             Instant::now() < deadline,
-            "reading {topic} to {ends:?} timed out at {positions:?}"
+            "reading {topic} to {ends:?} timed out at {positions:?} (last client error: {last_error:?})"
         );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("read a message");
+        if let Some(polled) = consumer.poll(Duration::from_millis(100)) {
+            let message = match polled {
+                Ok(message) => message,
+                Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => panic!("read a message: {e}"),
+                Err(e) => {
+                    eprintln!("reading {topic}: {e}; reading on");
+                    last_error = Some(e.to_string());
+                    continue;
+                }
+            };
             let mut headers = BTreeMap::new();
             if let Some(h) = message.headers() {
                 for header in h.iter() {
@@ -256,6 +269,20 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
         }
     }
     out
+}
+
+/// `call`'s value, calling it again after an error that is not fatal until `deadline`.
+fn retried<T>(what: &str, deadline: Instant, mut call: impl FnMut() -> KafkaResult<T>) -> T {
+    loop {
+        match call() {
+            Ok(value) => return value,
+            Err(e) if e.rdkafka_error_code() != Some(RDKafkaErrorCode::Fatal) && Instant::now() < deadline => {
+                eprintln!("{what}: {e}; trying again");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
 }
 
 fn quiet_client(bootstrap_servers: &str) -> ClientConfig {
