@@ -36,10 +36,22 @@ fn read_all(broker: &TestBroker, topic: &str, expected: usize) -> Vec<(i32, Opti
     consumer.assign(&tpl).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut out = Vec::new();
+    let mut last_error = None;
     while out.len() < expected {
-        assert!(std::time::Instant::now() < deadline, "read {} of {expected}", out.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read {} of {expected} (last consumer error: {last_error:?})",
+            out.len()
+        );
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
+            let m = match m {
+                Ok(m) => m,
+                Err(e) if test_broker::poll_on_after(&e) => {
+                    last_error = Some(e.to_string());
+                    continue;
+                }
+                Err(e) => panic!("read {topic}: {e}"),
+            };
             out.push((
                 m.partition(),
                 m.key().map(|k| String::from_utf8_lossy(k).into_owned()),

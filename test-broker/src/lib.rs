@@ -720,6 +720,22 @@ fn unavailable_hint() -> String {
     )
 }
 
+/// Whether a consumer should poll on after `error`: librdkafka reports a dropped connection or a broker
+/// that is briefly unreachable ("all brokers down", a transport failure) as a consumer error and then
+/// reconnects by itself, so a test reader that stops there fails on a busy machine for nothing. Only a
+/// fatal error ends a client. A reader that polls on still fails at its own deadline, and should say the
+/// last such error when it does.
+///
+/// ```
+/// use rdkafka::error::KafkaError;
+/// use rdkafka::types::RDKafkaErrorCode;
+/// assert!(test_broker::poll_on_after(&KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown)));
+/// assert!(!test_broker::poll_on_after(&KafkaError::MessageConsumption(RDKafkaErrorCode::Fatal)));
+/// ```
+pub fn poll_on_after(error: &KafkaError) -> bool {
+    error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::Fatal)
+}
+
 /// A fresh name for a topic, group or transactional id: `prefix` plus the
 /// time, the process id and a counter, so tests sharing a cluster (or reruns
 /// against one) never meet each other's data.

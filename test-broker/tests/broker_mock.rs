@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, FutureProducer, FutureRecord, 
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use test_broker::{unique_name, MockKafka};
+use test_broker::{poll_on_after, unique_name, MockKafka};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -23,9 +23,12 @@ fn read_values(mock: &MockKafka, topic: &str, count: usize) -> anyhow::Result<Ve
     let deadline = Instant::now() + DEADLINE;
     let mut values = Vec::new();
     while values.len() < count && Instant::now() < deadline {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message?;
-            values.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                values.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned())
+            }
+            Some(Err(e)) if !poll_on_after(&e) => return Err(e.into()),
+            _ => {}
         }
     }
     Ok(values)

@@ -18,7 +18,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
-use test_broker::{broker_or_skip, transactional_broker_or_skip, unique_name};
+use test_broker::{broker_or_skip, poll_on_after, transactional_broker_or_skip, unique_name};
 
 /// How long any single wait in these tests may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -48,14 +48,16 @@ impl Record {
 fn consume(consumer: &BaseConsumer, count: usize) -> anyhow::Result<Vec<Record>> {
     let deadline = Instant::now() + DEADLINE;
     let mut records = Vec::new();
+    let mut last_error = None;
     while records.len() < count {
         ensure!(
             Instant::now() < deadline,
-            "only {} of {count} records after {DEADLINE:?}: {records:?}",
+            "only {} of {count} records after {DEADLINE:?} (last consumer error: {last_error:?}): {records:?}",
             records.len()
         );
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => records.push(Record::of(&message)),
+            Some(Err(e)) if poll_on_after(&e) => last_error = Some(e.to_string()),
             Some(Err(e)) => bail!("consumer error: {e}"),
             None => {}
         }
@@ -67,9 +69,10 @@ fn consume(consumer: &BaseConsumer, count: usize) -> anyhow::Result<Vec<Record>>
 fn assert_nothing_more(consumer: &BaseConsumer, quiet: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + quiet;
     while Instant::now() < until {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.context("consumer error")?;
-            bail!("unexpected extra record {:?}", Record::of(&message));
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => bail!("unexpected extra record {:?}", Record::of(&message)),
+            Some(Err(e)) if !poll_on_after(&e) => bail!("consumer error: {e}"),
+            _ => {}
         }
     }
     Ok(())
@@ -249,7 +252,11 @@ async fn async_clients_round_trip_inside_a_tokio_runtime() -> anyhow::Result<()>
     let mut seen = BTreeSet::new();
     tokio::time::timeout(DEADLINE, async {
         while seen.len() < 10 {
-            let message = consumer.recv().await?;
+            let message = match consumer.recv().await {
+                Ok(message) => message,
+                Err(e) if poll_on_after(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
             seen.insert(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
         }
         anyhow::Ok(())

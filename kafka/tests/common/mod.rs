@@ -21,7 +21,6 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::Headers;
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use simulator::{simulate, SimulationOptions, Sinks};
 use test_broker::{unique_name, TestBroker};
@@ -243,7 +242,7 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
         if let Some(polled) = consumer.poll(Duration::from_millis(100)) {
             let message = match polled {
                 Ok(message) => message,
-                Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => panic!("read a message: {e}"),
+                Err(e) if !test_broker::poll_on_after(&e) => panic!("read a message: {e}"),
                 Err(e) => {
                     eprintln!("reading {topic}: {e}; reading on");
                     last_error = Some(e.to_string());
@@ -276,7 +275,7 @@ fn retried<T>(what: &str, deadline: Instant, mut call: impl FnMut() -> KafkaResu
     loop {
         match call() {
             Ok(value) => return value,
-            Err(e) if e.rdkafka_error_code() != Some(RDKafkaErrorCode::Fatal) && Instant::now() < deadline => {
+            Err(e) if test_broker::poll_on_after(&e) && Instant::now() < deadline => {
                 eprintln!("{what}: {e}; trying again");
                 std::thread::sleep(Duration::from_millis(100));
             }
