@@ -926,7 +926,7 @@ where
     }
 
     /// The end of the latest window an element at `t` belongs to: once the watermark reaches it, every
-    /// window of the element has fired.
+    /// window of the element has fired. Leaves the element's windows in `self.windows`.
     fn latest_window_end(&mut self, t: Timestamp) -> Timestamp {
         self.windows.clear();
         self.pipeline.strategy().window_fn.assign_windows(t, &mut self.windows);
@@ -989,8 +989,7 @@ where
                 }
                 _ => {}
             }
-            self.windows.clear();
-            strategy.window_fn.assign_windows(t, &mut self.windows);
+            // `self.windows` holds the element's windows, from `latest_window_end`.
             if self.windows.iter().all(|w| strategy.is_expired(w, partition_watermark)) {
                 self.stats.late_in_partition += 1;
                 let reason = format!(
