@@ -244,8 +244,12 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
                 Ok(message) => message,
                 Err(e) if !test_broker::poll_on_after(&e) => panic!("read a message: {e}"),
                 Err(e) => {
-                    eprintln!("reading {topic}: {e}; reading on");
-                    last_error = Some(e.to_string());
+                    // Said once per kind: a broker away for the whole deadline repeats it ten times a second.
+                    let error = e.to_string();
+                    if last_error.as_ref() != Some(&error) {
+                        eprintln!("reading {topic}: {error}; reading on");
+                    }
+                    last_error = Some(error);
                     continue;
                 }
             };
@@ -272,11 +276,16 @@ pub fn read_topic_raw(bootstrap_servers: &str, topic: &str, read_committed: bool
 
 /// `call`'s value, calling it again after an error that is not fatal until `deadline`.
 fn retried<T>(what: &str, deadline: Instant, mut call: impl FnMut() -> KafkaResult<T>) -> T {
+    let mut last_error = None;
     loop {
         match call() {
             Ok(value) => return value,
             Err(e) if test_broker::poll_on_after(&e) && Instant::now() < deadline => {
-                eprintln!("{what}: {e}; trying again");
+                let error = e.to_string();
+                if last_error.as_ref() != Some(&error) {
+                    eprintln!("{what}: {error}; trying again");
+                }
+                last_error = Some(error);
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(e) => panic!("{what}: {e}"),
