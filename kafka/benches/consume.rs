@@ -9,10 +9,15 @@
 //! with the runner (decode, per-partition watermarks, windowing, output production, commits), the two
 //! taking turns going first. The rate is records over the time from the first record to the last (the
 //! runner is observed after each batch: from the end of its first batch, without that batch's
-//! records); the ratio is pipeline / bare (target ≥ 0.8). The broker comes from `test-broker` (see its
-//! docs; by default the noida-db that `ci/kafka/install-brokers.sh` installs); with none configured
-//! the benchmark prints why and exits. `BENCH_CONSUMER_PROPERTIES=key=value,...` adds librdkafka settings
-//! to both sides' consumers.
+//! records); the ratio is pipeline / bare (target ≥ 0.8). Each side's CPU time per record is printed
+//! for this process (every thread, librdkafka's included) and for the broker when it is a child
+//! process: on a machine whose cores the broker shares, both sides are CPU-bound once the broker keeps
+//! up, and the rate ratio then tends to the ratio of all CPU spent per record, which is printed too.
+//! The broker comes from `test-broker` (see its docs; by default the noida-db that
+//! `ci/kafka/install-brokers.sh` installs); with none configured the benchmark prints why and exits.
+//! `BENCH_CONSUMER_PROPERTIES=key=value,...` adds librdkafka settings to both sides' consumers,
+//! `BENCH_PRODUCER_PROPERTIES` to the runner's producer; `BENCH_ONLY=pipeline` (or `bare`) runs one
+//! side alone, for a profiler.
 //!
 //! `cargo bench -p kafka-runtime --bench consume`
 
@@ -62,42 +67,93 @@ fn main() {
         started.elapsed()
     );
 
+    let broker_pid = broker.pid();
     let mut best = (0.0f64, 0.0f64);
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for round in 1..=ROUNDS {
         // Each run leaves the broker work (noida-db saves its whole state after every change, on the
         // same two cores): the sides take turns going first, so that neither always runs in the other's
         // wake.
         let measure = |side: fn(&str, &str, usize) -> f64| {
-            let cpu = process_cpu_seconds();
+            let (cpu, broker_cpu) = (cpu_seconds(None), broker_pid.map(|pid| cpu_seconds(Some(pid))));
             let rate = side(&servers, &topic, records);
-            (rate, process_cpu_seconds() - cpu)
+            let spent = |before: f64, pid| (cpu_seconds(pid) - before) * 1e6 / records as f64;
+            Side {
+                rate,
+                cpu_us: spent(cpu, None),
+                broker_cpu_us: broker_cpu.map(|before| spent(before, broker_pid)),
+            }
         };
-        let ((bare, bare_cpu), (pipeline, pipeline_cpu)) = if round % 2 == 1 {
+        if let Ok(side) = std::env::var("BENCH_ONLY") {
+            // One side alone, for a profiler: `BENCH_ONLY=pipeline` or `BENCH_ONLY=bare`.
+            let measured = measure(if side == "bare" {
+                bare_consumer_rate
+            } else {
+                pipeline_rate
+            });
+            println!("round {round}: {side} {measured}");
+            continue;
+        }
+        let (bare, pipeline) = if round % 2 == 1 {
             let bare = measure(bare_consumer_rate);
             (bare, measure(pipeline_rate))
         } else {
             let pipeline = measure(pipeline_rate);
             (measure(bare_consumer_rate), pipeline)
         };
-        let per_record = |seconds: f64| seconds * 1e6 / records as f64;
         println!(
-            "round {round}: bare rdkafka consumer {bare:>8.0} records/s ({:.2} us CPU/record)   traffic-agg pipeline {pipeline:>8.0} records/s ({:.2} us CPU/record)   ratio {:.2}",
-            per_record(bare_cpu),
-            per_record(pipeline_cpu),
-            pipeline / bare
+            "round {round}: bare rdkafka consumer {bare}   traffic-agg pipeline {pipeline}   ratio {:.2}",
+            pipeline.rate / bare.rate
         );
-        best = (best.0.max(bare), best.1.max(pipeline));
-        ratios.push(pipeline / bare);
+        best = (best.0.max(bare.rate), best.1.max(pipeline.rate));
+        ratios.push(pipeline.rate / bare.rate);
+        if let (Some(b), Some(p)) = (bare.broker_cpu_us, pipeline.broker_cpu_us) {
+            cpu_ratios.push((bare.cpu_us + b) / (pipeline.cpu_us + p));
+        }
     }
-    ratios.sort_by(f64::total_cmp);
+    if ratios.is_empty() {
+        return;
+    }
     println!(
         "best: bare {:.0} records/s, pipeline {:.0} records/s, ratio of bests {:.2}; median ratio {:.2} (target >= 0.8)",
         best.0,
         best.1,
         best.1 / best.0,
-        ratios[ratios.len() / 2]
+        median(&mut ratios)
     );
+    if !cpu_ratios.is_empty() {
+        // With the broker on the same cores, both sides are CPU-bound when the broker keeps up: the rate
+        // ratio then tends to the ratio of all CPU spent per record, the broker's included.
+        println!(
+            "median CPU per record of bare (consumer + broker) over pipeline (runner + broker): {:.2} (the rate \
+             ratio's ceiling when the two cores are the limit)",
+            median(&mut cpu_ratios)
+        );
+    }
+}
+
+/// One side's run: its rate, and CPU time per record of this process (all its threads, librdkafka's
+/// included) and of the broker (a child process; `None` for a broker this benchmark did not start).
+struct Side {
+    rate: f64,
+    cpu_us: f64,
+    broker_cpu_us: Option<f64>,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>8.0} records/s ({:.2} us CPU/record", self.rate, self.cpu_us)?;
+        match self.broker_cpu_us {
+            Some(broker) => write!(f, " + broker {broker:.2})"),
+            None => write!(f, ")"),
+        }
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// `records` lines: the recording over and over, each copy's event times moved 20 minutes (more than
@@ -147,9 +203,11 @@ fn replace_value(line: &str, key: &str, value: &str, with: &str) -> Option<Strin
         .then(|| format!("{}{with}{}", &line[..=open], &line[close..]))
 }
 
-/// User plus system CPU time of this process so far (Linux; 0 elsewhere): includes librdkafka's threads.
-fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+/// User plus system CPU time so far of process `pid`, or of this one (Linux; 0 elsewhere): every
+/// thread's, librdkafka's included.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |pid| format!("/proc/{pid}/stat"));
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return 0.0;
     };
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
@@ -175,6 +233,13 @@ fn options(servers: &str, topic: &str) -> RunnerOptions {
             let setting = kafka_runtime::cli::key_value(property)
                 .unwrap_or_else(|e| panic!("BENCH_CONSUMER_PROPERTIES (key=value,...): {e}"));
             options.consumer_properties.push(setting);
+        }
+    }
+    if let Ok(properties) = std::env::var("BENCH_PRODUCER_PROPERTIES") {
+        for property in properties.split(',').filter(|p| !p.is_empty()) {
+            let setting = kafka_runtime::cli::key_value(property)
+                .unwrap_or_else(|e| panic!("BENCH_PRODUCER_PROPERTIES (key=value,...): {e}"));
+            options.producer_properties.push(setting);
         }
     }
     options

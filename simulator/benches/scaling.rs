@@ -15,7 +15,9 @@
 //!      parts, each part's panes taken before the next, as `simulate` does): at n = 1M every record
 //!      creates a state, and every state fires once; at 1k a record mostly adds to a state that exists.
 //!      Beyond the caches (100k and up) each new key and window is a cache miss, so this grows with n by
-//!      the memory hierarchy, not by the index.
+//!      the memory hierarchy, not by the index. A **bare hash map** is measured beside it: the same
+//!      records counted in a `HashMap<(String, i64), u64>` sized in advance for every state, with no
+//!      watermark, timers, panes or order, whose cost per record grows with n on the same machine too.
 //! 3. **Memory**: in a fresh child process each, 1M open windows over 1M keys and over 16 keys: the
 //!    growth of resident memory per open (key, window), less the key itself (a `String` of 12 bytes: 24
 //!    bytes inline and a 16-byte heap block), and the peak RSS (`VmHWM`).
@@ -216,6 +218,59 @@ fn open_state(quick: bool) {
         assert_eq!(held as u64, keys * per_key, "every (key, window) was open at the end");
         ns
     });
+    bare_hash_map(states);
+}
+
+/// Table 2b's records counted in a bare hash map of (key, window start), sized in advance for every
+/// state and emptied at the end, with no watermark, timers, panes or order: how much a new key and state
+/// costs more than an existing one at each n on this machine, whatever does the indexing.
+fn bare_hash_map(states: &[u64]) {
+    println!(
+        "2b beside a bare hash map: the same records counted in a HashMap of (key, window start) -> count \
+         (foldhash, sized in advance), emptied at the end (ns of CPU time per record, best of 2 rounds)"
+    );
+    let cells: Vec<(u64, u64)> = states.iter().flat_map(|&open| [(open, 1), (16, open / 16)]).collect();
+    let mut best = vec![f64::MAX; cells.len()];
+    for _ in 0..2 {
+        for (cell, &(keys, per_key)) in best.iter_mut().zip(&cells) {
+            let (ns, held) = best_of(1, RECORDS, || count_in_hash_map(keys, per_key));
+            assert_eq!(held as u64, keys * per_key, "every (key, window) was counted");
+            *cell = cell.min(ns);
+        }
+    }
+    println!("{:>10} {:>18} {:>18}", "n open", "keys", "16 keys");
+    for (open, row) in states.iter().zip(best.chunks(2)) {
+        println!("{open:>10} {:>18.0} {:>18.0}", row[0], row[1]);
+    }
+    let column = |c: usize| -> Vec<f64> { best.iter().skip(c).step_by(2).copied().collect() };
+    println!(
+        "{:>10} {:>17.2}x {:>17.2}x",
+        "max/min",
+        spread(&column(0)),
+        spread(&column(1))
+    );
+    println!();
+}
+
+/// [`run_core`]'s records (a fresh `String` key each, as the core is given) counted per (key, 1 s window)
+/// in a hash map, which is then emptied. Returns how many (key, window) pairs it held.
+fn count_in_hash_map(keys: u64, per_key: u64) -> usize {
+    let mut counts: std::collections::HashMap<(String, i64), u64, foldhash::fast::RandomState> =
+        std::collections::HashMap::with_capacity_and_hasher((keys * per_key) as usize, Default::default());
+    let span = per_key * 1_000;
+    for i in 0..RECORDS {
+        let t = (i * span / RECORDS) as i64;
+        *counts
+            .entry((format!("user-{:07}", i % keys), t - t % 1_000))
+            .or_default() += 1;
+    }
+    let held = counts.len();
+    let mut total = 0;
+    for (_, count) in counts.drain() {
+        total += count;
+    }
+    assert_eq!(total, RECORDS);
+    held
 }
 
 /// One row per number `n` of open states, one column per shape (n keys with one window each, or 16 keys
