@@ -87,10 +87,10 @@ fn main() {
         };
         if let Ok(side) = std::env::var("BENCH_ONLY") {
             // One side alone, for a profiler: `BENCH_ONLY=pipeline` or `BENCH_ONLY=bare`.
-            let measured = measure(if side == "bare" {
-                bare_consumer_rate
-            } else {
-                pipeline_rate
+            let measured = measure(match side.as_str() {
+                "bare" => bare_consumer_rate,
+                "pipeline" => pipeline_rate,
+                other => panic!("BENCH_ONLY is `bare` or `pipeline`, not `{other}`"),
             });
             println!("round {round}: {side} {measured}");
             continue;
