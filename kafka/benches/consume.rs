@@ -228,21 +228,25 @@ fn options(servers: &str, topic: &str) -> RunnerOptions {
     options.max_out_of_orderness = "60s".parse().unwrap();
     options.progress_interval = Duration::ZERO;
     // Both sides get the same extra settings, e.g. `fetch.queue.backoff.ms=1000` for librdkafka's default.
-    if let Ok(properties) = std::env::var("BENCH_CONSUMER_PROPERTIES") {
-        for property in properties.split(',').filter(|p| !p.is_empty()) {
-            let setting = kafka_runtime::cli::key_value(property)
-                .unwrap_or_else(|e| panic!("BENCH_CONSUMER_PROPERTIES (key=value,...): {e}"));
-            options.consumer_properties.push(setting);
-        }
-    }
-    if let Ok(properties) = std::env::var("BENCH_PRODUCER_PROPERTIES") {
-        for property in properties.split(',').filter(|p| !p.is_empty()) {
-            let setting = kafka_runtime::cli::key_value(property)
-                .unwrap_or_else(|e| panic!("BENCH_PRODUCER_PROPERTIES (key=value,...): {e}"));
-            options.producer_properties.push(setting);
-        }
-    }
     options
+        .consumer_properties
+        .extend(properties_from_env("BENCH_CONSUMER_PROPERTIES"));
+    options
+        .producer_properties
+        .extend(properties_from_env("BENCH_PRODUCER_PROPERTIES"));
+    options
+}
+
+/// The librdkafka settings in environment variable `name` (`key=value,...`; none when it is unset).
+fn properties_from_env(name: &str) -> Vec<(String, String)> {
+    let properties = std::env::var(name).unwrap_or_default();
+    properties
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|property| {
+            kafka_runtime::cli::key_value(property).unwrap_or_else(|e| panic!("{name} (key=value,...): {e}"))
+        })
+        .collect()
 }
 
 /// Records per second of a bare poll loop with the runner's consumer settings.
