@@ -206,14 +206,14 @@ fn open_state(quick: bool) {
         "2a. windowing core, the same {RECORDS} records ({HOT_KEYS} keys, {HOT_WINDOWS} windows of 1 s each) beside n other \
          open (key, window) states (ns of CPU time per record, best of 5 rounds)"
     );
-    open_state_table(states, 5, |keys, per_key, lateness| {
+    open_state_table(states, &WATERMARKS, 5, |keys, per_key, lateness| {
         run_beside_open(keys, per_key, lateness) as f64 / RECORDS as f64
     });
     println!(
         "2b. windowing core, {RECORDS} records spread over the n open (key, window) states, one new state per \
          record at n = {RECORDS} (ns of CPU time per record, flush included, best of 2 rounds)"
     );
-    open_state_table(states, 2, |keys, per_key, lateness| {
+    open_state_table(states, &WATERMARKS, 2, |keys, per_key, lateness| {
         let (ns, held) = best_of(1, RECORDS, || run_core(keys, per_key, RECORDS, lateness));
         assert_eq!(held as u64, keys * per_key, "every (key, window) was open at the end");
         ns
@@ -229,27 +229,11 @@ fn bare_hash_map(states: &[u64]) {
         "2b beside a bare hash map: the same records counted in a HashMap of (key, window start) -> count \
          (foldhash, sized in advance), emptied at the end (ns of CPU time per record, best of 2 rounds)"
     );
-    let cells: Vec<(u64, u64)> = states.iter().flat_map(|&open| [(open, 1), (16, open / 16)]).collect();
-    let mut best = vec![f64::MAX; cells.len()];
-    for _ in 0..2 {
-        for (cell, &(keys, per_key)) in best.iter_mut().zip(&cells) {
-            let (ns, held) = best_of(1, RECORDS, || count_in_hash_map(keys, per_key));
-            assert_eq!(held as u64, keys * per_key, "every (key, window) was counted");
-            *cell = cell.min(ns);
-        }
-    }
-    println!("{:>10} {:>18} {:>18}", "n open", "keys", "16 keys");
-    for (open, row) in states.iter().zip(best.chunks(2)) {
-        println!("{open:>10} {:>18.0} {:>18.0}", row[0], row[1]);
-    }
-    let column = |c: usize| -> Vec<f64> { best.iter().skip(c).step_by(2).copied().collect() };
-    println!(
-        "{:>10} {:>17.2}x {:>17.2}x",
-        "max/min",
-        spread(&column(0)),
-        spread(&column(1))
-    );
-    println!();
+    open_state_table(states, &[("", None)], 2, |keys, per_key, _| {
+        let (ns, held) = best_of(1, RECORDS, || count_in_hash_map(keys, per_key));
+        assert_eq!(held as u64, keys * per_key, "every (key, window) was counted");
+        ns
+    });
 }
 
 /// [`run_core`]'s records (a fresh `String` key each, as the core is given) counted per (key, 1 s window)
@@ -273,17 +257,27 @@ fn count_in_hash_map(keys: u64, per_key: u64) -> usize {
     held
 }
 
+/// The watermark columns of tables 2a and 2b: perfect, and 5 s behind with 24 h lateness.
+const WATERMARKS: [(&str, Option<Duration>); 2] = [("perfect", None), ("24h late", Some(LATENESS))];
+
 /// One row per number `n` of open states, one column per shape (n keys with one window each, or 16 keys
-/// with n/16 windows each) and watermark (perfect, or 5 s behind with 24 h lateness), and the largest over
-/// the smallest of each column. Each cell is the best of `rounds` runs, and the rounds go over every cell
-/// in turn: on a shared machine a slow minute then slows one run of each cell, not all runs of one.
-fn open_state_table(states: &[u64], rounds: usize, mut ns_per_record: impl FnMut(u64, u64, Option<Duration>) -> f64) {
+/// with n/16 windows each) and per entry of `watermarks` (a label and the allowed lateness), and the
+/// largest over the smallest of each column. Each cell is the best of `rounds` runs, and the rounds go
+/// over every cell in turn: on a shared machine a slow minute then slows one run of each cell, not all
+/// runs of one.
+fn open_state_table(
+    states: &[u64],
+    watermarks: &[(&str, Option<Duration>)],
+    rounds: usize,
+    mut ns_per_record: impl FnMut(u64, u64, Option<Duration>) -> f64,
+) {
+    let shapes = |open: u64| [("keys", open, 1), ("16 keys", 16, open / 16)];
     let cells: Vec<(u64, u64, Option<Duration>)> = states
         .iter()
         .flat_map(|&open| {
-            [(open, 1), (16, open / 16)]
+            shapes(open)
                 .into_iter()
-                .flat_map(|(keys, per_key)| [None, Some(LATENESS)].map(|lateness| (keys, per_key, lateness)))
+                .flat_map(|(_, keys, per_key)| watermarks.iter().map(move |&(_, lateness)| (keys, per_key, lateness)))
         })
         .collect();
     let mut best = vec![f64::MAX; cells.len()];
@@ -292,25 +286,32 @@ fn open_state_table(states: &[u64], rounds: usize, mut ns_per_record: impl FnMut
             *cell = cell.min(ns_per_record(keys, per_key, lateness));
         }
     }
-    println!(
-        "{:>10} {:>18} {:>18} {:>18} {:>18}",
-        "n open", "keys: perfect", "keys: 24h late", "16 keys: perfect", "16 keys: 24h late"
-    );
-    for (open, row) in states.iter().zip(best.chunks(4)) {
-        println!(
-            "{open:>10} {:>18.0} {:>18.0} {:>18.0} {:>18.0}",
-            row[0], row[1], row[2], row[3]
-        );
+    let columns = 2 * watermarks.len();
+    print!("{:>10}", "n open");
+    for (shape, _, _) in shapes(0) {
+        for (watermark, _) in watermarks {
+            let label = if watermark.is_empty() {
+                shape.to_owned()
+            } else {
+                format!("{shape}: {watermark}")
+            };
+            print!(" {label:>18}");
+        }
     }
-    let column = |c: usize| -> Vec<f64> { best.iter().skip(c).step_by(4).copied().collect() };
-    println!(
-        "{:>10} {:>17.2}x {:>17.2}x {:>17.2}x {:>17.2}x",
-        "max/min",
-        spread(&column(0)),
-        spread(&column(1)),
-        spread(&column(2)),
-        spread(&column(3))
-    );
+    println!();
+    for (open, row) in states.iter().zip(best.chunks(columns)) {
+        print!("{open:>10}");
+        for ns in row {
+            print!(" {ns:>18.0}");
+        }
+        println!();
+    }
+    print!("{:>10}", "max/min");
+    for c in 0..columns {
+        let column: Vec<f64> = best.iter().skip(c).step_by(columns).copied().collect();
+        print!(" {:>17.2}x", spread(&column));
+    }
+    println!();
     println!();
 }
 
