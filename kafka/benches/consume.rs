@@ -41,6 +41,15 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
+    // One side alone, for a profiler: `BENCH_ONLY=pipeline` or `BENCH_ONLY=bare`.
+    let only = std::env::var("BENCH_ONLY").ok().map(|side| {
+        let rate: fn(&str, &str, usize) -> f64 = match side.as_str() {
+            "bare" => bare_consumer_rate,
+            "pipeline" => pipeline_rate,
+            other => panic!("BENCH_ONLY is `bare` or `pipeline`, not `{other}`"),
+        };
+        (side, rate)
+    });
     let Some(broker) = broker_or_skip("consume benchmark") else {
         return;
     };
@@ -85,13 +94,8 @@ fn main() {
                 broker_cpu_us: broker_cpu.map(|before| spent(before, broker_pid)),
             }
         };
-        if let Ok(side) = std::env::var("BENCH_ONLY") {
-            // One side alone, for a profiler: `BENCH_ONLY=pipeline` or `BENCH_ONLY=bare`.
-            let measured = measure(match side.as_str() {
-                "bare" => bare_consumer_rate,
-                "pipeline" => pipeline_rate,
-                other => panic!("BENCH_ONLY is `bare` or `pipeline`, not `{other}`"),
-            });
+        if let Some((side, rate)) = &only {
+            let measured = measure(*rate);
             println!("round {round}: {side} {measured}");
             continue;
         }
